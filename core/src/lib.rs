@@ -1,0 +1,22 @@
+//! voc-core: the vocabulary every stage of the voc pipeline shares.
+//!
+//! One feedback item travels `ingest` -> `enrich` -> `sink`. At the crate
+//! boundaries it is always one of two canonical types defined here:
+//! [`Feedback`] (decoded from a channel's raw JSON, not yet understood) and
+//! [`EnrichedEvent`] (normalized, PII-masked, classified; what ClickHouse stores
+//! and what alerts carry). Channel specifics stay inside their decoder.
+//!
+//! The [`taxonomy`] module loads the product's tag taxonomy (tag id -> category,
+//! owning department, journey stage, pain/itch/delight class).
+
+pub mod channel;
+pub mod event;
+pub mod feedback;
+pub mod nps;
+pub mod taxonomy;
+
+pub use channel::Channel;
+pub use event::{EnrichedEvent, Experience, Sentiment, SentimentLabel, SentimentSource, TagScore};
+pub use feedback::{event_id, Feedback, Keys, Lineage, TimeSource};
+pub use nps::{Nps, NpsScore, NpsSegment};
+pub use taxonomy::{Polarity, TagDef, Taxonomy, TaxonomyError};

@@ -1,0 +1,206 @@
+//! CX facts derived from model outputs and the taxonomy: sentiment label and
+//! score, the tags above their thresholds, pain/itch/delight, owning
+//! departments, and the NPS segment (explicit, or inferred from sentiment).
+
+use crate::model::Prediction;
+use serde::{Deserialize, Serialize};
+use voc_core::{
+    Experience, Nps, NpsScore, NpsSegment, Polarity, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
+};
+
+/// When no 0-10 score was given, how sentiment maps to an inferred NPS segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InferencePolicy {
+    /// Negative sentiment with score at or below this is an inferred detractor.
+    pub detractor_at_or_below: f32,
+    /// Positive sentiment with score at or above this is an inferred promoter.
+    pub promoter_at_or_above: f32,
+    /// At most this many tags per item (highest scores first).
+    pub max_tags: usize,
+}
+
+impl Default for InferencePolicy {
+    fn default() -> Self {
+        InferencePolicy {
+            detractor_at_or_below: -0.5,
+            promoter_at_or_above: 0.6,
+            max_tags: 5,
+        }
+    }
+}
+
+pub fn sentiment_from_model(p: &Prediction) -> Sentiment {
+    let [neg, neu, pos] = p.sentiment;
+    let label = if neg >= neu && neg >= pos {
+        SentimentLabel::Negative
+    } else if pos > neg && pos >= neu {
+        SentimentLabel::Positive
+    } else {
+        SentimentLabel::Neutral
+    };
+    Sentiment {
+        label,
+        score: (pos - neg).clamp(-1.0, 1.0),
+        source: SentimentSource::Model,
+    }
+}
+
+/// For items with a score but no words: the score speaks for the customer.
+pub fn sentiment_from_score(s: NpsScore) -> Sentiment {
+    let (label, score) = match s.segment() {
+        NpsSegment::Detractor => (SentimentLabel::Negative, -1.0 + s.get() as f32 / 7.0),
+        NpsSegment::Passive => (SentimentLabel::Neutral, 0.0),
+        NpsSegment::Promoter => (SentimentLabel::Positive, 0.8 + (s.get() - 9) as f32 * 0.2),
+    };
+    Sentiment {
+        label,
+        score,
+        source: SentimentSource::Score,
+    }
+}
+
+/// For wordless reviews with only 1-5 stars: 1-2 negative, 3 neutral, 4-5 positive.
+pub fn sentiment_from_stars(stars: u8) -> Sentiment {
+    let score = (stars.clamp(1, 5) as f32 - 3.0) / 2.0;
+    let label = match stars {
+        0..=2 => SentimentLabel::Negative,
+        3 => SentimentLabel::Neutral,
+        _ => SentimentLabel::Positive,
+    };
+    Sentiment {
+        label,
+        score,
+        source: SentimentSource::Score,
+    }
+}
+
+pub fn tags_from_model(p: &Prediction, tag_ids: &[String], thresholds: &[f32], taxonomy: &Taxonomy, max: usize) -> Vec<TagScore> {
+    let mut out: Vec<TagScore> = tag_ids
+        .iter()
+        .zip(thresholds)
+        .zip(&p.tags)
+        .filter(|((_, &th), &prob)| prob >= th)
+        .filter_map(|((id, _), &prob)| {
+            let def = taxonomy.get(id).filter(|d| !d.retired)?;
+            Some(TagScore {
+                id: id.clone(),
+                score: prob,
+                category: def.category_id.clone(),
+                polarity: def.polarity,
+                department: def.department.clone(),
+                journey_stage: def.journey_stage.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out.truncate(max);
+    out
+}
+
+/// Categories, pain/itch/delight groups and owning departments of a tag set.
+pub fn routing(tags: &[TagScore], taxonomy: &Taxonomy) -> (Vec<String>, Experience, Vec<String>) {
+    let mut categories: Vec<String> = Vec::new();
+    let mut exp = Experience::default();
+    let mut departments: Vec<String> = Vec::new();
+    for t in tags {
+        if !categories.contains(&t.category) {
+            categories.push(t.category.clone());
+        }
+        match t.polarity {
+            Polarity::Pain => exp.pain.push(t.id.clone()),
+            Polarity::Itch => exp.itch.push(t.id.clone()),
+            Polarity::Delight => exp.delight.push(t.id.clone()),
+        }
+        if let Some(def) = taxonomy.get(&t.id) {
+            for d in taxonomy.departments_for(def) {
+                if !departments.iter().any(|x| x == d) {
+                    departments.push(d.to_string());
+                }
+            }
+        }
+    }
+    (categories, exp, departments)
+}
+
+pub fn nps(explicit: Option<NpsScore>, sentiment: &Sentiment, policy: &InferencePolicy) -> Nps {
+    match explicit {
+        Some(score) => Nps {
+            score: Some(score),
+            segment: score.segment(),
+            inferred: false,
+        },
+        None => {
+            let segment = if sentiment.label == SentimentLabel::Negative && sentiment.score <= policy.detractor_at_or_below {
+                NpsSegment::Detractor
+            } else if sentiment.label == SentimentLabel::Positive && sentiment.score >= policy.promoter_at_or_above {
+                NpsSegment::Promoter
+            } else {
+                NpsSegment::Passive
+            };
+            Nps {
+                score: None,
+                segment,
+                inferred: true,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pred(sent: [f32; 3]) -> Prediction {
+        Prediction {
+            sentiment: sent,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn explicit_scores_win_and_are_not_inferred() {
+        let s = sentiment_from_model(&pred([0.0, 0.1, 0.9]));
+        let n = nps(NpsScore::new(3), &s, &InferencePolicy::default());
+        assert_eq!((n.segment, n.inferred), (NpsSegment::Detractor, false));
+    }
+
+    #[test]
+    fn inference_needs_strong_sentiment() {
+        let p = InferencePolicy::default();
+        let strong = sentiment_from_model(&pred([0.9, 0.05, 0.05]));
+        assert_eq!(strong.label, SentimentLabel::Negative);
+        assert_eq!(nps(None, &strong, &p).segment, NpsSegment::Detractor);
+        assert!(nps(None, &strong, &p).inferred);
+        let mild = sentiment_from_model(&pred([0.5, 0.3, 0.2]));
+        assert_eq!(nps(None, &mild, &p).segment, NpsSegment::Passive);
+        let happy = sentiment_from_model(&pred([0.02, 0.08, 0.9]));
+        assert_eq!(nps(None, &happy, &p).segment, NpsSegment::Promoter);
+    }
+
+    #[test]
+    fn tags_respect_thresholds_order_and_routing() {
+        let tax = Taxonomy::bundled();
+        let ids: Vec<String> = ["c02.t07", "c03.t03", "c10.t02"].map(String::from).to_vec();
+        let p = Prediction {
+            sentiment: [0.6, 0.2, 0.2],
+            tags: vec![0.7, 0.9, 0.2],
+        };
+        let tags = tags_from_model(&p, &ids, &[0.5, 0.5, 0.5], &tax, 5);
+        assert_eq!(tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["c03.t03", "c02.t07"]);
+        let (cats, exp, depts) = routing(&tags, &tax);
+        assert_eq!(cats, ["c03", "c02"]);
+        assert_eq!(exp.pain, ["c03.t03"]);
+        assert_eq!(exp.delight, ["c02.t07"]);
+        assert_eq!(depts, ["运营管理部", "消费者权益保护部", "数字银行部"]);
+    }
+
+    #[test]
+    fn wordless_scores_give_sentiment() {
+        assert_eq!(sentiment_from_score(NpsScore::new(0).unwrap()).label, SentimentLabel::Negative);
+        assert_eq!(sentiment_from_score(NpsScore::new(8).unwrap()).label, SentimentLabel::Neutral);
+        assert_eq!(sentiment_from_score(NpsScore::new(10).unwrap()).score, 1.0);
+        assert_eq!(sentiment_from_stars(1).score, -1.0);
+        assert_eq!(sentiment_from_stars(4).label, SentimentLabel::Positive);
+    }
+}

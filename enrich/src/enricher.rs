@@ -1,0 +1,339 @@
+//! The enrichment stage: a batch of [`Feedback`] in, a batch of
+//! [`EnrichedEvent`] out, in the same order.
+//!
+//! Per item: normalize -> mask PII -> segment -> featurize; then one batched
+//! model call for the whole batch; then derive sentiment, tags, routing, NPS.
+//! Identity keys that look like PII (a phone number used as a customer id) are
+//! replaced by a salted hash so joins still work but the number is gone.
+
+use crate::derive::{self, InferencePolicy};
+use crate::features::{featurize, FeatureVec};
+use crate::model::{ModelError, TextModel};
+use crate::normalize::normalize;
+use crate::pii::{self, PiiKind};
+use crate::segment::{Segmenter, BUNDLED_DICT};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use voc_core::event::EVENT_SCHEMA;
+use voc_core::{EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, Taxonomy};
+
+/// Settings of the enrichment stage (`[enrich]` in the config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichConfig {
+    /// The ONNX text model (sentiment + tags).
+    pub model_path: PathBuf,
+    /// Its metadata sidecar; default: the model path with `.meta.json`.
+    pub model_meta_path: Option<PathBuf>,
+    /// libonnxruntime.so; default: $ORT_DYLIB_PATH, else the one in ./.venv.
+    pub onnxruntime_path: Option<PathBuf>,
+    /// ONNX Runtime intra-op threads per worker (1 is best on small machines).
+    pub intra_threads: usize,
+    /// A jieba user dictionary replacing the bundled banking dictionary.
+    pub user_dict_path: Option<PathBuf>,
+    /// Longer customer text is truncated (and flagged) at this many characters.
+    pub max_text_chars: usize,
+    /// Number of TF-IDF keywords kept per item.
+    pub keywords: usize,
+    /// Items per model call.
+    pub model_batch: usize,
+    /// Salt of the hash that replaces identity keys which look like PII.
+    pub pseudonym_salt: String,
+    /// NPS inference and tag limits.
+    pub inference: InferencePolicy,
+}
+
+impl Default for EnrichConfig {
+    fn default() -> Self {
+        EnrichConfig {
+            model_path: PathBuf::from("models/voc-text.onnx"),
+            model_meta_path: None,
+            onnxruntime_path: None,
+            intra_threads: 1,
+            user_dict_path: None,
+            max_text_chars: 2000,
+            keywords: 5,
+            model_batch: 256,
+            pseudonym_salt: "voc-change-me".into(),
+            inference: InferencePolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("reading user dictionary {path}: {message}")]
+    Dict { path: PathBuf, message: String },
+    #[error("no ONNX Runtime library found: set enrich.onnxruntime_path or ORT_DYLIB_PATH (scripts/install.sh installs one into .venv)")]
+    NoRuntime,
+}
+
+/// Locate libonnxruntime: explicit path, then $ORT_DYLIB_PATH, then ./.venv.
+pub fn resolve_onnxruntime(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return Some(PathBuf::from(p));
+    }
+    let lib = Path::new(".venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
+        let capi = py.path().join("site-packages/onnxruntime/capi");
+        std::fs::read_dir(capi).ok()?.flatten().map(|e| e.path()).find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+    })
+}
+
+/// Text made ready for the model: what `voc featurize` prints for training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prepared {
+    pub text: String,
+    pub truncated: bool,
+    #[serde(skip)]
+    pub pii: Vec<PiiKind>,
+    pub tokens: Vec<String>,
+    pub features: FeatureVec,
+}
+
+/// The text pipeline without the model: normalize, mask, segment, featurize.
+pub struct TextPipeline {
+    segmenter: Segmenter,
+    max_text_chars: usize,
+}
+
+impl TextPipeline {
+    pub fn new(cfg: &EnrichConfig) -> Result<Self, EnrichError> {
+        let dict = match &cfg.user_dict_path {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| EnrichError::Dict {
+                path: p.clone(),
+                message: e.to_string(),
+            })?,
+            None => BUNDLED_DICT.to_string(),
+        };
+        let segmenter = Segmenter::new(&dict).map_err(|e| EnrichError::Dict {
+            path: cfg.user_dict_path.clone().unwrap_or_default(),
+            message: e.to_string(),
+        })?;
+        Ok(TextPipeline {
+            segmenter,
+            max_text_chars: cfg.max_text_chars,
+        })
+    }
+
+    pub fn prepare(&self, raw: &str) -> Prepared {
+        let n = normalize(raw, self.max_text_chars);
+        let masked = pii::mask(&n.text);
+        let tokens = self.segmenter.tokens(&masked.text);
+        let features = featurize(&masked.text, &tokens);
+        Prepared {
+            text: masked.text,
+            truncated: n.truncated,
+            pii: masked.kinds,
+            tokens,
+            features,
+        }
+    }
+
+    pub fn segmenter(&self) -> &Segmenter {
+        &self.segmenter
+    }
+
+    /// Normalize and mask text that is stored but not classified (agent turns).
+    pub fn clean(&self, raw: &str) -> (String, Vec<PiiKind>) {
+        let m = pii::mask(&normalize(raw, self.max_text_chars).text);
+        (m.text, m.kinds)
+    }
+}
+
+pub struct Enricher {
+    text: TextPipeline,
+    model: TextModel,
+    taxonomy: Arc<Taxonomy>,
+    cfg: EnrichConfig,
+}
+
+impl Enricher {
+    pub fn new(cfg: EnrichConfig, taxonomy: Arc<Taxonomy>) -> Result<Self, EnrichError> {
+        let text = TextPipeline::new(&cfg)?;
+        let runtime = resolve_onnxruntime(cfg.onnxruntime_path.as_deref()).ok_or(EnrichError::NoRuntime)?;
+        let meta = cfg
+            .model_meta_path
+            .clone()
+            .unwrap_or_else(|| cfg.model_path.with_extension("meta.json"));
+        let model = TextModel::load(&cfg.model_path, &meta, &runtime, cfg.intra_threads)?;
+        Ok(Enricher {
+            text,
+            model,
+            taxonomy,
+            cfg,
+        })
+    }
+
+    pub fn model_version(&self) -> &str {
+        &self.model.meta().model_version
+    }
+
+    pub fn taxonomy(&self) -> &Taxonomy {
+        &self.taxonomy
+    }
+
+    pub fn text_pipeline(&self) -> &TextPipeline {
+        &self.text
+    }
+
+    /// Enrich a batch; output order equals input order.
+    pub fn enrich(&mut self, items: Vec<Feedback>, ingest_time: DateTime<Utc>) -> Result<Vec<EnrichedEvent>, ModelError> {
+        let prepared: Vec<Prepared> = items.iter().map(|f| self.text.prepare(&f.voice)).collect();
+        let with_text: Vec<usize> = (0..items.len()).filter(|&i| !prepared[i].text.is_empty()).collect();
+        let mut predictions = vec![None; items.len()];
+        for chunk in with_text.chunks(self.cfg.model_batch.max(1)) {
+            let feats: Vec<&FeatureVec> = chunk.iter().map(|&i| &prepared[i].features).collect();
+            for (&i, p) in chunk.iter().zip(self.model.predict(&feats)?) {
+                predictions[i] = Some(p);
+            }
+        }
+        let meta = self.model.meta().clone();
+        let mut out = Vec::with_capacity(items.len());
+        for ((fb, prep), pred) in items.into_iter().zip(prepared).zip(predictions) {
+            let (sentiment, tags) = match &pred {
+                Some(p) => (
+                    derive::sentiment_from_model(p),
+                    derive::tags_from_model(p, &meta.tag_ids, &meta.thresholds, &self.taxonomy, self.cfg.inference.max_tags),
+                ),
+                None => (wordless_sentiment(&fb), Vec::new()),
+            };
+            let (categories, experience, departments) = derive::routing(&tags, &self.taxonomy);
+            let nps = derive::nps(fb.nps_score, &sentiment, &self.cfg.inference);
+            let (context_text, context_pii) = self.text.clean(&fb.context);
+            let (keys, key_pii) = self.protect_keys(fb.keys.clone());
+            let mut pii_kinds: Vec<PiiKind> = prep.pii.iter().chain(&context_pii).chain(&key_pii).copied().collect();
+            pii_kinds.sort();
+            pii_kinds.dedup();
+            let keywords = self.text.segmenter().keywords(&prep.text, self.cfg.keywords);
+            out.push(EnrichedEvent {
+                schema: EVENT_SCHEMA.to_string(),
+                event_id: fb.event_id(),
+                source_id: pseudonymize_if_pii(&fb.source_id, &self.cfg.pseudonym_salt),
+                channel: fb.channel,
+                event_time: fb.event_time,
+                ingest_time,
+                event_time_source: fb.event_time_source,
+                keys,
+                text: prep.text,
+                context_text,
+                tokens: prep.tokens,
+                keywords,
+                sentiment,
+                tags,
+                categories,
+                experience,
+                departments,
+                nps,
+                star_rating: fb.star_rating,
+                wait_minutes: fb.wait_minutes,
+                duration_s: fb.duration_s,
+                likes: fb.likes,
+                pii_masked: pii_kinds.iter().map(|k| k.as_str().to_string()).collect(),
+                text_truncated: prep.truncated,
+                source_encoding: fb.source_encoding.to_string(),
+                model_version: meta.model_version.clone(),
+                taxonomy_version: self.taxonomy.version().to_string(),
+                lineage: fb.lineage,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Identity keys are hashed when they look like PII; descriptive keys are masked.
+    fn protect_keys(&self, mut k: Keys) -> (Keys, Vec<PiiKind>) {
+        let mut kinds = Vec::new();
+        let salt = &self.cfg.pseudonym_salt;
+        for id in [&mut k.customer, &mut k.device, &mut k.staff] {
+            if let Some(v) = id.as_mut() {
+                let m = pii::mask(v);
+                if !m.kinds.is_empty() {
+                    kinds.extend(m.kinds);
+                    *v = pseudonymize(v, salt);
+                }
+            }
+        }
+        for d in [
+            &mut k.branch,
+            &mut k.city,
+            &mut k.product,
+            &mut k.journey_node,
+            &mut k.app_version,
+            &mut k.os,
+            &mut k.platform,
+            &mut k.thread,
+        ] {
+            if let Some(v) = d.as_mut() {
+                let m = pii::mask(v);
+                if !m.kinds.is_empty() {
+                    kinds.extend(m.kinds);
+                    *v = m.text;
+                }
+            }
+        }
+        (k, kinds)
+    }
+}
+
+fn wordless_sentiment(fb: &Feedback) -> Sentiment {
+    match (fb.nps_score, fb.star_rating) {
+        (Some(s), _) => derive::sentiment_from_score(s),
+        (None, Some(stars)) => derive::sentiment_from_stars(stars),
+        (None, None) => Sentiment {
+            label: SentimentLabel::Neutral,
+            score: 0.0,
+            source: SentimentSource::Score,
+        },
+    }
+}
+
+/// Salted hash standing in for an identifier that is itself PII.
+pub fn pseudonymize(value: &str, salt: &str) -> String {
+    let mut key = Vec::with_capacity(salt.len() + value.len() + 1);
+    key.extend_from_slice(salt.as_bytes());
+    key.push(0);
+    key.extend_from_slice(value.as_bytes());
+    format!("pii:{:016x}", xxhash_rust::xxh3::xxh3_64(&key))
+}
+
+fn pseudonymize_if_pii(value: &str, salt: &str) -> String {
+    if pii::contains_pii(value) {
+        pseudonymize(value, salt)
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_masks_before_segmenting() {
+        let p = TextPipeline::new(&EnrichConfig::default()).unwrap();
+        let out = p.prepare("我的手機號１３８１２３４５６７８，轉賬一直失敗");
+        assert_eq!(out.text, "我的手机号[PHONE],转账一直失败");
+        assert!(out.tokens.iter().all(|t| !t.contains("138")));
+        assert_eq!(out.pii, vec![PiiKind::Phone]);
+        assert!(!out.features.ids.is_empty());
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_and_salted() {
+        assert_eq!(pseudonymize("13812345678", "a"), pseudonymize("13812345678", "a"));
+        assert_ne!(pseudonymize("13812345678", "a"), pseudonymize("13812345678", "b"));
+        assert_eq!(pseudonymize_if_pii("C1001", "a"), "C1001");
+        assert!(pseudonymize_if_pii("13812345678", "a").starts_with("pii:"));
+    }
+}

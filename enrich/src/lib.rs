@@ -1,0 +1,17 @@
+//! voc-enrich: understanding one feedback item.
+//!
+//! Pipeline order (each a module): [`normalize`] -> [`pii`] -> [`segment`] ->
+//! [`features`] -> [`model`] (ONNX via ort) -> [`derive`] (sentiment, tags,
+//! pain/itch/delight, departments, NPS). [`enricher::Enricher`] runs them over
+//! a batch of `voc_core::Feedback` and returns `voc_core::EnrichedEvent`s.
+
+pub mod derive;
+pub mod enricher;
+pub mod features;
+pub mod model;
+pub mod normalize;
+pub mod pii;
+pub mod segment;
+
+pub use enricher::{resolve_onnxruntime, EnrichConfig, EnrichError, Enricher, Prepared, TextPipeline};
+pub use model::ModelError;

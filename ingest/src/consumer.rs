@@ -1,0 +1,159 @@
+//! Kafka consumer set-up: which topics carry which channel, and the client
+//! settings at-least-once delivery needs (no auto-commit: the worker commits an
+//! offset only after ClickHouse acknowledged the rows up to it).
+
+use rdkafka::ClientConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use voc_core::Channel;
+
+/// The raw topic of each source channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelTopics {
+    pub app: String,
+    pub call_center: String,
+    pub community: String,
+    pub branch: String,
+}
+
+impl Default for ChannelTopics {
+    fn default() -> Self {
+        ChannelTopics {
+            app: "voc.raw.app".into(),
+            call_center: "voc.raw.call_center".into(),
+            community: "voc.raw.community".into(),
+            branch: "voc.raw.branch".into(),
+        }
+    }
+}
+
+impl ChannelTopics {
+    pub fn topic(&self, c: Channel) -> &str {
+        match c {
+            Channel::App => &self.app,
+            Channel::CallCenter => &self.call_center,
+            Channel::Community => &self.community,
+            Channel::Branch => &self.branch,
+        }
+    }
+
+    /// All four, each with a copy of `prefix` in front (tests isolate runs this way).
+    pub fn with_prefix(prefix: &str) -> Self {
+        let d = ChannelTopics::default();
+        ChannelTopics {
+            app: format!("{prefix}{}", d.app),
+            call_center: format!("{prefix}{}", d.call_center),
+            community: format!("{prefix}{}", d.community),
+            branch: format!("{prefix}{}", d.branch),
+        }
+    }
+}
+
+/// Topic name -> channel, for routing each consumed message to its decoder.
+#[derive(Debug, Clone)]
+pub struct TopicMap(Vec<(String, Channel)>);
+
+impl TopicMap {
+    pub fn new(t: &ChannelTopics) -> Self {
+        TopicMap(Channel::ALL.iter().map(|&c| (t.topic(c).to_string(), c)).collect())
+    }
+
+    pub fn channel(&self, topic: &str) -> Option<Channel> {
+        self.0.iter().find(|(t, _)| t == topic).map(|(_, c)| *c)
+    }
+
+    pub fn topics(&self) -> Vec<&str> {
+        self.0.iter().map(|(t, _)| t.as_str()).collect()
+    }
+}
+
+/// Kafka settings of the worker's consumer group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSourceConfig {
+    /// Comma-separated bootstrap brokers.
+    pub brokers: String,
+    /// Consumer group id; run more workers with the same id to scale out.
+    pub group_id: String,
+    /// Raw topic per channel.
+    pub topics: ChannelTopics,
+    /// Where a new group starts: "earliest" (replay everything) or "latest".
+    pub auto_offset_reset: String,
+    /// Group session timeout.
+    pub session_timeout_ms: u32,
+    /// How long ClickHouse may be down before the broker considers the worker
+    /// stuck; the worker pauses its partitions while it retries, well within this.
+    pub max_poll_interval_ms: u32,
+    /// Extra librdkafka properties passed through unchanged (e.g. security settings).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSourceConfig {
+    fn default() -> Self {
+        KafkaSourceConfig {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "voc-worker".into(),
+            topics: ChannelTopics::default(),
+            auto_offset_reset: "earliest".into(),
+            session_timeout_ms: 30_000,
+            max_poll_interval_ms: 600_000,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaSourceConfig {
+    /// librdkafka settings for the consumer: manual commits only.
+    pub fn consumer_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("group.id", &self.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", &self.auto_offset_reset)
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set("max.poll.interval.ms", self.max_poll_interval_ms.to_string())
+            .set("statistics.interval.ms", "5000")
+            .set("client.id", "voc-worker");
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// librdkafka settings for producers (dead letters, alerts, the generator):
+    /// idempotent, so retries never duplicate within a session.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "30000")
+            .set("client.id", "voc-producer");
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_topics_to_channels() {
+        let m = TopicMap::new(&ChannelTopics::with_prefix("t1."));
+        assert_eq!(m.channel("t1.voc.raw.branch"), Some(Channel::Branch));
+        assert_eq!(m.channel("voc.raw.branch"), None);
+        assert_eq!(m.topics().len(), 4);
+    }
+
+    #[test]
+    fn consumer_never_auto_commits() {
+        let c = KafkaSourceConfig::default().consumer_config();
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
+    }
+}

@@ -1,0 +1,23 @@
+//! voc-ingest: Kafka in, channel decoders out.
+//!
+//! Each source channel has a raw topic carrying JSON exactly as the source
+//! system emits it. [`decode`] turns one message payload into a channel-neutral
+//! [`voc_core::Feedback`], or a [`DecodeError`] whose machine-readable
+//! [`DeadLetterReason`] sends the message to the dead-letter topic. Decoders are
+//! lenient where real feeds are messy (numbers as strings, many time formats,
+//! GBK bytes, field aliases) and strict where the data would be wrong (an NPS of
+//! 11, a time in 1970, no id to deduplicate by).
+//!
+//! The JSON Schema of each channel's input contract is in `ingest/schemas/`.
+
+pub mod channels;
+pub mod consumer;
+pub mod decode;
+pub mod fields;
+pub mod payload;
+pub mod reason;
+pub mod time;
+
+pub use consumer::{KafkaSourceConfig, TopicMap};
+pub use decode::{decode, DecodeContext};
+pub use reason::{DeadLetterReason, DecodeError};

@@ -1,1 +1,5 @@
-fn main() {}
+//! `voc`: see `voc --help`.
+
+fn main() -> std::process::ExitCode {
+    voc::commands::main()
+}

@@ -1,0 +1,18 @@
+//! voc-sink: where enriched events go.
+//!
+//! - [`clickhouse`]: rows into ClickHouse (batched, idempotent by design; see
+//!   deploy/clickhouse/ for the schema and its reasoning) and schema management.
+//! - [`alert`]: detractor alerts, versioned JSON for alerting and case systems.
+//! - [`dead_letter`]: input the pipeline cannot use, with the reason.
+//! - [`publish`]: the Kafka producer both of the latter use; it waits for the
+//!   broker's acknowledgement so offsets are committed only after delivery.
+
+pub mod alert;
+pub mod clickhouse;
+pub mod dead_letter;
+pub mod publish;
+
+pub use alert::{DetractorAlert, ALERT_SCHEMA};
+pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError};
+pub use dead_letter::{DeadLetter, DEAD_LETTER_SCHEMA};
+pub use publish::Publisher;

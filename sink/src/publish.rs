@@ -1,0 +1,54 @@
+//! A Kafka producer that reports success only after the broker acknowledged
+//! every record: the worker commits source offsets after that, never before.
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use rdkafka::ClientConfig;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+}
+
+impl Publisher {
+    pub fn new(cfg: &ClientConfig) -> Result<Self, KafkaError> {
+        Ok(Publisher {
+            producer: cfg.create()?,
+        })
+    }
+
+    /// Send all records to `topic` and wait until each is acknowledged.
+    pub async fn publish_all(&self, topic: &str, records: &[(String, Vec<u8>)]) -> Result<(), KafkaError> {
+        let mut pending = Vec::with_capacity(records.len());
+        for (key, payload) in records {
+            loop {
+                let rec = FutureRecord::to(topic).key(key.as_bytes()).payload(payload.as_slice());
+                match self.producer.send_result(rec) {
+                    Ok(f) => {
+                        pending.push(f);
+                        break;
+                    }
+                    // The local queue is full: let deliveries drain, then retry.
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((e, _)) => return Err(e),
+                }
+            }
+        }
+        for f in pending {
+            match f.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(e),
+                Err(_) => return Err(KafkaError::Canceled),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.producer.flush(Timeout::After(timeout))
+    }
+}

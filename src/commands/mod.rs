@@ -1,0 +1,107 @@
+//! Command-line interface: one module per subcommand.
+
+mod classify;
+mod gen;
+mod run;
+mod schema;
+mod topics;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "voc",
+    version,
+    about = "Streaming voice-of-customer analytics for retail banking: Kafka in, Chinese NLP, ClickHouse out.",
+    long_about = "Streaming voice-of-customer analytics for retail banking.\n\n\
+        Raw feedback from four channels (app, call_center, community, branch) is consumed from Kafka, \
+        normalized, PII-masked, segmented with jieba, classified by an ONNX sentiment and tag model, \
+        and written to ClickHouse; detractors are published as alerts, unusable input goes to a \
+        dead-letter topic with the reason.\n\nStart with `voc run --help` for the worker and its full \
+        configuration reference."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by commands that read the worker configuration.
+#[derive(clap::Args, Clone)]
+pub struct ConfigArgs {
+    /// TOML configuration file (see deploy/voc.example.toml). Environment
+    /// variables VOC_<SECTION>__<KEY> override it.
+    #[arg(long, short = 'c', env = "VOC_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn load(&self) -> anyhow::Result<crate::Config> {
+        crate::Config::load(self.config.as_deref())
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the worker: consume the raw topics, enrich, store in ClickHouse,
+    /// publish alerts and dead letters, commit offsets.
+    #[command(after_long_help = concat!("CONFIGURATION REFERENCE (deploy/voc.example.toml):\n\n", include_str!("../../deploy/voc.example.toml")))]
+    Run(run::Args),
+    /// Classify feedback offline: one item per stdin line (plain text or a
+    /// channel's JSON), one enriched JSON line per input line on stdout, in order.
+    Classify(classify::Args),
+    /// Print model features of text (used by models/train.py; keeps training
+    /// and inference tokenization identical).
+    Featurize(classify::FeaturizeArgs),
+    /// Generate realistic, seeded banking feedback for the four channels and
+    /// produce it to Kafka (or print it).
+    Gen(gen::Args),
+    /// Print or apply the ClickHouse schema (idempotent).
+    Schema(schema::Args),
+    /// Create the raw, dead-letter and alert topics (idempotent).
+    Topics(topics::Args),
+    /// Print the effective configuration (defaults + file + environment) as TOML.
+    Config(ConfigArgs),
+}
+
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Classify(a) => classify::classify(a),
+        Command::Featurize(a) => classify::featurize(a),
+        Command::Gen(a) => gen::run(a),
+        Command::Schema(a) => schema::run(a),
+        Command::Topics(a) => topics::run(a),
+        Command::Config(a) => a
+            .load()
+            .and_then(|c| Ok(toml::to_string_pretty(&c)?))
+            .map(|s| print!("{s}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries command output), as text or JSON.
+pub fn init_logging(cfg: &crate::config::LogConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// A multi-threaded tokio runtime for the async commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -2,6 +2,7 @@
 
 mod classify;
 mod gen;
+mod peek;
 mod run;
 mod schema;
 mod topics;
@@ -61,6 +62,8 @@ enum Command {
     Schema(schema::Args),
     /// Create the raw, dead-letter and alert topics (idempotent).
     Topics(topics::Args),
+    /// Print messages of a topic (alerts, dead letters) from the beginning.
+    Peek(peek::Args),
     /// Print the effective configuration (defaults + file + environment) as TOML.
     Config(ConfigArgs),
 }
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Gen(a) => gen::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Topics(a) => topics::run(a),
+        Command::Peek(a) => peek::run(a),
         Command::Config(a) => a
             .load()
             .and_then(|c| Ok(toml::to_string_pretty(&c)?))

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what the local voc stack needs and is missing; safe to re-run.
+#   - Debian: ClickHouse server/client, build tools for librdkafka (gcc, make, cmake...)
+#   - tansu (Kafka-protocol broker), built with cargo once (~15-20 min on 2 cores)
+#   - a Python venv (.venv) with onnxruntime (its libonnxruntime.so is what the
+#     Rust worker loads) and the training/test tools from models/requirements.txt
+set -euo pipefail
+source "$(dirname "$0")/local/env.sh"
+
+need_apt=()
+command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server clickhouse-client)
+command -v make >/dev/null || need_apt+=(make)
+command -v gcc >/dev/null || need_apt+=(gcc g++)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing Debian packages: ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v tansu >/dev/null; then
+    log "building tansu $VOC_TANSU_VERSION (one time, ~15-20 min on 2 cores)"
+    tmp_target="$(mktemp -d)"
+    CARGO_TARGET_DIR="$tmp_target" cargo install "tansu@$VOC_TANSU_VERSION" --locked --features dynostore,libsql
+    rm -rf "$tmp_target"
+fi
+
+if [ ! -x "$VOC_VENV/bin/python" ]; then
+    log "creating Python venv $VOC_VENV"
+    python3 -m venv "$VOC_VENV"
+fi
+if ! "$VOC_VENV/bin/python" -c "import onnxruntime, onnx, sklearn, snownlp, confluent_kafka" 2>/dev/null; then
+    log "installing Python packages (models/requirements.txt)"
+    "$VOC_VENV/bin/pip" install -q --disable-pip-version-check -r "$VOC_ROOT/models/requirements.txt"
+fi
+log "install complete: tansu $(tansu --version 2>/dev/null | head -n1 || echo '?'), clickhouse-server present, venv $VOC_VENV"

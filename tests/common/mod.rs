@@ -1,0 +1,220 @@
+//! Shared harness of the integration tests: every test runs against the real
+//! local stack (tansu + ClickHouse started by deploy/stack.sh), in its own
+//! topics and its own ClickHouse database, so tests can run in parallel and
+//! re-run without cleanup.
+
+#![allow(dead_code)]
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use voc_gen::Generated;
+
+pub fn brokers() -> String {
+    std::env::var("VOC_KAFKA__BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+pub fn clickhouse_url() -> String {
+    std::env::var("VOC_CLICKHOUSE__URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+/// One isolated test environment: topic prefix, database, config file.
+pub struct Env {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub database: String,
+    pub topics: voc_ingest::consumer::ChannelTopics,
+    pub dead_letter: String,
+    pub alerts: String,
+    http: reqwest::Client,
+}
+
+pub fn voc_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_voc")
+}
+
+impl Env {
+    /// Creates topics and schema; `extra_toml` is appended to the config file.
+    pub async fn new(test: &str, extra_toml: &str) -> Env {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("t{}_{}_{}", test, std::process::id(), nanos % 1_000_000_000);
+        let dir = std::env::temp_dir().join(format!("voc-it-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prefix = format!("{name}.");
+        let topics = voc_ingest::consumer::ChannelTopics::with_prefix(&prefix);
+        let database = format!("voc_{name}");
+        let dead_letter = format!("{prefix}voc.deadletter");
+        let alerts = format!("{prefix}voc.alerts");
+        let root = env!("CARGO_MANIFEST_DIR");
+        let config = dir.join("voc.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"[kafka]
+group_id = "{name}-worker"
+[kafka.topics]
+app = "{}"
+call_center = "{}"
+community = "{}"
+branch = "{}"
+[topics]
+dead_letter = "{dead_letter}"
+alerts = "{alerts}"
+[clickhouse]
+database = "{database}"
+[enrich]
+model_path = "{root}/models/voc-text.onnx"
+[metrics]
+listen = ""
+[batch]
+max_wait_ms = 100
+{extra_toml}
+"#,
+                topics.app, topics.call_center, topics.community, topics.branch
+            ),
+        )
+        .unwrap();
+        let env = Env {
+            name,
+            dir,
+            config,
+            database,
+            topics,
+            dead_letter,
+            alerts,
+            http: reqwest::Client::new(),
+        };
+        env.voc(&["topics", "create", "--partitions", "3"]);
+        env.voc(&["schema", "apply"]);
+        env
+    }
+
+    /// Run a voc subcommand with this environment's config; panics on failure.
+    pub fn voc(&self, args: &[&str]) -> String {
+        let mut full: Vec<&str> = args.to_vec();
+        let cfg = self.config.to_str().unwrap();
+        full.extend(["--config", cfg]);
+        let out = Command::new(voc_bin()).args(&full).output().expect("running voc");
+        assert!(
+            out.status.success(),
+            "voc {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Start a worker process (logs in the test dir).
+    pub fn spawn_worker(&self, tag: &str) -> Child {
+        let log = std::fs::File::create(self.dir.join(format!("worker-{tag}.log"))).unwrap();
+        Command::new(voc_bin())
+            .args(["run", "--config", self.config.to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawning voc run")
+    }
+
+    pub fn topic(&self, c: voc_core::Channel) -> &str {
+        self.topics.topic(c)
+    }
+
+    /// Produce generated messages to their channel topics and wait for acks.
+    pub async fn produce(&self, msgs: &[Generated]) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("enable.idempotence", "true")
+            .create()
+            .unwrap();
+        let mut pending = Vec::new();
+        for m in msgs {
+            let rec = FutureRecord::to(self.topic(m.channel)).key(m.key.as_bytes()).payload(m.payload.as_slice());
+            pending.push(producer.send_result(rec).map_err(|(e, _)| e).unwrap());
+        }
+        for p in pending {
+            p.await.unwrap().map_err(|(e, _)| e).unwrap();
+        }
+    }
+
+    /// A ClickHouse query answered as TSV lines.
+    pub async fn query(&self, sql: &str) -> Vec<String> {
+        let resp = self
+            .http
+            .post(clickhouse_url())
+            .body(sql.replace("{db}", &self.database))
+            .send()
+            .await
+            .expect("ClickHouse reachable");
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert!(status.is_success(), "query failed: {sql}\n{body}");
+        body.lines().map(str::to_string).collect()
+    }
+
+    pub async fn scalar(&self, sql: &str) -> u64 {
+        self.query(sql).await.first().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Wait until `sql` returns at least `want`, or panic after `secs`.
+    pub async fn wait_for_count(&self, sql: &str, want: u64, secs: u64) -> u64 {
+        let start = Instant::now();
+        loop {
+            let n = self.scalar(sql).await;
+            if n >= want {
+                return n;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {want} from `{sql}`, have {n}; worker logs in {}",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Read every message of a topic until `want` arrived or the topic stays idle.
+    pub async fn read_topic(&self, topic: &str, want: usize, secs: u64) -> Vec<serde_json::Value> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", format!("{}-reader-{}", self.name, topic))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while out.len() < want && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await {
+                Ok(Ok(m)) => out.push(serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON record")),
+                Ok(Err(e)) => panic!("reading {topic}: {e}"),
+                Err(_) => {}
+            }
+        }
+        out
+    }
+
+    pub async fn drop_database(&self) {
+        self.query("DROP DATABASE IF EXISTS {db}").await;
+    }
+}
+
+/// SIGTERM a worker and wait for it to exit cleanly.
+pub fn stop(mut child: Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("worker did not stop within 60 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,187 @@
+//! End-to-end tests on the real local stack (deploy/stack.sh start): a
+//! Kafka-protocol broker (tansu) and ClickHouse, with `voc run` as a process.
+
+mod common;
+
+use common::{stop, Env};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+use voc_gen::{Expectation, GenConfig, Generated, Generator, MALFORMED_KINDS};
+
+struct Traffic {
+    messages: Vec<Generated>,
+    /// Unique event ids that must be stored exactly once.
+    expected: HashSet<String>,
+    /// Dead-letter reason -> how many.
+    dead: BTreeMap<&'static str, usize>,
+    with_pii: usize,
+}
+
+fn traffic(run_id: &str, seed: u64, valid: usize, malformed: usize) -> Traffic {
+    let mut g = Generator::new(GenConfig {
+        seed,
+        run_id: run_id.into(),
+        duplicate_ratio: 0.03,
+        pii_ratio: 0.1,
+        ..GenConfig::default()
+    });
+    let mut messages = Vec::new();
+    let stride = valid / malformed.max(1);
+    for i in 0..valid {
+        messages.push(g.next_message());
+        if malformed > 0 && i % stride == 0 && messages.iter().filter(|m| matches!(m.expect, Expectation::Malformed { .. })).count() < malformed {
+            messages.push(g.malformed());
+        }
+    }
+    let mut t = Traffic {
+        expected: HashSet::new(),
+        dead: BTreeMap::new(),
+        with_pii: 0,
+        messages: Vec::new(),
+    };
+    for m in &messages {
+        match &m.expect {
+            Expectation::Valid { event_id, has_pii, .. } => {
+                t.expected.insert(event_id.clone());
+                t.with_pii += *has_pii as usize;
+            }
+            Expectation::Duplicate { event_id } => assert!(t.expected.contains(event_id)),
+            Expectation::Malformed { reason, .. } => *t.dead.entry(reason).or_default() += 1,
+        }
+    }
+    t.messages = messages;
+    t
+}
+
+/// No digits that look like phones, IDs or cards, no e-mail, in any stored text column.
+const PII_LEAK_SQL: &str = "SELECT count() FROM {db}.feedback_events WHERE \
+    match(text, '1[3-9][0-9]{9}') OR match(text, '[0-9]{15,}') OR match(text, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+') \
+    OR match(context_text, '1[3-9][0-9]{9}') OR match(context_text, '[0-9]{15,}') \
+    OR match(customer_key, '1[3-9][0-9]{9}') OR match(source_id, '1[3-9][0-9]{9}') \
+    OR arrayExists(t -> match(t, '[0-9]{11,}'), tokens) OR arrayExists(t -> match(t, '[0-9]{11,}'), keywords)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_channels_end_to_end() {
+    let env = Env::new("e2e", "").await;
+    let t = traffic(&env.name, 7, 2100, 45);
+    assert!(t.expected.len() >= 2000, "want >= 2000 valid events, have {}", t.expected.len());
+    assert!(t.dead.values().sum::<usize>() >= 30);
+    assert!(t.dead.len() >= 10, "at least 10 kinds of malformed input: {:?}", t.dead);
+
+    let worker = env.spawn_worker("1");
+    env.produce(&t.messages).await;
+    let want = t.expected.len() as u64;
+    env.wait_for_count("SELECT uniqExact(event_id) FROM {db}.feedback_events", want, 240).await;
+    // Exactly once by event id, through the analysts' view.
+    let stored: HashSet<String> = env.query("SELECT event_id FROM {db}.feedback").await.into_iter().collect();
+    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, want, "view must count each event once");
+    assert_eq!(stored, t.expected, "stored event ids differ from the generated valid ones");
+
+    // Every malformed message is dead-lettered with its reason.
+    let total_dead: usize = t.dead.values().sum();
+    let dls = env.read_topic(&env.dead_letter, total_dead, 60).await;
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for d in &dls {
+        assert_eq!(d["schema"], "voc.deadletter.v1");
+        assert!(d["source"]["offset"].as_i64().is_some());
+        assert!(!d["detail"].as_str().unwrap_or_default().is_empty());
+        *got.entry(d["reason"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let want_dead: BTreeMap<String, usize> = t.dead.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    assert_eq!(got, want_dead, "dead letters by reason");
+
+    // Detractors are on the alert topic.
+    let detractors: HashSet<String> = env
+        .query("SELECT event_id FROM {db}.feedback WHERE nps_segment = 'detractor'")
+        .await
+        .into_iter()
+        .collect();
+    assert!(detractors.len() > 100, "generated traffic has many detractors, found {}", detractors.len());
+    let alerts = env.read_topic(&env.alerts, detractors.len(), 60).await;
+    let alerted: HashSet<String> = alerts.iter().map(|a| a["event"]["event_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(alerted, detractors, "every detractor alerted, nothing else");
+    for a in &alerts {
+        assert_eq!(a["schema"], "voc.alert.v1");
+        assert!(a["work_order_title"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(!voc_enrich::pii::contains_pii(a["event"]["text_excerpt"].as_str().unwrap()));
+    }
+
+    // PII: masked wherever it was, leaked nowhere.
+    assert_eq!(env.scalar(PII_LEAK_SQL).await, 0, "PII pattern found in stored columns");
+    let masked = env.scalar("SELECT count() FROM {db}.feedback WHERE notEmpty(pii_masked)").await;
+    assert!(masked as usize >= t.with_pii, "masked {masked} items, generated {} with PII", t.with_pii);
+    for row in env.query("SELECT text, context_text, customer_key FROM {db}.feedback").await {
+        assert!(!voc_enrich::pii::contains_pii(&row), "unmasked PII in row: {row}");
+    }
+
+    // Enrichment filled what analysts group by.
+    let channels = env.query("SELECT channel, count() FROM {db}.feedback GROUP BY channel ORDER BY channel").await;
+    assert_eq!(channels.len(), 4, "{channels:?}");
+    let tagged = env.scalar("SELECT countIf(notEmpty(tag_ids)) FROM {db}.feedback").await;
+    assert!(tagged > want / 2, "most generated feedback carries an issue; tagged {tagged} of {want}");
+
+    assert!(stop(worker).success(), "worker exits 0 on SIGTERM");
+    env.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
+    let env = Env::new("restart", "").await;
+    let t = traffic(&env.name, 11, 3000, 0);
+    let want = t.expected.len() as u64;
+    let mut worker = env.spawn_worker("1");
+    env.produce(&t.messages).await;
+    // Let part of the stream land, then kill without warning.
+    env.wait_for_count("SELECT count() FROM {db}.feedback_events", want / 4, 180).await;
+    worker.kill().unwrap(); // SIGKILL
+    worker.wait().unwrap();
+    let before = env.scalar("SELECT uniqExact(event_id) FROM {db}.feedback_events").await;
+    assert!(before < want, "the kill came too late to test anything ({before} of {want} stored)");
+
+    let worker = env.spawn_worker("2");
+    env.wait_for_count("SELECT uniqExact(event_id) FROM {db}.feedback_events", want, 240).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, want, "analysts' count changed by re-delivery");
+    let stored: HashSet<String> = env.query("SELECT event_id FROM {db}.feedback").await.into_iter().collect();
+    assert_eq!(stored, t.expected);
+    assert!(stop(worker).success());
+    env.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_outage_pauses_and_resumes_without_skipping() {
+    // The first worker points at a port where no ClickHouse listens.
+    let env = Env::new("outage", "").await;
+    let bad_cfg = env.dir.join("bad.toml");
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        "[clickhouse]\n",
+        "[clickhouse]\nurl = \"http://127.0.0.1:9\"\ntimeout_ms = 2000\n",
+    );
+    std::fs::write(&bad_cfg, text).unwrap();
+    let t = traffic(&env.name, 13, 300, 0);
+    env.produce(&t.messages).await;
+    let log = std::fs::File::create(env.dir.join("worker-bad.log")).unwrap();
+    let bad = std::process::Command::new(common::voc_bin())
+        .args(["run", "--config", bad_cfg.to_str().unwrap()])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback_events").await, 0);
+    // It keeps retrying and exits cleanly on SIGTERM without committing.
+    assert!(stop(bad).success());
+    let logs = std::fs::read_to_string(env.dir.join("worker-bad.log")).unwrap();
+    assert!(logs.contains("retrying"), "worker should log its retries:\n{logs}");
+
+    let good = env.spawn_worker("good");
+    env.wait_for_count("SELECT uniqExact(event_id) FROM {db}.feedback_events", t.expected.len() as u64, 180).await;
+    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, t.expected.len() as u64);
+    assert!(stop(good).success());
+    env.drop_database().await;
+}
+
+#[test]
+fn malformed_kinds_cover_at_least_ten_reasons() {
+    let reasons: HashSet<&str> = MALFORMED_KINDS.iter().map(|(_, r)| *r).collect();
+    assert!(MALFORMED_KINDS.len() >= 10 && reasons.len() >= 9);
+}

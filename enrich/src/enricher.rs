@@ -68,7 +68,7 @@ pub enum EnrichError {
     Model(#[from] ModelError),
     #[error("reading user dictionary {path}: {message}")]
     Dict { path: PathBuf, message: String },
-    #[error("no ONNX Runtime library found: set enrich.onnxruntime_path or ORT_DYLIB_PATH (scripts/install.sh installs one into .venv)")]
+    #[error("no ONNX Runtime library found: set enrich.onnxruntime_path or ORT_DYLIB_PATH (deploy/install.sh installs one into .venv)")]
     NoRuntime,
 }
 

@@ -45,8 +45,14 @@ impl PiiKind {
     }
 }
 
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}").unwrap());
+/// E-mail as typed or as ASR writes it: `@` or spoken 艾特, and dots that
+/// may come out as 点, "dot" or a space (`user@example com`).
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"[A-Za-z0-9._%+\-]+ ?(?:@|艾特) ?[A-Za-z0-9\-]+(?: ?(?:\.|点|dot| ) ?[A-Za-z0-9\-]*[A-Za-z][A-Za-z0-9\-]*)*",
+    )
+    .unwrap()
+});
 /// A digit (ASCII or Chinese numeral) followed by digits with at most one
 /// space or hyphen between them, optionally ending with an ID check letter X.
 static DIGITS: LazyLock<Regex> = LazyLock::new(|| {
@@ -115,7 +121,7 @@ pub struct Masked {
 pub fn mask(text: &str) -> Masked {
     let mut kinds = Vec::new();
     // Fast path: most feedback has no digits, numerals or '@' at all.
-    let maybe = text.chars().any(|c| c == '@' || digit_value(c).is_some_and(|_| c != 'X' && c != 'x'));
+    let maybe = text.contains("艾特") || text.chars().any(|c| c == '@' || digit_value(c).is_some_and(|_| c != 'X' && c != 'x'));
     if !maybe {
         return Masked {
             text: text.to_string(),
@@ -181,6 +187,9 @@ mod tests {
     #[test]
     fn masks_email_addresses() {
         assert_eq!(m("发到zhang.san@example.com.cn了"), "发到[EMAIL]了");
+        // ASR renders the dots as spaces or 点, and @ as 艾特.
+        assert_eq!(m("邮箱 user52277@example com。请回复"), "邮箱 [EMAIL]。请回复");
+        assert_eq!(m("邮箱是 wang 艾特 qq 点 com 谢谢"), "邮箱是 [EMAIL] 谢谢");
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub struct KafkaSourceConfig {
     /// How long ClickHouse may be down before the broker considers the worker
     /// stuck; the worker pauses its partitions while it retries, well within this.
     pub max_poll_interval_ms: u32,
+    /// If the worker holds no partition for this long, it leaves and re-joins
+    /// the group. Guards against a coordinator that completes a rebalance
+    /// without giving the survivor the partitions of a crashed member (seen
+    /// with tansu). 0 disables (do so when you run more workers than partitions).
+    pub rejoin_when_unassigned_ms: u64,
     /// Extra librdkafka properties passed through unchanged (e.g. security settings).
     pub extra: BTreeMap<String, String>,
 }
@@ -98,6 +103,7 @@ impl Default for KafkaSourceConfig {
             auto_offset_reset: "earliest".into(),
             session_timeout_ms: 30_000,
             max_poll_interval_ms: 600_000,
+            rejoin_when_unassigned_ms: 60_000,
             extra: BTreeMap::new(),
         }
     }

@@ -48,6 +48,8 @@ pub struct Worker {
     shutdown: watch::Receiver<bool>,
     /// Messages received while paused for a retry; they open the next batch.
     carry: Vec<OwnedMessage>,
+    /// Since when the worker has held no partition (see `rejoin_when_unassigned_ms`).
+    unassigned_since: Option<Instant>,
 }
 
 /// Summary of one processed batch (for logs and tests).
@@ -95,6 +97,7 @@ impl Worker {
             metrics,
             shutdown,
             carry: Vec::new(),
+            unassigned_since: None,
         })
     }
 
@@ -147,7 +150,10 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 r = tokio::time::timeout(wait, self.consumer.recv()) => match r {
-                    Err(_) if batch.is_empty() => continue,
+                    Err(_) if batch.is_empty() => {
+                        self.rejoin_if_starved();
+                        continue;
+                    }
                     Err(_) => break,
                     Ok(Ok(m)) => {
                         if deadline.is_none() {
@@ -163,6 +169,28 @@ impl Worker {
             }
         }
         batch
+    }
+
+    /// Re-join the group when no partition has been assigned for too long.
+    fn rejoin_if_starved(&mut self) {
+        let limit = self.cfg.kafka.rejoin_when_unassigned_ms;
+        if limit == 0 {
+            return;
+        }
+        let assigned = self.consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        if assigned > 0 {
+            self.unassigned_since = None;
+            return;
+        }
+        let since = *self.unassigned_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= Duration::from_millis(limit) {
+            tracing::warn!(after_ms = limit, "no partitions assigned; leaving and re-joining the consumer group");
+            self.consumer.unsubscribe();
+            if let Err(e) = self.consumer.subscribe(&self.topics.topics()) {
+                tracing::error!(error = %e, "re-subscribing");
+            }
+            self.unassigned_since = Some(Instant::now());
+        }
     }
 
     async fn process(&mut self, batch: Vec<OwnedMessage>) -> anyhow::Result<Result<BatchOutcome, Stopped>> {

@@ -38,8 +38,8 @@ pub fn voc_bin() -> &'static str {
 }
 
 impl Env {
-    /// Creates topics and schema; `extra_toml` is appended to the config file.
-    pub async fn new(test: &str, extra_toml: &str) -> Env {
+    /// Creates topics and schema; the worker closes batches at `max_events`.
+    pub async fn new(test: &str, max_events: usize) -> Env {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let name = format!("t{}_{}_{}", test, std::process::id(), nanos % 1_000_000_000);
         let dir = std::env::temp_dir().join(format!("voc-it-{name}"));
@@ -55,7 +55,10 @@ impl Env {
             &config,
             format!(
                 r#"[kafka]
+brokers = "{}"
 group_id = "{name}-worker"
+session_timeout_ms = 6000
+rejoin_when_unassigned_ms = 10000
 [kafka.topics]
 app = "{}"
 call_center = "{}"
@@ -65,6 +68,7 @@ branch = "{}"
 dead_letter = "{dead_letter}"
 alerts = "{alerts}"
 [clickhouse]
+url = "{}"
 database = "{database}"
 [enrich]
 model_path = "{root}/models/voc-text.onnx"
@@ -72,9 +76,14 @@ model_path = "{root}/models/voc-text.onnx"
 listen = ""
 [batch]
 max_wait_ms = 100
-{extra_toml}
+max_events = {max_events}
 "#,
-                topics.app, topics.call_center, topics.community, topics.branch
+                brokers(),
+                topics.app,
+                topics.call_center,
+                topics.community,
+                topics.branch,
+                clickhouse_url()
             ),
         )
         .unwrap();
@@ -98,7 +107,12 @@ max_wait_ms = 100
         let mut full: Vec<&str> = args.to_vec();
         let cfg = self.config.to_str().unwrap();
         full.extend(["--config", cfg]);
-        let out = Command::new(voc_bin()).args(&full).output().expect("running voc");
+        let out = Command::new(voc_bin())
+            .args(&full)
+            .env_remove("VOC_KAFKA__BROKERS")
+            .env_remove("VOC_CLICKHOUSE__URL")
+            .output()
+            .expect("running voc");
         assert!(
             out.status.success(),
             "voc {args:?} failed: {}",
@@ -108,15 +122,24 @@ max_wait_ms = 100
     }
 
     /// Start a worker process (logs in the test dir).
-    pub fn spawn_worker(&self, tag: &str) -> Child {
+    pub fn spawn_worker(&self, tag: &str) -> Worker {
+        self.spawn_worker_with(tag, &self.config)
+    }
+
+    pub fn spawn_worker_with(&self, tag: &str, config: &std::path::Path) -> Worker {
         let log = std::fs::File::create(self.dir.join(format!("worker-{tag}.log"))).unwrap();
-        Command::new(voc_bin())
-            .args(["run", "--config", self.config.to_str().unwrap()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawning voc run")
+        Worker(Some(
+            Command::new(voc_bin())
+                .args(["run", "--config", config.to_str().unwrap()])
+                // The config file is the whole truth for test workers.
+                .env_remove("VOC_KAFKA__BROKERS")
+                .env_remove("VOC_CLICKHOUSE__URL")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawning voc run"),
+        ))
     }
 
     pub fn topic(&self, c: voc_core::Channel) -> &str {
@@ -137,6 +160,14 @@ max_wait_ms = 100
         }
         for p in pending {
             p.await.unwrap().map_err(|(e, _)| e).unwrap();
+        }
+    }
+
+    /// Produce at about `per_sec` messages per second (in the background of a test).
+    pub async fn produce_paced(&self, msgs: &[Generated], per_sec: usize) {
+        for chunk in msgs.chunks((per_sec / 10).max(1)) {
+            self.produce(chunk).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -167,6 +198,7 @@ max_wait_ms = 100
             if n >= want {
                 return n;
             }
+            self.assert_workers_alive();
             assert!(
                 start.elapsed() < Duration::from_secs(secs),
                 "timed out waiting for {want} from `{sql}`, have {n}; worker logs in {}",
@@ -176,7 +208,21 @@ max_wait_ms = 100
         }
     }
 
-    /// Read every message of a topic until `want` arrived or the topic stays idle.
+    /// Fail fast when a worker exited with an error instead of waiting out a timeout.
+    pub fn assert_workers_alive(&self) {
+        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("worker-") {
+                let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                if let Some(line) = log.lines().find(|l| l.starts_with("error: ")) {
+                    panic!("worker {name} failed: {line}");
+                }
+            }
+        }
+    }
+
+    /// Read a topic from the start: at least `want` messages (or until `secs`
+    /// pass), then on until it has been idle for 3 s, so extras are seen too.
     pub async fn read_topic(&self, topic: &str, want: usize, secs: u64) -> Vec<serde_json::Value> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers())
@@ -188,10 +234,11 @@ max_wait_ms = 100
         consumer.subscribe(&[topic]).unwrap();
         let mut out = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(secs);
-        while out.len() < want && Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await {
+        while Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await {
                 Ok(Ok(m)) => out.push(serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON record")),
                 Ok(Err(e)) => panic!("reading {topic}: {e}"),
+                Err(_) if out.len() >= want => break,
                 Err(_) => {}
             }
         }
@@ -203,8 +250,30 @@ max_wait_ms = 100
     }
 }
 
+/// A worker process that is killed if the test ends without stopping it.
+pub struct Worker(Option<Child>);
+
+impl Worker {
+    /// SIGKILL, no warning.
+    pub fn kill_9(mut self) {
+        let mut c = self.0.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// SIGTERM a worker and wait for it to exit cleanly.
-pub fn stop(mut child: Child) -> std::process::ExitStatus {
+pub fn stop(mut w: Worker) -> std::process::ExitStatus {
+    let mut child = w.0.take().unwrap();
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let start = Instant::now();
     loop {

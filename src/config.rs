@@ -130,10 +130,18 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("VOC_").filter(|k| k.as_str().contains("__")).split("__"));
+        fig = fig.merge(
+            Env::prefixed("VOC_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
         let cfg: Config = fig.extract().context("invalid configuration")?;
         cfg.validate()?;
         Ok(cfg)
@@ -148,8 +156,14 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.timezone()?;
-        anyhow::ensure!(self.batch.max_events > 0, "batch.max_events must be at least 1");
-        anyhow::ensure!(self.batch.retry_initial_ms > 0, "batch.retry_initial_ms must be positive");
+        anyhow::ensure!(
+            self.batch.max_events > 0,
+            "batch.max_events must be at least 1"
+        );
+        anyhow::ensure!(
+            self.batch.retry_initial_ms > 0,
+            "batch.retry_initial_ms must be positive"
+        );
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be \"text\" or \"json\""

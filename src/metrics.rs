@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -47,13 +47,17 @@ impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let r = Registry::new();
         let batch_events = Histogram::with_opts(
-            HistogramOpts::new("voc_batch_events", "Messages per processed batch")
-                .buckets(vec![1.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0]),
+            HistogramOpts::new("voc_batch_events", "Messages per processed batch").buckets(vec![
+                1.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0,
+            ]),
         )
         .unwrap();
         let insert_seconds = Histogram::with_opts(
-            HistogramOpts::new("voc_clickhouse_insert_seconds", "Duration of successful ClickHouse inserts")
-                .buckets(prometheus::exponential_buckets(0.002, 2.0, 14).unwrap()),
+            HistogramOpts::new(
+                "voc_clickhouse_insert_seconds",
+                "Duration of successful ClickHouse inserts",
+            )
+            .buckets(prometheus::exponential_buckets(0.002, 2.0, 14).unwrap()),
         )
         .unwrap();
         let stage_seconds = HistogramVec::new(
@@ -63,12 +67,19 @@ impl Metrics {
         )
         .unwrap();
         let consumer_lag = IntGaugeVec::new(
-            Opts::new("voc_consumer_lag", "Messages behind the high watermark, per partition (librdkafka statistics)"),
+            Opts::new(
+                "voc_consumer_lag",
+                "Messages behind the high watermark, per partition (librdkafka statistics)",
+            ),
             &["topic", "partition"],
         )
         .unwrap();
         let commit_failures = IntCounter::new("voc_commit_failures_total", "Offset commits the broker rejected (the batch will be re-delivered; storage is idempotent)").unwrap();
-        let last_commit = IntGauge::new("voc_last_commit_timestamp_seconds", "Unix time of the last successful offset commit").unwrap();
+        let last_commit = IntGauge::new(
+            "voc_last_commit_timestamp_seconds",
+            "Unix time of the last successful offset commit",
+        )
+        .unwrap();
         for m in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(insert_seconds.clone()),
@@ -80,11 +91,36 @@ impl Metrics {
             r.register(m).expect("unique metric");
         }
         Arc::new(Metrics {
-            consumed: counter_vec(&r, "voc_messages_consumed_total", "Messages consumed, by channel", &["channel"]),
-            stored: counter_vec(&r, "voc_events_stored_total", "Enriched events acknowledged by ClickHouse, by channel", &["channel"]),
-            dead_letters: counter_vec(&r, "voc_dead_letters_total", "Messages dead-lettered, by reason", &["reason"]),
-            alerts: counter_vec(&r, "voc_alerts_published_total", "Alerts published, by kind and severity", &["kind", "severity"]),
-            retries: counter_vec(&r, "voc_retries_total", "Retried operations, by target", &["target"]),
+            consumed: counter_vec(
+                &r,
+                "voc_messages_consumed_total",
+                "Messages consumed, by channel",
+                &["channel"],
+            ),
+            stored: counter_vec(
+                &r,
+                "voc_events_stored_total",
+                "Enriched events acknowledged by ClickHouse, by channel",
+                &["channel"],
+            ),
+            dead_letters: counter_vec(
+                &r,
+                "voc_dead_letters_total",
+                "Messages dead-lettered, by reason",
+                &["reason"],
+            ),
+            alerts: counter_vec(
+                &r,
+                "voc_alerts_published_total",
+                "Alerts published, by kind and severity",
+                &["kind", "severity"],
+            ),
+            retries: counter_vec(
+                &r,
+                "voc_retries_total",
+                "Retried operations, by target",
+                &["target"],
+            ),
             registry: r,
             batch_events,
             insert_seconds,
@@ -156,15 +192,17 @@ mod tests {
     fn renders_registered_metrics_and_health() {
         let m = Metrics::new();
         m.consumed.with_label_values(&["app"]).inc();
-        m.dead_letters.with_label_values(&["invalid_json"]).inc_by(2);
+        m.dead_letters
+            .with_label_values(&["invalid_json"])
+            .inc_by(2);
         let text = m.render();
         assert!(text.contains("voc_messages_consumed_total{channel=\"app\"} 1"));
         assert!(text.contains("voc_dead_letters_total{reason=\"invalid_json\"} 2"));
-        assert_eq!(m.healthy(0).0, false);
+        assert!(!m.healthy(0).0);
         m.health.consumer_ready.store(true, Ordering::Relaxed);
         m.health.clickhouse_ok.store(true, Ordering::Relaxed);
         m.health.last_turn.store(100, Ordering::Relaxed);
         assert_eq!(m.healthy(120), (true, "ok"));
-        assert_eq!(m.healthy(1000).0, false);
+        assert!(!m.healthy(1000).0);
     }
 }

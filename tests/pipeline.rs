@@ -29,7 +29,14 @@ fn traffic(run_id: &str, seed: u64, valid: usize, malformed: usize) -> Traffic {
     let stride = valid / malformed.max(1);
     for i in 0..valid {
         messages.push(g.next_message());
-        if malformed > 0 && i % stride == 0 && messages.iter().filter(|m| matches!(m.expect, Expectation::Malformed { .. })).count() < malformed {
+        if malformed > 0
+            && i % stride == 0
+            && messages
+                .iter()
+                .filter(|m| matches!(m.expect, Expectation::Malformed { .. }))
+                .count()
+                < malformed
+        {
             messages.push(g.malformed());
         }
     }
@@ -41,7 +48,9 @@ fn traffic(run_id: &str, seed: u64, valid: usize, malformed: usize) -> Traffic {
     };
     for m in &messages {
         match &m.expect {
-            Expectation::Valid { event_id, has_pii, .. } => {
+            Expectation::Valid {
+                event_id, has_pii, ..
+            } => {
                 t.expected.insert(event_id.clone());
                 t.with_pii += *has_pii as usize;
             }
@@ -64,18 +73,44 @@ const PII_LEAK_SQL: &str = "SELECT count() FROM {db}.feedback_events WHERE \
 async fn mixed_channels_end_to_end() {
     let env = Env::new("e2e", 5000).await;
     let t = traffic(&env.name, 7, 2100, 45);
-    assert!(t.expected.len() >= 2000, "want >= 2000 valid events, have {}", t.expected.len());
+    assert!(
+        t.expected.len() >= 2000,
+        "want >= 2000 valid events, have {}",
+        t.expected.len()
+    );
     assert!(t.dead.values().sum::<usize>() >= 30);
-    assert!(t.dead.len() >= 10, "at least 10 kinds of malformed input: {:?}", t.dead);
+    assert!(
+        t.dead.len() >= 10,
+        "at least 10 kinds of malformed input: {:?}",
+        t.dead
+    );
 
     let worker = env.spawn_worker("1");
     env.produce(&t.messages).await;
     let want = t.expected.len() as u64;
-    env.wait_for_count("SELECT uniqExact(event_id) FROM {db}.feedback_events", want, 240).await;
+    env.wait_for_count(
+        "SELECT uniqExact(event_id) FROM {db}.feedback_events",
+        want,
+        240,
+    )
+    .await;
     // Exactly once by event id, through the analysts' view.
-    let stored: HashSet<String> = env.query("SELECT event_id FROM {db}.feedback").await.into_iter().collect();
-    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, want, "view must count each event once");
-    assert!(stored == t.expected, "stored event ids differ: {} missing, {} unexpected", t.expected.difference(&stored).count(), stored.difference(&t.expected).count());
+    let stored: HashSet<String> = env
+        .query("SELECT event_id FROM {db}.feedback")
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.feedback").await,
+        want,
+        "view must count each event once"
+    );
+    assert!(
+        stored == t.expected,
+        "stored event ids differ: {} missing, {} unexpected",
+        t.expected.difference(&stored).count(),
+        stored.difference(&t.expected).count()
+    );
 
     // Every malformed message is dead-lettered with its reason.
     let total_dead: usize = t.dead.values().sum();
@@ -85,9 +120,11 @@ async fn mixed_channels_end_to_end() {
         assert_eq!(d["schema"], "voc.deadletter.v1");
         assert!(d["source"]["offset"].as_i64().is_some());
         assert!(!d["detail"].as_str().unwrap_or_default().is_empty());
-        *got.entry(d["reason"].as_str().unwrap().to_string()).or_default() += 1;
+        *got.entry(d["reason"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
-    let want_dead: BTreeMap<String, usize> = t.dead.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let want_dead: BTreeMap<String, usize> =
+        t.dead.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     assert_eq!(got, want_dead, "dead letters by reason");
 
     // Detractors are on the alert topic.
@@ -96,31 +133,68 @@ async fn mixed_channels_end_to_end() {
         .await
         .into_iter()
         .collect();
-    assert!(detractors.len() > 100, "generated traffic has many detractors, found {}", detractors.len());
+    assert!(
+        detractors.len() > 100,
+        "generated traffic has many detractors, found {}",
+        detractors.len()
+    );
     let alerts = env.read_topic(&env.alerts, detractors.len(), 60).await;
-    let alerted: HashSet<String> = alerts.iter().map(|a| a["event"]["event_id"].as_str().unwrap().to_string()).collect();
+    let alerted: HashSet<String> = alerts
+        .iter()
+        .map(|a| a["event"]["event_id"].as_str().unwrap().to_string())
+        .collect();
     let missing: Vec<_> = detractors.difference(&alerted).collect();
     let extra: Vec<_> = alerted.difference(&detractors).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "detractors without alert: {missing:?}; alerts for non-detractors: {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "detractors without alert: {missing:?}; alerts for non-detractors: {extra:?}"
+    );
     for a in &alerts {
         assert_eq!(a["schema"], "voc.alert.v1");
-        assert!(a["work_order_title"].as_str().is_some_and(|s| !s.is_empty()));
-        assert!(!voc_enrich::pii::contains_pii(a["event"]["text_excerpt"].as_str().unwrap()));
+        assert!(a["work_order_title"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()));
+        assert!(!voc_enrich::pii::contains_pii(
+            a["event"]["text_excerpt"].as_str().unwrap()
+        ));
     }
 
     // PII: masked wherever it was, leaked nowhere.
-    assert_eq!(env.scalar(PII_LEAK_SQL).await, 0, "PII pattern found in stored columns");
-    let masked = env.scalar("SELECT count() FROM {db}.feedback WHERE notEmpty(pii_masked)").await;
-    assert!(masked as usize >= t.with_pii, "masked {masked} items, generated {} with PII", t.with_pii);
-    for row in env.query("SELECT text, context_text, customer_key FROM {db}.feedback").await {
-        assert!(!voc_enrich::pii::contains_pii(&row), "unmasked PII in row: {row}");
+    assert_eq!(
+        env.scalar(PII_LEAK_SQL).await,
+        0,
+        "PII pattern found in stored columns"
+    );
+    let masked = env
+        .scalar("SELECT count() FROM {db}.feedback WHERE notEmpty(pii_masked)")
+        .await;
+    assert!(
+        masked as usize >= t.with_pii,
+        "masked {masked} items, generated {} with PII",
+        t.with_pii
+    );
+    for row in env
+        .query("SELECT text, context_text, customer_key FROM {db}.feedback")
+        .await
+    {
+        assert!(
+            !voc_enrich::pii::contains_pii(&row),
+            "unmasked PII in row: {row}"
+        );
     }
 
     // Enrichment filled what analysts group by.
-    let channels = env.query("SELECT channel, count() FROM {db}.feedback GROUP BY channel ORDER BY channel").await;
+    let channels = env
+        .query("SELECT channel, count() FROM {db}.feedback GROUP BY channel ORDER BY channel")
+        .await;
     assert_eq!(channels.len(), 4, "{channels:?}");
-    let tagged = env.scalar("SELECT countIf(notEmpty(tag_ids)) FROM {db}.feedback").await;
-    assert!(tagged > want / 2, "most generated feedback carries an issue; tagged {tagged} of {want}");
+    let tagged = env
+        .scalar("SELECT countIf(notEmpty(tag_ids)) FROM {db}.feedback")
+        .await;
+    assert!(
+        tagged > want / 2,
+        "most generated feedback carries an issue; tagged {tagged} of {want}"
+    );
 
     assert!(stop(worker).success(), "worker exits 0 on SIGTERM");
     env.drop_database().await;
@@ -138,18 +212,41 @@ async fn kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
         tokio::spawn(async move { env.produce_paced(&msgs, 600).await })
     };
     // Let part of the stream land, then kill without warning.
-    env.wait_for_count("SELECT count() FROM {db}.feedback_events", want / 4, 180).await;
+    env.wait_for_count("SELECT count() FROM {db}.feedback_events", want / 4, 180)
+        .await;
     worker.kill_9();
-    let before = env.scalar("SELECT uniqExact(event_id) FROM {db}.feedback_events").await;
-    assert!(before < want, "the kill came too late to test anything ({before} of {want} stored)");
+    let before = env
+        .scalar("SELECT uniqExact(event_id) FROM {db}.feedback_events")
+        .await;
+    assert!(
+        before < want,
+        "the kill came too late to test anything ({before} of {want} stored)"
+    );
 
     let worker = env.spawn_worker("2");
     producer.await.unwrap();
-    env.wait_for_count("SELECT uniqExact(event_id) FROM {db}.feedback_events", want, 240).await;
+    env.wait_for_count(
+        "SELECT uniqExact(event_id) FROM {db}.feedback_events",
+        want,
+        240,
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, want, "analysts' count changed by re-delivery");
-    let stored: HashSet<String> = env.query("SELECT event_id FROM {db}.feedback").await.into_iter().collect();
-    assert!(stored == t.expected, "{} missing after restart", t.expected.difference(&stored).count());
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.feedback").await,
+        want,
+        "analysts' count changed by re-delivery"
+    );
+    let stored: HashSet<String> = env
+        .query("SELECT event_id FROM {db}.feedback")
+        .await
+        .into_iter()
+        .collect();
+    assert!(
+        stored == t.expected,
+        "{} missing after restart",
+        t.expected.difference(&stored).count()
+    );
     assert!(stop(worker).success());
     env.drop_database().await;
 }
@@ -159,24 +256,39 @@ async fn clickhouse_outage_pauses_and_resumes_without_skipping() {
     // The first worker points at a port where no ClickHouse listens.
     let env = Env::new("outage", 5000).await;
     let bad_cfg = env.dir.join("bad.toml");
-    let text = std::fs::read_to_string(&env.config)
-        .unwrap()
-        .replace(&format!("url = \"{}\"", common::clickhouse_url()), "url = \"http://127.0.0.1:9\"\ntimeout_ms = 2000");
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        &format!("url = \"{}\"", common::clickhouse_url()),
+        "url = \"http://127.0.0.1:9\"\ntimeout_ms = 2000",
+    );
     assert!(text.contains("127.0.0.1:9\""));
     std::fs::write(&bad_cfg, text).unwrap();
     let t = traffic(&env.name, 13, 300, 0);
     env.produce(&t.messages).await;
     let bad = env.spawn_worker_with("bad", &bad_cfg);
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback_events").await, 0);
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.feedback_events").await,
+        0
+    );
     // It keeps retrying and exits cleanly on SIGTERM without committing.
     assert!(stop(bad).success());
     let logs = std::fs::read_to_string(env.dir.join("worker-bad.log")).unwrap();
-    assert!(logs.contains("retrying"), "worker should log its retries:\n{logs}");
+    assert!(
+        logs.contains("retrying"),
+        "worker should log its retries:\n{logs}"
+    );
 
     let good = env.spawn_worker("good");
-    env.wait_for_count("SELECT uniqExact(event_id) FROM {db}.feedback_events", t.expected.len() as u64, 180).await;
-    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, t.expected.len() as u64);
+    env.wait_for_count(
+        "SELECT uniqExact(event_id) FROM {db}.feedback_events",
+        t.expected.len() as u64,
+        180,
+    )
+    .await;
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.feedback").await,
+        t.expected.len() as u64
+    );
     assert!(stop(good).success());
     env.drop_database().await;
 }

@@ -150,7 +150,10 @@ impl Taxonomy {
         if tags.is_empty() {
             return Err(TaxonomyError::Empty);
         }
-        let version = format!("tax-{:08x}", xxhash_rust::xxh3::xxh3_64(tsv.as_bytes()) as u32);
+        let version = format!(
+            "tax-{:08x}",
+            xxhash_rust::xxh3::xxh3_64(tsv.as_bytes()) as u32
+        );
         Ok(Taxonomy {
             tags,
             index,
@@ -212,7 +215,10 @@ mod tests {
         assert_eq!(t.tags().len(), 76);
         let fraud = t.get("c10.t02").unwrap();
         assert_eq!(fraud.polarity, Polarity::Pain);
-        assert_eq!(t.departments_for(fraud), vec!["风险管理部", CONSUMER_PROTECTION]);
+        assert_eq!(
+            t.departments_for(fraud),
+            vec!["风险管理部", CONSUMER_PROTECTION]
+        );
         let praise = t.get("c07.t07").unwrap();
         assert_eq!(praise.polarity, Polarity::Delight);
         assert_eq!(t.departments_for(praise), vec!["分支机构"]);
@@ -223,13 +229,22 @@ mod tests {
     fn rejects_malformed_files() {
         let header = "tag_id\tcategory_id\tcz\tce\ttz\tte\tstage\tdept\tpol\tex\n";
         let bad_id = format!("{header}c1.t1\tc1\ta\tb\tc\td\tusage\tX\tpain\te\n");
-        assert!(matches!(Taxonomy::parse(&bad_id), Err(TaxonomyError::BadId { .. })));
+        assert!(matches!(
+            Taxonomy::parse(&bad_id),
+            Err(TaxonomyError::BadId { .. })
+        ));
         let dup = format!(
             "{header}c01.t01\tc01\ta\tb\tc\td\tusage\tX\tpain\te\nc01.t01\tc01\ta\tb\tc\td\tusage\tX\tpain\te\n"
         );
-        assert!(matches!(Taxonomy::parse(&dup), Err(TaxonomyError::Duplicate { .. })));
+        assert!(matches!(
+            Taxonomy::parse(&dup),
+            Err(TaxonomyError::Duplicate { .. })
+        ));
         let pol = format!("{header}c01.t01\tc01\ta\tb\tc\td\tusage\tX\tjoy\te\n");
-        assert!(matches!(Taxonomy::parse(&pol), Err(TaxonomyError::BadPolarity { .. })));
+        assert!(matches!(
+            Taxonomy::parse(&pol),
+            Err(TaxonomyError::BadPolarity { .. })
+        ));
         assert!(matches!(Taxonomy::parse(header), Err(TaxonomyError::Empty)));
     }
 }

@@ -5,7 +5,8 @@
 use crate::model::Prediction;
 use serde::{Deserialize, Serialize};
 use voc_core::{
-    Experience, Nps, NpsScore, NpsSegment, Polarity, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
+    Experience, Nps, NpsScore, NpsSegment, Polarity, Sentiment, SentimentLabel, SentimentSource,
+    TagScore, Taxonomy,
 };
 
 /// When no 0-10 score was given, how sentiment maps to an inferred NPS segment.
@@ -75,7 +76,13 @@ pub fn sentiment_from_stars(stars: u8) -> Sentiment {
     }
 }
 
-pub fn tags_from_model(p: &Prediction, tag_ids: &[String], thresholds: &[f32], taxonomy: &Taxonomy, max: usize) -> Vec<TagScore> {
+pub fn tags_from_model(
+    p: &Prediction,
+    tag_ids: &[String],
+    thresholds: &[f32],
+    taxonomy: &Taxonomy,
+    max: usize,
+) -> Vec<TagScore> {
     let mut out: Vec<TagScore> = tag_ids
         .iter()
         .zip(thresholds)
@@ -131,9 +138,13 @@ pub fn nps(explicit: Option<NpsScore>, sentiment: &Sentiment, policy: &Inference
             inferred: false,
         },
         None => {
-            let segment = if sentiment.label == SentimentLabel::Negative && sentiment.score <= policy.detractor_at_or_below {
+            let segment = if sentiment.label == SentimentLabel::Negative
+                && sentiment.score <= policy.detractor_at_or_below
+            {
                 NpsSegment::Detractor
-            } else if sentiment.label == SentimentLabel::Positive && sentiment.score >= policy.promoter_at_or_above {
+            } else if sentiment.label == SentimentLabel::Positive
+                && sentiment.score >= policy.promoter_at_or_above
+            {
                 NpsSegment::Promoter
             } else {
                 NpsSegment::Passive
@@ -187,7 +198,10 @@ mod tests {
             tags: vec![0.7, 0.9, 0.2],
         };
         let tags = tags_from_model(&p, &ids, &[0.5, 0.5, 0.5], &tax, 5);
-        assert_eq!(tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["c03.t03", "c02.t07"]);
+        assert_eq!(
+            tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            ["c03.t03", "c02.t07"]
+        );
         let (cats, exp, depts) = routing(&tags, &tax);
         assert_eq!(cats, ["c03", "c02"]);
         assert_eq!(exp.pain, ["c03.t03"]);
@@ -197,8 +211,14 @@ mod tests {
 
     #[test]
     fn wordless_scores_give_sentiment() {
-        assert_eq!(sentiment_from_score(NpsScore::new(0).unwrap()).label, SentimentLabel::Negative);
-        assert_eq!(sentiment_from_score(NpsScore::new(8).unwrap()).label, SentimentLabel::Neutral);
+        assert_eq!(
+            sentiment_from_score(NpsScore::new(0).unwrap()).label,
+            SentimentLabel::Negative
+        );
+        assert_eq!(
+            sentiment_from_score(NpsScore::new(8).unwrap()).label,
+            SentimentLabel::Neutral
+        );
         assert_eq!(sentiment_from_score(NpsScore::new(10).unwrap()).score, 1.0);
         assert_eq!(sentiment_from_stars(1).score, -1.0);
         assert_eq!(sentiment_from_stars(4).label, SentimentLabel::Positive);

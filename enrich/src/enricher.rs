@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use voc_core::event::EVENT_SCHEMA;
-use voc_core::{EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, Taxonomy};
+use voc_core::{
+    EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, Taxonomy,
+};
 
 /// Settings of the enrichment stage (`[enrich]` in the config file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,11 +85,15 @@ pub fn resolve_onnxruntime(explicit: Option<&Path>) -> Option<PathBuf> {
     let lib = Path::new(".venv/lib");
     std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
         let capi = py.path().join("site-packages/onnxruntime/capi");
-        std::fs::read_dir(capi).ok()?.flatten().map(|e| e.path()).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-        })
+        std::fs::read_dir(capi)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+            })
     })
 }
 
@@ -162,7 +168,8 @@ pub struct Enricher {
 impl Enricher {
     pub fn new(cfg: EnrichConfig, taxonomy: Arc<Taxonomy>) -> Result<Self, EnrichError> {
         let text = TextPipeline::new(&cfg)?;
-        let runtime = resolve_onnxruntime(cfg.onnxruntime_path.as_deref()).ok_or(EnrichError::NoRuntime)?;
+        let runtime =
+            resolve_onnxruntime(cfg.onnxruntime_path.as_deref()).ok_or(EnrichError::NoRuntime)?;
         let meta = cfg
             .model_meta_path
             .clone()
@@ -189,9 +196,15 @@ impl Enricher {
     }
 
     /// Enrich a batch; output order equals input order.
-    pub fn enrich(&mut self, items: Vec<Feedback>, ingest_time: DateTime<Utc>) -> Result<Vec<EnrichedEvent>, ModelError> {
+    pub fn enrich(
+        &mut self,
+        items: Vec<Feedback>,
+        ingest_time: DateTime<Utc>,
+    ) -> Result<Vec<EnrichedEvent>, ModelError> {
         let prepared: Vec<Prepared> = items.iter().map(|f| self.text.prepare(&f.voice)).collect();
-        let with_text: Vec<usize> = (0..items.len()).filter(|&i| !prepared[i].text.is_empty()).collect();
+        let with_text: Vec<usize> = (0..items.len())
+            .filter(|&i| !prepared[i].text.is_empty())
+            .collect();
         let mut predictions = vec![None; items.len()];
         for chunk in with_text.chunks(self.cfg.model_batch.max(1)) {
             let feats: Vec<&FeatureVec> = chunk.iter().map(|&i| &prepared[i].features).collect();
@@ -205,7 +218,13 @@ impl Enricher {
             let (sentiment, tags) = match &pred {
                 Some(p) => (
                     derive::sentiment_from_model(p),
-                    derive::tags_from_model(p, &meta.tag_ids, &meta.thresholds, &self.taxonomy, self.cfg.inference.max_tags),
+                    derive::tags_from_model(
+                        p,
+                        &meta.tag_ids,
+                        &meta.thresholds,
+                        &self.taxonomy,
+                        self.cfg.inference.max_tags,
+                    ),
                 ),
                 None => (wordless_sentiment(&fb), Vec::new()),
             };
@@ -213,10 +232,19 @@ impl Enricher {
             let nps = derive::nps(fb.nps_score, &sentiment, &self.cfg.inference);
             let (context_text, context_pii) = self.text.clean(&fb.context);
             let (keys, key_pii) = self.protect_keys(fb.keys.clone());
-            let mut pii_kinds: Vec<PiiKind> = prep.pii.iter().chain(&context_pii).chain(&key_pii).copied().collect();
+            let mut pii_kinds: Vec<PiiKind> = prep
+                .pii
+                .iter()
+                .chain(&context_pii)
+                .chain(&key_pii)
+                .copied()
+                .collect();
             pii_kinds.sort();
             pii_kinds.dedup();
-            let keywords = self.text.segmenter().keywords(&prep.text, self.cfg.keywords);
+            let keywords = self
+                .text
+                .segmenter()
+                .keywords(&prep.text, self.cfg.keywords);
             out.push(EnrichedEvent {
                 schema: EVENT_SCHEMA.to_string(),
                 event_id: fb.event_id(),
@@ -331,8 +359,14 @@ mod tests {
 
     #[test]
     fn pseudonyms_are_stable_and_salted() {
-        assert_eq!(pseudonymize("13812345678", "a"), pseudonymize("13812345678", "a"));
-        assert_ne!(pseudonymize("13812345678", "a"), pseudonymize("13812345678", "b"));
+        assert_eq!(
+            pseudonymize("13812345678", "a"),
+            pseudonymize("13812345678", "a")
+        );
+        assert_ne!(
+            pseudonymize("13812345678", "a"),
+            pseudonymize("13812345678", "b")
+        );
         assert_eq!(pseudonymize_if_pii("C1001", "a"), "C1001");
         assert!(pseudonymize_if_pii("13812345678", "a").starts_with("pii:"));
     }

@@ -13,5 +13,7 @@ pub mod normalize;
 pub mod pii;
 pub mod segment;
 
-pub use enricher::{resolve_onnxruntime, EnrichConfig, EnrichError, Enricher, Prepared, TextPipeline};
+pub use enricher::{
+    resolve_onnxruntime, EnrichConfig, EnrichError, Enricher, Prepared, TextPipeline,
+};
 pub use model::ModelError;

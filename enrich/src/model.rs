@@ -69,19 +69,29 @@ pub struct TextModel {
 }
 
 impl TextModel {
-    pub fn load(onnx: &Path, meta: &Path, dylib: &Path, intra_threads: usize) -> Result<Self, ModelError> {
+    pub fn load(
+        onnx: &Path,
+        meta: &Path,
+        dylib: &Path,
+        intra_threads: usize,
+    ) -> Result<Self, ModelError> {
         let meta_text = std::fs::read_to_string(meta).map_err(|e| ModelError::Meta {
             path: meta.to_path_buf(),
             message: e.to_string(),
         })?;
-        let meta_parsed: ModelMeta = serde_json::from_str(&meta_text).map_err(|e| ModelError::Meta {
-            path: meta.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if meta_parsed.tag_ids.len() != meta_parsed.thresholds.len() || meta_parsed.sentiment_labels.len() != 3 {
+        let meta_parsed: ModelMeta =
+            serde_json::from_str(&meta_text).map_err(|e| ModelError::Meta {
+                path: meta.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        if meta_parsed.tag_ids.len() != meta_parsed.thresholds.len()
+            || meta_parsed.sentiment_labels.len() != 3
+        {
             return Err(ModelError::Meta {
                 path: meta.to_path_buf(),
-                message: "tag_ids and thresholds differ in length, or sentiment_labels is not 3 long".into(),
+                message:
+                    "tag_ids and thresholds differ in length, or sentiment_labels is not 3 long"
+                        .into(),
             });
         }
         let env = runtime(dylib)?;
@@ -127,7 +137,9 @@ impl TextModel {
             .session
             .run(ort::inputs!["ids" => ids_t, "weights" => w_t])
             .map_err(err)?;
-        let (_, sent) = outputs["sentiment"].try_extract_tensor::<f32>().map_err(err)?;
+        let (_, sent) = outputs["sentiment"]
+            .try_extract_tensor::<f32>()
+            .map_err(err)?;
         let (_, tags) = outputs["tags"].try_extract_tensor::<f32>().map_err(err)?;
         let t = self.meta.tag_ids.len();
         if sent.len() != batch.len() * 3 || tags.len() != batch.len() * t {

@@ -20,7 +20,11 @@ pub struct Normalized {
 pub fn normalize(raw: &str, max_chars: usize) -> Normalized {
     let nfkc: String = raw.nfkc().collect();
     // zhconv is the costliest step; skip it for pure ASCII.
-    let simplified = if nfkc.is_ascii() { nfkc } else { zhconv(&nfkc, Variant::ZhHans) };
+    let simplified = if nfkc.is_ascii() {
+        nfkc
+    } else {
+        zhconv(&nfkc, Variant::ZhHans)
+    };
     let mut text = String::with_capacity(simplified.len());
     let mut pending_space = false;
     let mut chars = 0usize;
@@ -60,13 +64,19 @@ mod tests {
 
     #[test]
     fn converts_traditional_to_simplified() {
-        assert_eq!(n("銀行轉賬一直失敗，客服態度很差"), "银行转账一直失败,客服态度很差");
+        assert_eq!(
+            n("銀行轉賬一直失敗，客服態度很差"),
+            "银行转账一直失败,客服态度很差"
+        );
         assert_eq!(n("手機銀行閃退"), "手机银行闪退");
     }
 
     #[test]
     fn cleans_whitespace_and_control_characters() {
-        assert_eq!(n("  排队\t\t太久\r\n了\u{0007}吧 \u{200b} "), "排队 太久 了 吧");
+        assert_eq!(
+            n("  排队\t\t太久\r\n了\u{0007}吧 \u{200b} "),
+            "排队 太久 了 吧"
+        );
         assert_eq!(n(""), "");
     }
 

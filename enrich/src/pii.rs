@@ -121,7 +121,10 @@ pub struct Masked {
 pub fn mask(text: &str) -> Masked {
     let mut kinds = Vec::new();
     // Fast path: most feedback has no digits, numerals or '@' at all.
-    let maybe = text.contains("艾特") || text.chars().any(|c| c == '@' || digit_value(c).is_some_and(|_| c != 'X' && c != 'x'));
+    let maybe = text.contains("艾特")
+        || text
+            .chars()
+            .any(|c| c == '@' || digit_value(c).is_some_and(|_| c != 'X' && c != 'x'));
     if !maybe {
         return Masked {
             text: text.to_string(),
@@ -170,7 +173,10 @@ mod tests {
         assert_eq!(m("回电138 1234 5678谢谢"), "回电[PHONE]谢谢");
         assert_eq!(m("号码是138-1234-5678"), "号码是[PHONE]");
         assert_eq!(m("+8613812345678"), "[PHONE]");
-        assert_eq!(m("嗯 我的号码是幺三八一二三四五六七八"), "嗯 我的号码是[PHONE]");
+        assert_eq!(
+            m("嗯 我的号码是幺三八一二三四五六七八"),
+            "嗯 我的号码是[PHONE]"
+        );
         assert_eq!(m("座机021-62345678"), "座机[PHONE]");
     }
 
@@ -188,7 +194,10 @@ mod tests {
     fn masks_email_addresses() {
         assert_eq!(m("发到zhang.san@example.com.cn了"), "发到[EMAIL]了");
         // ASR renders the dots as spaces or 点, and @ as 艾特.
-        assert_eq!(m("邮箱 user52277@example com。请回复"), "邮箱 [EMAIL]。请回复");
+        assert_eq!(
+            m("邮箱 user52277@example com。请回复"),
+            "邮箱 [EMAIL]。请回复"
+        );
         assert_eq!(m("邮箱是 wang 艾特 qq 点 com 谢谢"), "邮箱是 [EMAIL] 谢谢");
     }
 

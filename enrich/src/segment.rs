@@ -61,7 +61,8 @@ impl Segmenter {
 
 /// A token that carries meaning: at least one letter, digit, CJK character or emoji.
 pub fn is_word(w: &str) -> bool {
-    w.chars().any(|c| c.is_alphanumeric() || (c as u32) >= 0x1F000)
+    w.chars()
+        .any(|c| c.is_alphanumeric() || (c as u32) >= 0x1F000)
 }
 
 #[cfg(test)]
@@ -74,7 +75,10 @@ mod tests {
         let t = s.tokens("手机银行转账限额太低了，转人工也转不了!");
         assert!(t.contains(&"手机银行".to_string()), "{t:?}");
         assert!(t.contains(&"转账限额".to_string()), "{t:?}");
-        assert!(!t.iter().any(|w| w == "," || w == "!" || w == "，"), "{t:?}");
+        assert!(
+            !t.iter().any(|w| w == "," || w == "!" || w == "，"),
+            "{t:?}"
+        );
     }
 
     #[test]

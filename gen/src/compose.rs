@@ -5,8 +5,8 @@ use crate::phrasebank::PhraseBank;
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use voc_core::{Channel, Polarity, Taxonomy};
 use std::sync::LazyLock;
+use voc_core::{Channel, Polarity, Taxonomy};
 
 static TAXONOMY: LazyLock<Taxonomy> = LazyLock::new(Taxonomy::bundled);
 
@@ -44,7 +44,11 @@ impl Composed {
             s.push_str(p);
         }
         if !ends_with_punct(&s) {
-            s.push(if self.mood == Mood::Negative { '！' } else { '。' });
+            s.push(if self.mood == Mood::Negative {
+                '！'
+            } else {
+                '。'
+            });
         }
         s
     }
@@ -76,30 +80,81 @@ static ITCH: LazyLock<Vec<&'static str>> = LazyLock::new(|| tags_of(Polarity::It
 static DELIGHT: LazyLock<Vec<&'static str>> = LazyLock::new(|| tags_of(Polarity::Delight));
 
 const CITIES: [&str; 14] = [
-    "上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆", "苏州", "天津", "长沙", "青岛",
+    "上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆", "苏州", "天津",
+    "长沙", "青岛",
 ];
 const STREETS: [&str; 16] = [
-    "中山路", "人民路", "解放路", "建设路", "南京西路", "淮海路", "长江路", "东风路", "文化路", "和平路", "新华路",
-    "滨江路", "科技园", "高新区", "火车站", "大学城",
+    "中山路",
+    "人民路",
+    "解放路",
+    "建设路",
+    "南京西路",
+    "淮海路",
+    "长江路",
+    "东风路",
+    "文化路",
+    "和平路",
+    "新华路",
+    "滨江路",
+    "科技园",
+    "高新区",
+    "火车站",
+    "大学城",
 ];
 const PRODUCTS: [&str; 14] = [
-    "白金卡", "金卡", "联名信用卡", "季季盈理财", "稳利宝", "天天宝", "安心存", "消费贷", "房贷", "车贷", "养老理财",
-    "大额存单", "结构性存款", "留学卡",
+    "白金卡",
+    "金卡",
+    "联名信用卡",
+    "季季盈理财",
+    "稳利宝",
+    "天天宝",
+    "安心存",
+    "消费贷",
+    "房贷",
+    "车贷",
+    "养老理财",
+    "大额存单",
+    "结构性存款",
+    "留学卡",
 ];
-const DAYS: [&str; 10] = ["两天", "三天", "一周", "五个工作日", "十天", "半个月", "一个月", "四天", "七个工作日", "两周"];
+const DAYS: [&str; 10] = [
+    "两天",
+    "三天",
+    "一周",
+    "五个工作日",
+    "十天",
+    "半个月",
+    "一个月",
+    "四天",
+    "七个工作日",
+    "两周",
+];
 const MINUTES: [&str; 10] = [
-    "二十分钟", "半小时", "四十分钟", "一个多小时", "十五分钟", "五十分钟", "一个半小时", "二十五分钟", "两个小时", "三刻钟",
+    "二十分钟",
+    "半小时",
+    "四十分钟",
+    "一个多小时",
+    "十五分钟",
+    "五十分钟",
+    "一个半小时",
+    "二十五分钟",
+    "两个小时",
+    "三刻钟",
 ];
 const EMOJI: [&str; 10] = ["😡", "😤", "🙄", "😭", "👍", "😊", "🤔", "💢", "🙏", "😅"];
 
 pub fn fill(template: &str, rng: &mut ChaCha8Rng) -> String {
     let mut out = template.to_string();
     while let Some(start) = out.find('{') {
-        let Some(len) = out[start..].find('}') else { break };
+        let Some(len) = out[start..].find('}') else {
+            break;
+        };
         let name = &out[start + 1..start + len];
         let value = match name {
             "amount" => {
-                let v = [200, 500, 800, 1000, 2000, 3000, 5000, 8000, 10000, 20000, 50000, 100000][rng.random_range(0..12)];
+                let v = [
+                    200, 500, 800, 1000, 2000, 3000, 5000, 8000, 10000, 20000, 50000, 100000,
+                ][rng.random_range(0..12)];
                 match rng.random_range(0..3) {
                     0 if v >= 10000 => format!("{}万", v / 10000),
                     1 => format!("{v}块"),
@@ -108,7 +163,11 @@ pub fn fill(template: &str, rng: &mut ChaCha8Rng) -> String {
             }
             "days" => DAYS.choose(rng).unwrap().to_string(),
             "minutes" => MINUTES.choose(rng).unwrap().to_string(),
-            "branch" => format!("{}{}", STREETS.choose(rng).unwrap(), ["支行", "网点", "营业部", "分理处"][rng.random_range(0..4)]),
+            "branch" => format!(
+                "{}{}",
+                STREETS.choose(rng).unwrap(),
+                ["支行", "网点", "营业部", "分理处"][rng.random_range(0..4)]
+            ),
             "city" => CITIES.choose(rng).unwrap().to_string(),
             "product" => PRODUCTS.choose(rng).unwrap().to_string(),
             "app_version" => format!("8.{}", rng.random_range(0..10)),
@@ -120,17 +179,27 @@ pub fn fill(template: &str, rng: &mut ChaCha8Rng) -> String {
 }
 
 fn pii_fragment(rng: &mut ChaCha8Rng, spoken: bool) -> String {
-    let phone = format!("1{}{:09}", [3, 5, 7, 8, 9][rng.random_range(0..5)], rng.random_range(0..1_000_000_000u64));
+    let phone = format!(
+        "1{}{:09}",
+        [3, 5, 7, 8, 9][rng.random_range(0..5)],
+        rng.random_range(0..1_000_000_000u64)
+    );
     match rng.random_range(0..4) {
         0 if spoken => {
             let zh: String = phone
                 .chars()
-                .map(|c| ["零", "幺", "二", "三", "四", "五", "六", "七", "八", "九"][c.to_digit(10).unwrap() as usize])
+                .map(|c| {
+                    ["零", "幺", "二", "三", "四", "五", "六", "七", "八", "九"]
+                        [c.to_digit(10).unwrap() as usize]
+                })
                 .collect();
             format!("我电话是{zh}")
         }
         0 => format!("我手机号{phone}，麻烦回电"),
-        1 => format!("卡号62220{:014}", rng.random_range(0..100_000_000_000_000u64)),
+        1 => format!(
+            "卡号62220{:014}",
+            rng.random_range(0..100_000_000_000_000u64)
+        ),
         2 => format!(
             "身份证号{}{}{:02}{:02}{:03}{}",
             ["110101", "310104", "440305", "510107"][rng.random_range(0..4)],
@@ -144,7 +213,12 @@ fn pii_fragment(rng: &mut ChaCha8Rng, spoken: bool) -> String {
     }
 }
 
-pub fn compose(bank: &PhraseBank, channel: Channel, rng: &mut ChaCha8Rng, pii_ratio: f64) -> Composed {
+pub fn compose(
+    bank: &PhraseBank,
+    channel: Channel,
+    rng: &mut ChaCha8Rng,
+    pii_ratio: f64,
+) -> Composed {
     let roll = rng.random_range(0..100);
     let mood = match roll {
         0..58 => Mood::Negative,
@@ -225,7 +299,10 @@ pub fn compose(bank: &PhraseBank, channel: Channel, rng: &mut ChaCha8Rng, pii_ra
         Mood::Positive => rng.random_range(4..=5),
     };
     let (score, stars) = match channel {
-        Channel::App => (rng.random_bool(0.3).then_some(score), rng.random_bool(0.5).then_some(stars)),
+        Channel::App => (
+            rng.random_bool(0.3).then_some(score),
+            rng.random_bool(0.5).then_some(stars),
+        ),
         Channel::Branch => (rng.random_bool(0.85).then_some(score), None),
         Channel::CallCenter => (rng.random_bool(0.2).then_some(score), None),
         Channel::Community => (None, None),

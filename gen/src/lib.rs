@@ -70,7 +70,10 @@ pub enum Expectation {
     /// A re-send of an earlier valid message: still stored once.
     Duplicate { event_id: String },
     /// Dead-lettered with this reason code.
-    Malformed { kind: &'static str, reason: &'static str },
+    Malformed {
+        kind: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// One message ready to produce.
@@ -108,10 +111,15 @@ impl Generator {
     /// The next message.
     pub fn next_message(&mut self) -> Generated {
         self.seq += 1;
-        if self.cfg.malformed_ratio > 0.0 && self.rng.random_bool(self.cfg.malformed_ratio.min(1.0)) {
+        if self.cfg.malformed_ratio > 0.0 && self.rng.random_bool(self.cfg.malformed_ratio.min(1.0))
+        {
             return self.malformed();
         }
-        if !self.sent.is_empty() && self.rng.random_bool(self.cfg.duplicate_ratio.clamp(0.0, 1.0)) {
+        if !self.sent.is_empty()
+            && self
+                .rng
+                .random_bool(self.cfg.duplicate_ratio.clamp(0.0, 1.0))
+        {
             let i = self.rng.random_range(0..self.sent.len());
             let (channel, key, payload, event_id) = self.sent[i].clone();
             return Generated {
@@ -137,13 +145,19 @@ impl Generator {
         let channel = pick_channel(&mut self.rng);
         let source_id = format!("{}-{}-{}", self.cfg.run_id, channel.as_str(), self.seq);
         let item = compose::compose(&self.bank, channel, &mut self.rng, self.cfg.pii_ratio);
-        let offset_s = self.rng.random_range(0..(self.cfg.spread_hours.max(1) * 3600));
+        let offset_s = self
+            .rng
+            .random_range(0..(self.cfg.spread_hours.max(1) * 3600));
         let time = self.cfg.now - chrono::Duration::seconds(offset_s);
         let payload = shape::payload(channel, &source_id, time, &item, &self.bank, &mut self.rng);
         let event_id = voc_core::event_id(channel, &source_id);
         if self.sent.len() < 10_000 {
-            self.sent
-                .push((channel, source_id.clone(), payload.clone(), event_id.clone()));
+            self.sent.push((
+                channel,
+                source_id.clone(),
+                payload.clone(),
+                event_id.clone(),
+            ));
         }
         Generated {
             channel,

@@ -33,7 +33,8 @@ pub struct PhraseBank {
 
 impl PhraseBank {
     pub fn bundled() -> Self {
-        serde_json::from_str(include_str!("../data/phrasebank.json")).expect("bundled phrase bank is valid (checked by tests)")
+        serde_json::from_str(include_str!("../data/phrasebank.json"))
+            .expect("bundled phrase bank is valid (checked by tests)")
     }
 }
 
@@ -46,7 +47,11 @@ mod tests {
         let bank = PhraseBank::bundled();
         let tax = voc_core::Taxonomy::bundled();
         for t in tax.tags() {
-            assert!(bank.tags.get(&t.id).is_some_and(|c| c.len() >= 5), "{}", t.id);
+            assert!(
+                bank.tags.get(&t.id).is_some_and(|c| c.len() >= 5),
+                "{}",
+                t.id
+            );
         }
     }
 }

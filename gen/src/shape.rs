@@ -27,7 +27,11 @@ fn time_value(t: DateTime<Utc>, rng: &mut ChaCha8Rng) -> Value {
 /// A number, sometimes written as a string the way some exports do.
 fn num(v: impl Into<f64>, rng: &mut ChaCha8Rng) -> Value {
     let v: f64 = v.into();
-    let n = if v.fract() == 0.0 { json!(v as i64) } else { json!(v) };
+    let n = if v.fract() == 0.0 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    };
     if rng.random_bool(0.25) {
         json!(n.to_string())
     } else {
@@ -40,7 +44,13 @@ fn messy_text(s: String, rng: &mut ChaCha8Rng) -> String {
         0..4 => zhconv::zhconv(&s, zhconv::Variant::ZhHant),
         4..9 => s
             .chars()
-            .map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap() } else { c })
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap()
+                } else {
+                    c
+                }
+            })
             .collect(),
         _ => s,
     }
@@ -55,14 +65,24 @@ fn customer_id(rng: &mut ChaCha8Rng) -> String {
 fn asr(s: &str, bank: &PhraseBank, rng: &mut ChaCha8Rng) -> String {
     let mut out = String::new();
     if rng.random_bool(0.5) {
-        out.push_str(bank.asr_fillers.choose(rng).map(String::as_str).unwrap_or("嗯"));
+        out.push_str(
+            bank.asr_fillers
+                .choose(rng)
+                .map(String::as_str)
+                .unwrap_or("嗯"),
+        );
         out.push(' ');
     }
     for ch in s.chars() {
         if "，。！？,.!?；：".contains(ch) {
             out.push(' ');
             if rng.random_bool(0.3) {
-                out.push_str(bank.asr_fillers.choose(rng).map(String::as_str).unwrap_or("就是"));
+                out.push_str(
+                    bank.asr_fillers
+                        .choose(rng)
+                        .map(String::as_str)
+                        .unwrap_or("就是"),
+                );
                 out.push(' ');
             }
         } else {
@@ -84,16 +104,46 @@ pub fn payload(
     let text = messy_text(item.text(), rng);
     match channel {
         Channel::App => {
-            o.insert(if rng.random_bool(0.7) { "id" } else { "feedback_id" }.into(), json!(source_id));
+            o.insert(
+                if rng.random_bool(0.7) {
+                    "id"
+                } else {
+                    "feedback_id"
+                }
+                .into(),
+                json!(source_id),
+            );
             o.insert("time".into(), time_value(time, rng));
             if rng.random_bool(0.8) {
                 o.insert("customer_id".into(), json!(customer_id(rng)));
             } else {
-                o.insert("device_id".into(), json!(format!("dev-{:08x}", rng.random::<u32>())));
+                o.insert(
+                    "device_id".into(),
+                    json!(format!("dev-{:08x}", rng.random::<u32>())),
+                );
             }
-            o.insert("app_version".into(), json!(format!("8.{}.{}", rng.random_range(0..10), rng.random_range(0..4))));
-            o.insert("os".into(), json!(["iOS", "Android", "HarmonyOS"][rng.random_range(0..3)]));
-            let pages = ["home", "transfer/confirm", "login", "wealth/list", "card/bill", "loan/apply", "me/settings", "payment/scan"];
+            o.insert(
+                "app_version".into(),
+                json!(format!(
+                    "8.{}.{}",
+                    rng.random_range(0..10),
+                    rng.random_range(0..4)
+                )),
+            );
+            o.insert(
+                "os".into(),
+                json!(["iOS", "Android", "HarmonyOS"][rng.random_range(0..3)]),
+            );
+            let pages = [
+                "home",
+                "transfer/confirm",
+                "login",
+                "wealth/list",
+                "card/bill",
+                "loan/apply",
+                "me/settings",
+                "payment/scan",
+            ];
             o.insert("page".into(), json!(pages.choose(rng).unwrap()));
             if let Some(s) = item.stars {
                 o.insert("rating".into(), num(s, rng));
@@ -107,19 +157,35 @@ pub fn payload(
             o.insert("call_id".into(), json!(source_id));
             o.insert("start_time".into(), time_value(time, rng));
             o.insert("customer_id".into(), json!(customer_id(rng)));
-            o.insert("agent_id".into(), json!(format!("A{:04}", rng.random_range(1..400))));
-            let paths = [["信用卡", "人工"], ["借记卡", "挂失"], ["手机银行", "人工"], ["贷款", "还款"], ["理财", "人工"]];
+            o.insert(
+                "agent_id".into(),
+                json!(format!("A{:04}", rng.random_range(1..400))),
+            );
+            let paths = [
+                ["信用卡", "人工"],
+                ["借记卡", "挂失"],
+                ["手机银行", "人工"],
+                ["贷款", "还款"],
+                ["理财", "人工"],
+            ];
             o.insert("ivr_path".into(), json!(paths.choose(rng).unwrap()));
             let mut turns = Vec::new();
             let mut t_ms = 0u64;
             let mut turn = |speaker: &str, text: String, rng: &mut ChaCha8Rng| {
                 let dur = 800 + 180 * text.chars().count() as u64;
-                turns.push(json!({"speaker": speaker, "start_ms": t_ms, "end_ms": t_ms + dur, "text": text,
-                                  "confidence": (rng.random_range(60..99) as f64) / 100.0}));
+                turns.push(
+                    json!({"speaker": speaker, "start_ms": t_ms, "end_ms": t_ms + dur, "text": text,
+                                  "confidence": (rng.random_range(60..99) as f64) / 100.0}),
+                );
                 t_ms += dur + rng.random_range(200..1500);
             };
             turn("agent", bank.agent_turns[0].clone(), rng);
-            for (i, p) in item.parts.iter().filter(|p| !p.trim().is_empty()).enumerate() {
+            for (i, p) in item
+                .parts
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .enumerate()
+            {
                 if i == 2 {
                     let a = bank.agent_turns.choose(rng).unwrap().clone();
                     turn("agent", a, rng);
@@ -136,13 +202,25 @@ pub fn payload(
             }
         }
         Channel::Community => {
-            o.insert("platform".into(), json!(["weibo", "xiaohongshu", "bbs", "heimao", "douyin"][rng.random_range(0..5)]));
+            o.insert(
+                "platform".into(),
+                json!(["weibo", "xiaohongshu", "bbs", "heimao", "douyin"][rng.random_range(0..5)]),
+            );
             o.insert("post_id".into(), json!(source_id));
-            o.insert("thread_id".into(), json!(format!("th-{}", rng.random_range(1..5000))));
-            o.insert("author".into(), json!(format!("用户{:06}", rng.random_range(0..500_000))));
+            o.insert(
+                "thread_id".into(),
+                json!(format!("th-{}", rng.random_range(1..5000))),
+            );
+            o.insert(
+                "author".into(),
+                json!(format!("用户{:06}", rng.random_range(0..500_000))),
+            );
             o.insert("time".into(), time_value(time, rng));
             if rng.random_bool(0.6) {
-                o.insert("title".into(), json!(bank.community_titles.choose(rng).unwrap()));
+                o.insert(
+                    "title".into(),
+                    json!(bank.community_titles.choose(rng).unwrap()),
+                );
             }
             o.insert("content".into(), json!(text));
             o.insert("likes".into(), num(rng.random_range(0..3000) as f64, rng));
@@ -151,13 +229,28 @@ pub fn payload(
         Channel::Branch => {
             let city = ["上海", "北京", "广州", "深圳", "杭州", "成都"][rng.random_range(0..6)];
             o.insert("card_id".into(), json!(source_id));
-            o.insert("branch_id".into(), json!(format!("BR{:04}", rng.random_range(1..120))));
+            o.insert(
+                "branch_id".into(),
+                json!(format!("BR{:04}", rng.random_range(1..120))),
+            );
             o.insert("city".into(), json!(city));
             o.insert("time".into(), time_value(time, rng));
             o.insert("customer_id".into(), json!(customer_id(rng)));
-            o.insert("teller_id".into(), json!(format!("T{:03}", rng.random_range(1..300))));
-            o.insert("service_type".into(), json!(["开户", "存取款", "理财咨询", "挂失补卡", "贷款", "外汇"][rng.random_range(0..6)]));
-            o.insert("wait_minutes".into(), num(rng.random_range(0..90) as f64, rng));
+            o.insert(
+                "teller_id".into(),
+                json!(format!("T{:03}", rng.random_range(1..300))),
+            );
+            o.insert(
+                "service_type".into(),
+                json!(
+                    ["开户", "存取款", "理财咨询", "挂失补卡", "贷款", "外汇"]
+                        [rng.random_range(0..6)]
+                ),
+            );
+            o.insert(
+                "wait_minutes".into(),
+                num(rng.random_range(0..90) as f64, rng),
+            );
             if let Some(s) = item.score {
                 o.insert("score".into(), num(s, rng));
             }

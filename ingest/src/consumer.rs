@@ -56,7 +56,12 @@ pub struct TopicMap(Vec<(String, Channel)>);
 
 impl TopicMap {
     pub fn new(t: &ChannelTopics) -> Self {
-        TopicMap(Channel::ALL.iter().map(|&c| (t.topic(c).to_string(), c)).collect())
+        TopicMap(
+            Channel::ALL
+                .iter()
+                .map(|&c| (t.topic(c).to_string(), c))
+                .collect(),
+        )
     }
 
     pub fn channel(&self, topic: &str) -> Option<Channel> {
@@ -119,7 +124,10 @@ impl KafkaSourceConfig {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", &self.auto_offset_reset)
             .set("session.timeout.ms", self.session_timeout_ms.to_string())
-            .set("max.poll.interval.ms", self.max_poll_interval_ms.to_string())
+            .set(
+                "max.poll.interval.ms",
+                self.max_poll_interval_ms.to_string(),
+            )
             .set("statistics.interval.ms", "5000")
             .set("client.id", "voc-worker");
         for (k, v) in &self.extra {

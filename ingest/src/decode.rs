@@ -35,7 +35,11 @@ pub(crate) struct Decoded {
     pub likes: Option<u32>,
 }
 
-pub fn decode(channel: Channel, bytes: Option<&[u8]>, ctx: &DecodeContext) -> Result<Feedback, DecodeError> {
+pub fn decode(
+    channel: Channel,
+    bytes: Option<&[u8]>,
+    ctx: &DecodeContext,
+) -> Result<Feedback, DecodeError> {
     let parsed = payload::parse(bytes, ctx.max_payload_bytes)?;
     let f = Fields::new(&parsed.object);
     let d = match channel {
@@ -81,9 +85,10 @@ pub fn decode(channel: Channel, bytes: Option<&[u8]>, ctx: &DecodeContext) -> Re
 
 /// Shared optional reads every channel makes the same way.
 pub(crate) fn nps(f: &Fields) -> Result<Option<NpsScore>, DecodeError> {
-    Ok(f
-        .integer_in(&["nps", "nps_score", "score", "recommend_score"], 0, 10)?
-        .and_then(|v| NpsScore::new(v as u8)))
+    Ok(
+        f.integer_in(&["nps", "nps_score", "score", "recommend_score"], 0, 10)?
+            .and_then(|v| NpsScore::new(v as u8)),
+    )
 }
 
 #[cfg(test)]

@@ -50,7 +50,11 @@ impl<'a> Fields<'a> {
     /// Required text, such as the source id every item must have to be idempotent.
     pub fn required_text(&self, names: &[&str]) -> Result<String, DecodeError> {
         self.text(names)?.ok_or_else(|| {
-            DecodeError::field(R::MissingField, names[0], format!("one of {names:?} is required"))
+            DecodeError::field(
+                R::MissingField,
+                names[0],
+                format!("one of {names:?} is required"),
+            )
         })
     }
 
@@ -81,10 +85,18 @@ impl<'a> Fields<'a> {
         };
         let field = self.raw(names).map(|(k, _)| k).unwrap_or(names[0]);
         if x.fract() != 0.0 {
-            return Err(DecodeError::field(R::OutOfRange, field, format!("{x} is not a whole number")));
+            return Err(DecodeError::field(
+                R::OutOfRange,
+                field,
+                format!("{x} is not a whole number"),
+            ));
         }
         if x < lo as f64 || x > hi as f64 {
-            return Err(DecodeError::field(R::OutOfRange, field, format!("{x} is outside {lo}..={hi}")));
+            return Err(DecodeError::field(
+                R::OutOfRange,
+                field,
+                format!("{x} is outside {lo}..={hi}"),
+            ));
         }
         Ok(Some(x as i64))
     }
@@ -94,14 +106,23 @@ impl<'a> Fields<'a> {
         match self.number(names)? {
             Some(x) if x < 0.0 => {
                 let field = self.raw(names).map(|(k, _)| k).unwrap_or(names[0]);
-                Err(DecodeError::field(R::OutOfRange, field, format!("{x} is negative")))
+                Err(DecodeError::field(
+                    R::OutOfRange,
+                    field,
+                    format!("{x} is negative"),
+                ))
             }
             other => Ok(other),
         }
     }
 
     /// Optional event time in any supported format (see [`crate::time`]).
-    pub fn time(&self, names: &[&str], zone: Tz, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, DecodeError> {
+    pub fn time(
+        &self,
+        names: &[&str],
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, DecodeError> {
         let Some((k, v)) = self.raw(names) else {
             return Ok(None);
         };
@@ -146,14 +167,24 @@ mod tests {
 
     #[test]
     fn names_the_field_at_fault() {
-        let o = obj(json!({"nps": 11, "stars": "four", "text": {"a": 1}, "wait": -3, "score": 8.5}));
+        let o =
+            obj(json!({"nps": 11, "stars": "four", "text": {"a": 1}, "wait": -3, "score": 8.5}));
         let f = Fields::new(&o);
         let e = f.integer_in(&["nps"], 0, 10).unwrap_err();
         assert_eq!((e.reason, e.field.as_deref()), (R::OutOfRange, Some("nps")));
-        assert_eq!(f.integer_in(&["stars"], 1, 5).unwrap_err().reason, R::BadFieldType);
+        assert_eq!(
+            f.integer_in(&["stars"], 1, 5).unwrap_err().reason,
+            R::BadFieldType
+        );
         assert_eq!(f.text(&["text"]).unwrap_err().reason, R::BadFieldType);
         assert_eq!(f.non_negative(&["wait"]).unwrap_err().reason, R::OutOfRange);
-        assert_eq!(f.integer_in(&["score"], 0, 10).unwrap_err().reason, R::OutOfRange);
-        assert_eq!(f.required_text(&["id"]).unwrap_err().reason, R::MissingField);
+        assert_eq!(
+            f.integer_in(&["score"], 0, 10).unwrap_err().reason,
+            R::OutOfRange
+        );
+        assert_eq!(
+            f.required_text(&["id"]).unwrap_err().reason,
+            R::MissingField
+        );
     }
 }

@@ -48,7 +48,12 @@ pub fn parse(bytes: Option<&[u8]>, max_bytes: usize) -> Result<ParsedPayload, De
     let value: Value = serde_json::from_str(&text).map_err(|e| {
         DecodeError::new(
             DeadLetterReason::InvalidJson,
-            format!("line {} column {}: {}", e.line(), e.column(), e.classify_kind()),
+            format!(
+                "line {} column {}: {}",
+                e.line(),
+                e.column(),
+                e.classify_kind()
+            ),
         )
     })?;
     match value {
@@ -115,10 +120,25 @@ mod tests {
     #[test]
     fn rejects_what_cannot_be_used() {
         assert_eq!(reason(parse(None, 10)), DeadLetterReason::EmptyPayload);
-        assert_eq!(reason(parse(Some(b"  \n"), 10)), DeadLetterReason::EmptyPayload);
-        assert_eq!(reason(parse(Some(&[b'x'; 11]), 10)), DeadLetterReason::PayloadTooLarge);
-        assert_eq!(reason(parse(Some(&[0xff, 0xfe, 0x00, 0x81]), 10)), DeadLetterReason::BadEncoding);
-        assert_eq!(reason(parse(Some(b"{\"a\":"), 10)), DeadLetterReason::InvalidJson);
-        assert_eq!(reason(parse(Some(b"[1,2]"), 10)), DeadLetterReason::NotAnObject);
+        assert_eq!(
+            reason(parse(Some(b"  \n"), 10)),
+            DeadLetterReason::EmptyPayload
+        );
+        assert_eq!(
+            reason(parse(Some(&[b'x'; 11]), 10)),
+            DeadLetterReason::PayloadTooLarge
+        );
+        assert_eq!(
+            reason(parse(Some(&[0xff, 0xfe, 0x00, 0x81]), 10)),
+            DeadLetterReason::BadEncoding
+        );
+        assert_eq!(
+            reason(parse(Some(b"{\"a\":"), 10)),
+            DeadLetterReason::InvalidJson
+        );
+        assert_eq!(
+            reason(parse(Some(b"[1,2]"), 10)),
+            DeadLetterReason::NotAnObject
+        );
     }
 }

@@ -146,10 +146,20 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_implausible_times() {
-        for v in [json!("昨天下午"), json!("24/11/2026"), json!(""), json!(true), json!(null), json!(-5)] {
+        for v in [
+            json!("昨天下午"),
+            json!("24/11/2026"),
+            json!(""),
+            json!(true),
+            json!(null),
+            json!(-5),
+        ] {
             assert_eq!(parse(v.clone()), Err(TimeError::Format), "{v}");
         }
         assert!(matches!(parse(json!(0)), Err(TimeError::OutOfRange(_))));
-        assert!(matches!(parse(json!("2031-01-01 00:00:00")), Err(TimeError::OutOfRange(_))));
+        assert!(matches!(
+            parse(json!("2031-01-01 00:00:00")),
+            Err(TimeError::OutOfRange(_))
+        ));
     }
 }

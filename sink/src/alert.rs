@@ -16,7 +16,9 @@ use voc_core::{EnrichedEvent, NpsSegment, Polarity, Taxonomy};
 pub const ALERT_SCHEMA: &str = "voc.alert.v1";
 
 /// Tags whose presence makes a detractor alert critical.
-pub const FUND_SAFETY_TAGS: [&str; 7] = ["c03.t04", "c03.t05", "c10.t01", "c10.t02", "c10.t03", "c12.t02", "c12.t04"];
+pub const FUND_SAFETY_TAGS: [&str; 7] = [
+    "c03.t04", "c03.t05", "c10.t01", "c10.t02", "c10.t03", "c12.t02", "c12.t04",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,7 +85,11 @@ impl DetractorAlert {
         if e.nps.segment != NpsSegment::Detractor {
             return None;
         }
-        let severity = if e.tags.iter().any(|t| FUND_SAFETY_TAGS.contains(&t.id.as_str())) {
+        let severity = if e
+            .tags
+            .iter()
+            .any(|t| FUND_SAFETY_TAGS.contains(&t.id.as_str()))
+        {
             Severity::Critical
         } else if e.nps.score.is_some_and(|s| s.get() <= 3) || e.sentiment.score <= -0.8 {
             Severity::High
@@ -95,7 +101,10 @@ impl DetractorAlert {
             .iter()
             .map(|t| AlertTag {
                 id: t.id.clone(),
-                name_zh: taxonomy.get(&t.id).map(|d| d.tag_zh.clone()).unwrap_or_default(),
+                name_zh: taxonomy
+                    .get(&t.id)
+                    .map(|d| d.tag_zh.clone())
+                    .unwrap_or_default(),
                 polarity: t.polarity,
                 department: t.department.clone(),
                 score: t.score,
@@ -139,13 +148,137 @@ impl DetractorAlert {
                 nps_score: e.nps.score.map(|s| s.get()),
                 nps_inferred: e.nps.inferred,
             },
+            departments: owning_departments(e, taxonomy),
             tags,
-            departments: e.departments.clone(),
             work_order_title: format!("【{channel_zh}】{issue}（{score}）"),
         })
     }
 
+    /// Kafka key: the customer, so one customer's alerts stay in order.
     pub fn key(&self) -> String {
-        self.event.customer_key.clone().unwrap_or_else(|| self.event.event_id.clone())
+        self.event
+            .customer_key
+            .clone()
+            .unwrap_or_else(|| self.event.event_id.clone())
+    }
+}
+
+/// Who must act: the departments of the pain and itch tags (praise goes to a
+/// department as feedback, not as a work order); all departments when the
+/// item carries only delight tags.
+fn owning_departments(e: &EnrichedEvent, taxonomy: &Taxonomy) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in e.tags.iter().filter(|t| t.polarity != Polarity::Delight) {
+        if let Some(def) = taxonomy.get(&t.id) {
+            for d in taxonomy.departments_for(def) {
+                if !out.iter().any(|x| x == d) {
+                    out.push(d.to_string());
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out = e.departments.clone();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use voc_core::*;
+
+    fn event(tags: &[&str], nps: Option<u8>, sentiment: f32) -> EnrichedEvent {
+        let tax = Taxonomy::bundled();
+        let tags: Vec<TagScore> = tags
+            .iter()
+            .map(|id| {
+                let d = tax.get(id).unwrap();
+                TagScore {
+                    id: id.to_string(),
+                    score: 0.9,
+                    category: d.category_id.clone(),
+                    polarity: d.polarity,
+                    department: d.department.clone(),
+                    journey_stage: d.journey_stage.clone(),
+                }
+            })
+            .collect();
+        let departments = tags.iter().map(|t| t.department.clone()).collect();
+        let score = nps.and_then(NpsScore::new);
+        let segment = score.map(|s| s.segment()).unwrap_or(NpsSegment::Detractor);
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).unwrap();
+        EnrichedEvent {
+            schema: "voc.event.v1".into(),
+            event_id: "e1".into(),
+            source_id: "s1".into(),
+            channel: Channel::App,
+            event_time: t,
+            ingest_time: t,
+            event_time_source: TimeSource::Payload,
+            keys: Keys {
+                customer: Some("C1".into()),
+                ..Keys::default()
+            },
+            text: "大堂经理很热情，但是卡里的钱被盗刷了".into(),
+            context_text: String::new(),
+            tokens: vec![],
+            keywords: vec![],
+            sentiment: Sentiment {
+                label: SentimentLabel::Negative,
+                score: sentiment,
+                source: SentimentSource::Model,
+            },
+            tags,
+            categories: vec![],
+            experience: Experience::default(),
+            departments,
+            nps: Nps {
+                score,
+                segment,
+                inferred: score.is_none(),
+            },
+            star_rating: None,
+            wait_minutes: None,
+            duration_s: None,
+            likes: None,
+            pii_masked: vec![],
+            text_truncated: false,
+            source_encoding: "utf-8".into(),
+            model_version: "m".into(),
+            taxonomy_version: "t".into(),
+            lineage: Lineage::default(),
+        }
+    }
+
+    #[test]
+    fn fund_safety_is_critical_and_routes_to_owners_not_praised_teams() {
+        let tax = Taxonomy::bundled();
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap();
+        let a = DetractorAlert::for_event(&event(&["c07.t07", "c10.t02"], None, -0.9), &tax, now)
+            .unwrap();
+        assert_eq!(a.severity, Severity::Critical);
+        assert_eq!(a.sla_due, now + Duration::hours(2));
+        assert_eq!(a.departments, ["风险管理部", "消费者权益保护部"]);
+        assert!(
+            a.work_order_title.contains("盗刷"),
+            "{}",
+            a.work_order_title
+        );
+        assert_eq!(a.key(), "C1");
+    }
+
+    #[test]
+    fn severity_follows_score_and_sentiment() {
+        let tax = Taxonomy::bundled();
+        let now = Utc::now();
+        let high =
+            DetractorAlert::for_event(&event(&["c07.t01"], Some(2), -0.3), &tax, now).unwrap();
+        assert_eq!(high.severity, Severity::High);
+        let medium =
+            DetractorAlert::for_event(&event(&["c07.t01"], Some(5), -0.3), &tax, now).unwrap();
+        assert_eq!(medium.severity, Severity::Medium);
+        assert!(DetractorAlert::for_event(&event(&["c07.t07"], Some(9), 0.9), &tax, now).is_none());
     }
 }

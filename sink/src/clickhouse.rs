@@ -11,10 +11,36 @@ use std::time::{Duration, Instant};
 use voc_core::EnrichedEvent;
 
 /// The migrations, in order; `{db}` is replaced by the configured database.
-pub const SCHEMA: [(&str, &str); 2] = [
-    ("001_feedback_events", include_str!("../../deploy/clickhouse/001_feedback_events.sql")),
-    ("002_feedback_view", include_str!("../../deploy/clickhouse/002_feedback_view.sql")),
+pub const SCHEMA: [(&str, &str); 3] = [
+    (
+        "001_feedback_events",
+        include_str!("../../deploy/clickhouse/001_feedback_events.sql"),
+    ),
+    (
+        "002_feedback_view",
+        include_str!("../../deploy/clickhouse/002_feedback_view.sql"),
+    ),
+    (
+        "003_taxonomy",
+        include_str!("../../deploy/clickhouse/003_taxonomy.sql"),
+    ),
 ];
+
+/// One row of the `taxonomy` table.
+#[derive(Debug, Row, Serialize)]
+pub struct TaxonomyRow<'a> {
+    pub tag_id: &'a str,
+    pub category_id: &'a str,
+    pub category_zh: &'a str,
+    pub category_en: &'a str,
+    pub tag_zh: &'a str,
+    pub tag_en: &'a str,
+    pub journey_stage: &'a str,
+    pub department: &'a str,
+    pub polarity: &'a str,
+    pub retired: u8,
+    pub taxonomy_version: &'a str,
+}
 
 /// ClickHouse connection settings (`[clickhouse]` in the config file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,7 +244,10 @@ impl ClickHouseSink {
         }
     }
 
-    async fn timed<T>(&self, f: impl std::future::Future<Output = Result<T, SinkError>>) -> Result<T, SinkError> {
+    async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, SinkError>>,
+    ) -> Result<T, SinkError> {
         tokio::time::timeout(Duration::from_millis(self.cfg.timeout_ms), f)
             .await
             .unwrap_or_else(|_| {
@@ -242,7 +271,10 @@ impl ClickHouseSink {
                 .await
                 .map_err(|e| self.err(e))?;
             for e in events {
-                insert.write(&FeedbackRow::from_event(e)).await.map_err(|e| self.err(e))?;
+                insert
+                    .write(&FeedbackRow::from_event(e))
+                    .await
+                    .map_err(|e| self.err(e))?;
             }
             insert.end().await.map_err(|e| self.err(e))
         })
@@ -252,7 +284,10 @@ impl ClickHouseSink {
 
     /// The DDL statements for `database`, in order.
     pub fn schema_statements(database: &str) -> Vec<(String, String)> {
-        let mut out = vec![("000_database".to_string(), format!("CREATE DATABASE IF NOT EXISTS {database}"))];
+        let mut out = vec![(
+            "000_database".to_string(),
+            format!("CREATE DATABASE IF NOT EXISTS {database}"),
+        )];
         out.extend(
             SCHEMA
                 .iter()
@@ -261,15 +296,40 @@ impl ClickHouseSink {
         out
     }
 
-    /// Create the database, table and view if missing (idempotent).
-    pub async fn apply_schema(&self) -> Result<(), SinkError> {
+    /// Create the database, tables and views if missing and load the
+    /// taxonomy (idempotent).
+    pub async fn apply_schema(&self, taxonomy: &voc_core::Taxonomy) -> Result<(), SinkError> {
         // The database may not exist yet: run DDL without a default database.
         let admin = self.client.clone().with_database("default");
         for (_, stmt) in Self::schema_statements(&self.cfg.database) {
             self.timed(async { admin.query(&stmt).execute().await.map_err(|e| self.err(e)) })
                 .await?;
         }
-        Ok(())
+        self.timed(async {
+            let mut insert = self
+                .client
+                .insert::<TaxonomyRow<'_>>("taxonomy")
+                .await
+                .map_err(|e| self.err(e))?;
+            for t in taxonomy.tags() {
+                let row = TaxonomyRow {
+                    tag_id: &t.id,
+                    category_id: &t.category_id,
+                    category_zh: &t.category_zh,
+                    category_en: &t.category_en,
+                    tag_zh: &t.tag_zh,
+                    tag_en: &t.tag_en,
+                    journey_stage: &t.journey_stage,
+                    department: &t.department,
+                    polarity: t.polarity.as_str(),
+                    retired: t.retired as u8,
+                    taxonomy_version: taxonomy.version(),
+                };
+                insert.write(&row).await.map_err(|e| self.err(e))?;
+            }
+            insert.end().await.map_err(|e| self.err(e))
+        })
+        .await
     }
 
     /// Server reachable? (`SELECT 1`), for readiness checks.

@@ -36,6 +36,9 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// Kafka key: the source position, so replays of one message land together.
     pub fn key(&self) -> String {
-        format!("{}/{}/{}", self.source.topic, self.source.partition, self.source.offset)
+        format!(
+            "{}/{}/{}",
+            self.source.topic, self.source.partition, self.source.offset
+        )
     }
 }

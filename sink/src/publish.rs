@@ -20,11 +20,17 @@ impl Publisher {
     }
 
     /// Send all records to `topic` and wait until each is acknowledged.
-    pub async fn publish_all(&self, topic: &str, records: &[(String, Vec<u8>)]) -> Result<(), KafkaError> {
+    pub async fn publish_all(
+        &self,
+        topic: &str,
+        records: &[(String, Vec<u8>)],
+    ) -> Result<(), KafkaError> {
         let mut pending = Vec::with_capacity(records.len());
         for (key, payload) in records {
             loop {
-                let rec = FutureRecord::to(topic).key(key.as_bytes()).payload(payload.as_slice());
+                let rec = FutureRecord::to(topic)
+                    .key(key.as_bytes())
+                    .payload(payload.as_slice());
                 match self.producer.send_result(rec) {
                     Ok(f) => {
                         pending.push(f);

@@ -32,7 +32,7 @@ pub struct FeaturizeArgs {
 
 /// One input line: a decoded item, or the reason it could not be used.
 enum Line {
-    Item(Feedback),
+    Item(Box<Feedback>),
     Error(Value),
 }
 
@@ -81,26 +81,28 @@ pub fn classify(args: Args) -> anyhow::Result<()> {
                     },
                 };
                 match decode(args.channel, Some(line.as_bytes()), &ctx) {
-                    Ok(f) => Line::Item(f),
+                    Ok(f) => Line::Item(Box::new(f)),
                     Err(e) => Line::Error(json!({"line": n + 1, "error": {"reason": e.reason, "field": e.field, "detail": e.detail}})),
                 }
             } else if trimmed.is_empty() {
                 Line::Error(json!({"line": n + 1, "error": {"reason": "empty_feedback", "field": null, "detail": "empty line"}}))
             } else {
-                Line::Item(plain(args.channel, n + 1, &line))
+                Line::Item(Box::new(plain(args.channel, n + 1, &line)))
             });
         }
         let items: Vec<Feedback> = chunk
             .iter()
             .filter_map(|l| match l {
-                Line::Item(f) => Some(f.clone()),
+                Line::Item(f) => Some((**f).clone()),
                 Line::Error(_) => None,
             })
             .collect();
         let mut events = enricher.enrich(items, Utc::now())?.into_iter();
         for l in &chunk {
             match l {
-                Line::Item(_) => serde_json::to_writer(&mut out, &events.next().expect("one event per item"))?,
+                Line::Item(_) => {
+                    serde_json::to_writer(&mut out, &events.next().expect("one event per item"))?
+                }
                 Line::Error(v) => serde_json::to_writer(&mut out, v)?,
             }
             out.write_all(b"\n")?;
@@ -118,7 +120,11 @@ pub fn featurize(args: FeaturizeArgs) -> anyhow::Result<()> {
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         let text = match serde_json::from_str::<Value>(&line) {
-            Ok(Value::Object(o)) => o.get("text").and_then(Value::as_str).unwrap_or_default().to_string(),
+            Ok(Value::Object(o)) => o
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             _ => line,
         };
         serde_json::to_writer(&mut out, &pipeline.prepare(&text))?;

@@ -67,11 +67,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut write_manifest = |m: &voc_gen::Generated| -> anyhow::Result<()> {
         if let Some(w) = manifest.as_mut() {
             let v = match &m.expect {
-                Expectation::Valid { event_id, intended_tags, detractor_score, has_pii } => json!({
+                Expectation::Valid {
+                    event_id,
+                    intended_tags,
+                    detractor_score,
+                    has_pii,
+                } => json!({
                     "expect": "stored", "event_id": event_id, "channel": m.channel, "tags": intended_tags,
                     "detractor_score": detractor_score, "has_pii": has_pii}),
-                Expectation::Duplicate { event_id } => json!({"expect": "duplicate", "event_id": event_id, "channel": m.channel}),
-                Expectation::Malformed { kind, reason } => json!({"expect": "dead_letter", "kind": kind, "reason": reason, "channel": m.channel, "key": m.key}),
+                Expectation::Duplicate { event_id } => {
+                    json!({"expect": "duplicate", "event_id": event_id, "channel": m.channel})
+                }
+                Expectation::Malformed { kind, reason } => {
+                    json!({"expect": "dead_letter", "kind": kind, "reason": reason, "channel": m.channel, "key": m.key})
+                }
             };
             serde_json::to_writer(&mut *w, &v)?;
             w.write_all(b"\n")?;
@@ -96,7 +105,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     super::runtime()?.block_on(async {
-        let producer: FutureProducer = cfg.kafka.producer_config().create().context("creating the Kafka producer")?;
+        let producer: FutureProducer = cfg
+            .kafka
+            .producer_config()
+            .create()
+            .context("creating the Kafka producer")?;
         let start = Instant::now();
         let mut pending = Vec::new();
         for i in 0..args.count {
@@ -108,7 +121,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             write_manifest(&m)?;
             let topic = cfg.kafka.topics.topic(m.channel);
             loop {
-                let rec = FutureRecord::to(topic).key(m.key.as_bytes()).payload(m.payload.as_slice());
+                let rec = FutureRecord::to(topic)
+                    .key(m.key.as_bytes())
+                    .payload(m.payload.as_slice());
                 match producer.send_result(rec) {
                     Ok(f) => {
                         pending.push(f);

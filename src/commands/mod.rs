@@ -68,7 +68,6 @@ enum Command {
     Config(ConfigArgs),
 }
 
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -97,7 +96,9 @@ pub fn main() -> ExitCode {
 pub fn init_logging(cfg: &crate::config::LogConfig) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.format == "json" {
         builder.json().init();
     } else {
@@ -107,5 +108,7 @@ pub fn init_logging(cfg: &crate::config::LogConfig) {
 
 /// A multi-threaded tokio runtime for the async commands.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

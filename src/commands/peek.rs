@@ -38,7 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 Err(_) => break,
                 Ok(Err(e)) => anyhow::bail!("reading {}: {e}", args.topic),
                 Ok(Ok(m)) => {
-                    out.write_all(&String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned().into_bytes())?;
+                    out.write_all(
+                        &String::from_utf8_lossy(m.payload().unwrap_or_default())
+                            .into_owned()
+                            .into_bytes(),
+                    )?;
                     out.write_all(b"\n")?;
                     seen += 1;
                 }

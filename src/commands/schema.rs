@@ -30,8 +30,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let cfg = c.load()?;
             super::runtime()?.block_on(async {
                 let sink = ClickHouseSink::new(cfg.clickhouse.clone());
-                sink.apply_schema().await?;
-                eprintln!("schema applied to {} database {}", cfg.clickhouse.url, cfg.clickhouse.database);
+                sink.apply_schema(&voc_core::Taxonomy::bundled()).await?;
+                eprintln!(
+                    "schema applied to {} database {}",
+                    cfg.clickhouse.url, cfg.clickhouse.database
+                );
                 Ok(())
             })
         }

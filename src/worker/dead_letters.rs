@@ -41,8 +41,19 @@ mod tests {
     #[test]
     fn masks_pii_in_the_parked_payload() {
         let payload = br#"{"id":"x","text":"call me 13812345678""#.to_vec();
-        let m = OwnedMessage::new(Some(payload), None, "voc.raw.app".into(), Timestamp::NotAvailable, 2, 41, None);
-        let err = DecodeError::new(DeadLetterReason::InvalidJson, "line 1 column 38: unexpected end of input");
+        let m = OwnedMessage::new(
+            Some(payload),
+            None,
+            "voc.raw.app".into(),
+            Timestamp::NotAvailable,
+            2,
+            41,
+            None,
+        );
+        let err = DecodeError::new(
+            DeadLetterReason::InvalidJson,
+            "line 1 column 38: unexpected end of input",
+        );
         let d = dead_letter(&m, Some(Channel::App), &err);
         assert_eq!(d.reason, "invalid_json");
         assert_eq!((d.source.partition, d.source.offset), (2, 41));

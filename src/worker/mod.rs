@@ -68,10 +68,16 @@ impl Worker {
             metrics::serve(&cfg.metrics.listen, metrics.clone()).await?;
         }
         let taxonomy = Arc::new(Taxonomy::bundled());
-        let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone()).context("loading the enrichment models")?;
-        tracing::info!(model = enricher.model_version(), taxonomy = taxonomy.version(), "models loaded");
+        let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone())
+            .context("loading the enrichment models")?;
+        tracing::info!(
+            model = enricher.model_version(),
+            taxonomy = taxonomy.version(),
+            "models loaded"
+        );
         let sink = ClickHouseSink::new(cfg.clickhouse.clone());
-        let publisher = Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
+        let publisher =
+            Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
         let topics = TopicMap::new(&cfg.kafka.topics);
         let consumer: StreamConsumer<WorkerContext> = cfg
             .kafka
@@ -115,7 +121,10 @@ impl Worker {
                 if self.retry("clickhouse", || sink.ping()).await.is_err() {
                     break;
                 }
-                self.metrics.health.clickhouse_ok.store(true, Ordering::Relaxed);
+                self.metrics
+                    .health
+                    .clickhouse_ok
+                    .store(true, Ordering::Relaxed);
                 sink_ready = true;
             }
             let batch = self.collect().await;
@@ -123,7 +132,13 @@ impl Worker {
                 continue;
             }
             match self.process(batch).await? {
-                Ok(o) => tracing::debug!(messages = o.messages, stored = o.stored, dead = o.dead, alerts = o.alerts, "batch committed"),
+                Ok(o) => tracing::debug!(
+                    messages = o.messages,
+                    stored = o.stored,
+                    dead = o.dead,
+                    alerts = o.alerts,
+                    "batch committed"
+                ),
                 Err(Stopped) => {
                     tracing::warn!("stopped before the batch was acknowledged; its offsets stay uncommitted and will be re-delivered");
                     break;
@@ -142,11 +157,17 @@ impl Worker {
     async fn collect(&mut self) -> Vec<OwnedMessage> {
         let max = self.cfg.batch.max_events;
         let mut batch = std::mem::take(&mut self.carry);
-        let mut deadline = (!batch.is_empty()).then(|| Instant::now() + Duration::from_millis(self.cfg.batch.max_wait_ms));
+        let mut deadline = (!batch.is_empty())
+            .then(|| Instant::now() + Duration::from_millis(self.cfg.batch.max_wait_ms));
         let mut shutdown = self.shutdown.clone();
         while batch.len() < max && !self.stopping() {
-            self.metrics.health.last_turn.store(Utc::now().timestamp(), Ordering::Relaxed);
-            let wait = deadline.map_or(Duration::from_secs(1), |d| d.saturating_duration_since(Instant::now()));
+            self.metrics
+                .health
+                .last_turn
+                .store(Utc::now().timestamp(), Ordering::Relaxed);
+            let wait = deadline.map_or(Duration::from_secs(1), |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             tokio::select! {
                 _ = shutdown.changed() => break,
                 r = tokio::time::timeout(wait, self.consumer.recv()) => match r {
@@ -184,7 +205,10 @@ impl Worker {
         }
         let since = *self.unassigned_since.get_or_insert_with(Instant::now);
         if since.elapsed() >= Duration::from_millis(limit) {
-            tracing::warn!(after_ms = limit, "no partitions assigned; leaving and re-joining the consumer group");
+            tracing::warn!(
+                after_ms = limit,
+                "no partitions assigned; leaving and re-joining the consumer group"
+            );
             self.consumer.unsubscribe();
             if let Err(e) = self.consumer.subscribe(&self.topics.topics()) {
                 tracing::error!(error = %e, "re-subscribing");
@@ -193,7 +217,10 @@ impl Worker {
         }
     }
 
-    async fn process(&mut self, batch: Vec<OwnedMessage>) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
+    async fn process(
+        &mut self,
+        batch: Vec<OwnedMessage>,
+    ) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
         let now = Utc::now();
         let t0 = Instant::now();
         let mut feedback = Vec::with_capacity(batch.len());
@@ -201,14 +228,20 @@ impl Worker {
         for m in &batch {
             let channel = self.topics.channel(m.topic());
             let result = match channel {
-                None => Err(DecodeError::new(DeadLetterReason::UnknownTopic, format!("no channel is configured for topic {}", m.topic()))),
+                None => Err(DecodeError::new(
+                    DeadLetterReason::UnknownTopic,
+                    format!("no channel is configured for topic {}", m.topic()),
+                )),
                 Some(c) => {
                     self.metrics.consumed.with_label_values(&[c.as_str()]).inc();
                     let ctx = DecodeContext {
                         zone: self.zone,
                         now,
                         max_payload_bytes: self.cfg.decode.max_payload_bytes,
-                        broker_time: m.timestamp().to_millis().and_then(DateTime::from_timestamp_millis),
+                        broker_time: m
+                            .timestamp()
+                            .to_millis()
+                            .and_then(DateTime::from_timestamp_millis),
                         lineage: Lineage {
                             topic: m.topic().to_string(),
                             partition: m.partition(),
@@ -222,20 +255,33 @@ impl Worker {
                 Ok(f) => feedback.push(f),
                 Err(e) => {
                     tracing::debug!(topic = m.topic(), partition = m.partition(), offset = m.offset(), reason = %e.reason, "dead letter");
-                    self.metrics.dead_letters.with_label_values(&[e.reason.as_str()]).inc();
+                    self.metrics
+                        .dead_letters
+                        .with_label_values(&[e.reason.as_str()])
+                        .inc();
                     dead.push(dead_letters::dead_letter(m, channel, &e));
                 }
             }
         }
-        self.metrics.stage_seconds.with_label_values(&["decode"]).observe(t0.elapsed().as_secs_f64());
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["decode"])
+            .observe(t0.elapsed().as_secs_f64());
 
         let t1 = Instant::now();
         let enricher = &mut self.enricher;
-        let events = tokio::task::block_in_place(|| enricher.enrich(feedback, now)).context("enrichment failed")?;
-        self.metrics.stage_seconds.with_label_values(&["enrich"]).observe(t1.elapsed().as_secs_f64());
+        let events = tokio::task::block_in_place(|| enricher.enrich(feedback, now))
+            .context("enrichment failed")?;
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["enrich"])
+            .observe(t1.elapsed().as_secs_f64());
 
         let alerts: Vec<DetractorAlert> = if self.cfg.topics.alerts_enabled {
-            events.iter().filter_map(|e| DetractorAlert::for_event(e, &self.taxonomy, now)).collect()
+            events
+                .iter()
+                .filter_map(|e| DetractorAlert::for_event(e, &self.taxonomy, now))
+                .collect()
         } else {
             Vec::new()
         };
@@ -245,30 +291,60 @@ impl Worker {
             Ok(d) => d,
             Err(s) => return Ok(Err(s)),
         };
-        self.metrics.health.clickhouse_ok.store(true, Ordering::Relaxed);
+        self.metrics
+            .health
+            .clickhouse_ok
+            .store(true, Ordering::Relaxed);
         self.metrics.insert_seconds.observe(took.as_secs_f64());
         for e in &events {
-            self.metrics.stored.with_label_values(&[e.channel.as_str()]).inc();
+            self.metrics
+                .stored
+                .with_label_values(&[e.channel.as_str()])
+                .inc();
         }
 
         let dl_records = encode(&dead, |d| d.key())?;
         let alert_records = encode(&alerts, |a| a.key())?;
         let publisher = self.publisher.clone();
-        let (dl_topic, alert_topic) = (self.cfg.topics.dead_letter.clone(), self.cfg.topics.alerts.clone());
-        if self.retry("kafka_dead_letter", || publisher.publish_all(&dl_topic, &dl_records)).await.is_err() {
+        let (dl_topic, alert_topic) = (
+            self.cfg.topics.dead_letter.clone(),
+            self.cfg.topics.alerts.clone(),
+        );
+        if self
+            .retry("kafka_dead_letter", || {
+                publisher.publish_all(&dl_topic, &dl_records)
+            })
+            .await
+            .is_err()
+        {
             return Ok(Err(Stopped));
         }
-        if self.retry("kafka_alerts", || publisher.publish_all(&alert_topic, &alert_records)).await.is_err() {
+        if self
+            .retry("kafka_alerts", || {
+                publisher.publish_all(&alert_topic, &alert_records)
+            })
+            .await
+            .is_err()
+        {
             return Ok(Err(Stopped));
         }
         for a in &alerts {
-            let sev = serde_json::to_value(a.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            self.metrics.alerts.with_label_values(&[a.kind.as_str(), &sev]).inc();
+            let sev = serde_json::to_value(a.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            self.metrics
+                .alerts
+                .with_label_values(&[a.kind.as_str(), &sev])
+                .inc();
         }
 
         self.commit(&batch);
         self.metrics.batch_events.observe(batch.len() as f64);
-        self.metrics.stage_seconds.with_label_values(&["total"]).observe(t0.elapsed().as_secs_f64());
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["total"])
+            .observe(t0.elapsed().as_secs_f64());
         Ok(Ok(BatchOutcome {
             messages: batch.len(),
             stored: events.len(),
@@ -312,7 +388,12 @@ impl Worker {
         Fut: Future<Output = Result<T, E>>,
     {
         let mut delay = Duration::from_millis(self.cfg.batch.retry_initial_ms);
-        let max = Duration::from_millis(self.cfg.batch.retry_max_ms.max(self.cfg.batch.retry_initial_ms));
+        let max = Duration::from_millis(
+            self.cfg
+                .batch
+                .retry_max_ms
+                .max(self.cfg.batch.retry_initial_ms),
+        );
         let mut paused: Option<TopicPartitionList> = None;
         let mut shutdown = self.shutdown.clone();
         loop {
@@ -329,7 +410,10 @@ impl Worker {
                 Err(e) => {
                     self.metrics.retries.with_label_values(&[target]).inc();
                     if target == "clickhouse" {
-                        self.metrics.health.clickhouse_ok.store(false, Ordering::Relaxed);
+                        self.metrics
+                            .health
+                            .clickhouse_ok
+                            .store(false, Ordering::Relaxed);
                     }
                     tracing::warn!(target, error = %e, retry_in_ms = delay.as_millis() as u64, "operation failed; retrying");
                     if paused.is_none() {
@@ -344,7 +428,10 @@ impl Worker {
                         if self.stopping() {
                             return Err(Stopped);
                         }
-                        self.metrics.health.last_turn.store(Utc::now().timestamp(), Ordering::Relaxed);
+                        self.metrics
+                            .health
+                            .last_turn
+                            .store(Utc::now().timestamp(), Ordering::Relaxed);
                         tokio::select! {
                             _ = shutdown.changed() => {}
                             r = tokio::time::timeout_at(until, self.consumer.recv()) => match r {
@@ -361,7 +448,10 @@ impl Worker {
     }
 }
 
-fn encode<T: serde::Serialize>(items: &[T], key: impl Fn(&T) -> String) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+fn encode<T: serde::Serialize>(
+    items: &[T],
+    key: impl Fn(&T) -> String,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     items
         .iter()
         .map(|i| Ok((key(i), serde_json::to_vec(i).context("encoding a record")?)))

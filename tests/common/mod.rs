@@ -40,7 +40,10 @@ pub fn voc_bin() -> &'static str {
 impl Env {
     /// Creates topics and schema; the worker closes batches at `max_events`.
     pub async fn new(test: &str, max_events: usize) -> Env {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let name = format!("t{}_{}_{}", test, std::process::id(), nanos % 1_000_000_000);
         let dir = std::env::temp_dir().join(format!("voc-it-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -155,7 +158,9 @@ max_events = {max_events}
             .unwrap();
         let mut pending = Vec::new();
         for m in msgs {
-            let rec = FutureRecord::to(self.topic(m.channel)).key(m.key.as_bytes()).payload(m.payload.as_slice());
+            let rec = FutureRecord::to(self.topic(m.channel))
+                .key(m.key.as_bytes())
+                .payload(m.payload.as_slice());
             pending.push(producer.send_result(rec).map_err(|(e, _)| e).unwrap());
         }
         for p in pending {
@@ -187,7 +192,11 @@ max_events = {max_events}
     }
 
     pub async fn scalar(&self, sql: &str) -> u64 {
-        self.query(sql).await.first().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+        self.query(sql)
+            .await
+            .first()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Wait until `sql` returns at least `want`, or panic after `secs`.
@@ -236,7 +245,9 @@ max_events = {max_events}
         let deadline = Instant::now() + Duration::from_secs(secs);
         while Instant::now() < deadline {
             match tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await {
-                Ok(Ok(m)) => out.push(serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON record")),
+                Ok(Ok(m)) => out.push(
+                    serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON record"),
+                ),
                 Ok(Err(e)) => panic!("reading {topic}: {e}"),
                 Err(_) if out.len() >= want => break,
                 Err(_) => {}
@@ -274,7 +285,9 @@ impl Drop for Worker {
 /// SIGTERM a worker and wait for it to exit cleanly.
 pub fn stop(mut w: Worker) -> std::process::ExitStatus {
     let mut child = w.0.take().unwrap();
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let start = Instant::now();
     loop {
         if let Some(s) = child.try_wait().unwrap() {

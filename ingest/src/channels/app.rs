@@ -8,7 +8,11 @@ use voc_core::Keys;
 pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeError> {
     Ok(Decoded {
         source_id: f.required_text(&["id", "feedback_id", "review_id"])?,
-        time: f.time(&["time", "created_at", "ts", "timestamp"], ctx.zone, ctx.now)?,
+        time: f.time(
+            &["time", "created_at", "ts", "timestamp"],
+            ctx.zone,
+            ctx.now,
+        )?,
         keys: Keys {
             customer: f.text(&["customer_id", "cust_id", "user_id"])?,
             device: f.text(&["device_id"])?,
@@ -18,10 +22,14 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
             os: f.text(&["os", "platform"])?,
             ..Keys::default()
         },
-        voice: f.text(&["text", "content", "comment", "review"])?.unwrap_or_default(),
+        voice: f
+            .text(&["text", "content", "comment", "review"])?
+            .unwrap_or_default(),
         context: String::new(),
         nps_score: nps(f)?,
-        star_rating: f.integer_in(&["rating", "stars", "star"], 1, 5)?.map(|v| v as u8),
+        star_rating: f
+            .integer_in(&["rating", "stars", "star"], 1, 5)?
+            .map(|v| v as u8),
         wait_minutes: None,
         duration_s: None,
         likes: None,

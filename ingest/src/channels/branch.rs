@@ -8,7 +8,11 @@ use voc_core::Keys;
 pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeError> {
     Ok(Decoded {
         source_id: f.required_text(&["card_id", "id", "survey_id"])?,
-        time: f.time(&["time", "created_at", "ts", "survey_time"], ctx.zone, ctx.now)?,
+        time: f.time(
+            &["time", "created_at", "ts", "survey_time"],
+            ctx.zone,
+            ctx.now,
+        )?,
         keys: Keys {
             customer: f.text(&["customer_id", "cust_id"])?,
             branch: f.text(&["branch_id", "branch"])?,
@@ -22,7 +26,9 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
         context: String::new(),
         nps_score: nps(f)?,
         star_rating: None,
-        wait_minutes: f.non_negative(&["wait_minutes", "wait_min", "wait"])?.map(|v| v as f32),
+        wait_minutes: f
+            .non_negative(&["wait_minutes", "wait_min", "wait"])?
+            .map(|v| v as f32),
         duration_s: None,
         likes: None,
     })
@@ -52,9 +58,17 @@ mod tests {
     #[test]
     fn score_only_card_is_kept_and_bad_numbers_are_not() {
         assert!(run(Channel::Branch, json!({"card_id": "B-1", "score": "10"})).is_ok());
-        let e = run(Channel::Branch, json!({"card_id": "B-2", "score": 10, "wait_minutes": -5})).unwrap_err();
+        let e = run(
+            Channel::Branch,
+            json!({"card_id": "B-2", "score": 10, "wait_minutes": -5}),
+        )
+        .unwrap_err();
         assert_eq!(e.reason, R::OutOfRange);
-        let e = run(Channel::Branch, json!({"card_id": "B-3", "comment": "好", "time": "上周"})).unwrap_err();
+        let e = run(
+            Channel::Branch,
+            json!({"card_id": "B-3", "comment": "好", "time": "上周"}),
+        )
+        .unwrap_err();
         assert_eq!(e.reason, R::BadTime);
     }
 }

@@ -19,17 +19,25 @@ enum Speaker {
 
 fn speaker(s: &str) -> Option<Speaker> {
     match s.trim().to_ascii_lowercase().as_str() {
-        "customer" | "cust" | "client" | "caller" | "c" | "客户" | "用户" => Some(Speaker::Customer),
-        "agent" | "staff" | "a" | "seat" | "坐席" | "客服" | "ivr" | "bot" => Some(Speaker::Agent),
+        "customer" | "cust" | "client" | "caller" | "c" | "客户" | "用户" => {
+            Some(Speaker::Customer)
+        }
+        "agent" | "staff" | "a" | "seat" | "坐席" | "客服" | "ivr" | "bot" => {
+            Some(Speaker::Agent)
+        }
         _ => None,
     }
 }
 
 pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeError> {
     let source_id = f.required_text(&["call_id", "id"])?;
-    let turns = f
-        .array(&["turns", "transcript"])?
-        .ok_or_else(|| DecodeError::field(R::MissingField, "turns", "a call needs its transcript turns"))?;
+    let turns = f.array(&["turns", "transcript"])?.ok_or_else(|| {
+        DecodeError::field(
+            R::MissingField,
+            "turns",
+            "a call needs its transcript turns",
+        )
+    })?;
     let mut parsed = Vec::with_capacity(turns.len());
     for (i, t) in turns.iter().enumerate() {
         let Value::Object(o) = t else {
@@ -42,9 +50,15 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
         let tf = Fields::new(o);
         let who = tf.required_text(&["speaker", "role", "channel"])?;
         let who = speaker(&who).ok_or_else(|| {
-            DecodeError::field(R::BadFieldType, "turns.speaker", format!("turn {i}: unknown speaker"))
+            DecodeError::field(
+                R::BadFieldType,
+                "turns.speaker",
+                format!("turn {i}: unknown speaker"),
+            )
         })?;
-        let start = tf.non_negative(&["start_ms", "begin_ms", "start"])?.unwrap_or(i as f64);
+        let start = tf
+            .non_negative(&["start_ms", "begin_ms", "start"])?
+            .unwrap_or(i as f64);
         let text = tf.text(&["text", "content"])?.unwrap_or_default();
         parsed.push((start, i, who, text));
     }
@@ -60,7 +74,11 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
     let queue = match f.raw(&["ivr_path", "queue"]) {
         Some((_, Value::Array(path))) => Some(
             path.iter()
-                .map(|p| p.as_str().map(str::to_string).unwrap_or_else(|| p.to_string()))
+                .map(|p| {
+                    p.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| p.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(">"),
         ),
@@ -69,7 +87,11 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
     let duration = f.non_negative(&["duration_s", "duration", "duration_sec"])?;
     Ok(Decoded {
         source_id,
-        time: f.time(&["start_time", "time", "call_time", "ts"], ctx.zone, ctx.now)?,
+        time: f.time(
+            &["start_time", "time", "call_time", "ts"],
+            ctx.zone,
+            ctx.now,
+        )?,
         keys: Keys {
             customer: f.text(&["customer_id", "cust_id", "caller_id"])?,
             product: f.text(&["product"])?,
@@ -118,11 +140,22 @@ mod tests {
     fn rejects_calls_without_usable_turns() {
         let e = run(Channel::CallCenter, json!({"call_id": "x"})).unwrap_err();
         assert_eq!(e.reason, R::MissingField);
-        let e = run(Channel::CallCenter, json!({"call_id": "x", "turns": "hello"})).unwrap_err();
+        let e = run(
+            Channel::CallCenter,
+            json!({"call_id": "x", "turns": "hello"}),
+        )
+        .unwrap_err();
         assert_eq!(e.reason, R::BadFieldType);
-        let e = run(Channel::CallCenter, json!({"call_id": "x", "turns": [{"speaker": "robot?", "text": "hi"}]})).unwrap_err();
+        let e = run(
+            Channel::CallCenter,
+            json!({"call_id": "x", "turns": [{"speaker": "robot?", "text": "hi"}]}),
+        )
+        .unwrap_err();
         assert_eq!(e.reason, R::BadFieldType);
         let agent_only = json!({"call_id": "x", "turns": [{"speaker": "agent", "text": "您好"}]});
-        assert_eq!(run(Channel::CallCenter, agent_only).unwrap_err().reason, R::EmptyFeedback);
+        assert_eq!(
+            run(Channel::CallCenter, agent_only).unwrap_err().reason,
+            R::EmptyFeedback
+        );
     }
 }

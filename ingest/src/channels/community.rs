@@ -18,7 +18,11 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
     };
     Ok(Decoded {
         source_id: f.required_text(&["post_id", "comment_id", "id"])?,
-        time: f.time(&["time", "created_at", "ts", "publish_time"], ctx.zone, ctx.now)?,
+        time: f.time(
+            &["time", "created_at", "ts", "publish_time"],
+            ctx.zone,
+            ctx.now,
+        )?,
         keys: Keys {
             customer: author.map(|a| format!("{}:{a}", platform.as_deref().unwrap_or("community"))),
             product: f.text(&["product"])?,
@@ -32,7 +36,9 @@ pub(crate) fn decode(f: &Fields, ctx: &DecodeContext) -> Result<Decoded, DecodeE
         star_rating: None,
         wait_minutes: None,
         duration_s: None,
-        likes: f.integer_in(&["likes", "like_count"], 0, i64::from(u32::MAX))?.map(|v| v as u32),
+        likes: f
+            .integer_in(&["likes", "like_count"], 0, i64::from(u32::MAX))?
+            .map(|v| v as u32),
     })
 }
 
@@ -59,7 +65,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_likes_and_missing_ids() {
-        let e = run(Channel::Community, json!({"post_id": "p", "content": "x", "likes": -1})).unwrap_err();
+        let e = run(
+            Channel::Community,
+            json!({"post_id": "p", "content": "x", "likes": -1}),
+        )
+        .unwrap_err();
         assert_eq!(e.reason, R::OutOfRange);
         let e = run(Channel::Community, json!({"content": "x"})).unwrap_err();
         assert_eq!(e.reason, R::MissingField);

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, starts the local stack
+# (tansu + ClickHouse on 127.0.0.1), runs formatting/lint checks, unit tests
+# and the integration tests against the real services, then the
+# training/inference parity check. .ci/run calls exactly this.
+set -euo pipefail
+source "$(dirname "$0")/local/env.sh"
+cd "$VOC_ROOT"
+
+"$VOC_ROOT/deploy/install.sh"
+"$VOC_ROOT/deploy/stack.sh" start
+[ -n "${ORT_DYLIB_PATH:-}" ] || die "ONNX Runtime library not found in $VOC_VENV (deploy/install.sh should have installed it)"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test (unit + integration against the local stack)"
+cargo test --workspace --all-targets
+log "model parity: Rust features + ONNX Runtime in Python == voc classify"
+"$VOC_VENV/bin/python" models/parity.py --voc "$VOC_ROOT/target/debug/voc"

@@ -33,6 +33,11 @@ log "starting the worker (log: $WORKER_LOG, metrics: http://127.0.0.1:9464/metri
 WORKER=$!
 trap 'kill -TERM $WORKER 2>/dev/null || true' EXIT
 
+for _ in $(seq 1 300); do   # wait until the worker owns its partitions (group join)
+    [ "$(curl -s http://127.0.0.1:9464/metrics | awk '/^voc_assigned_partitions/ {print $2}')" -gt 0 ] 2>/dev/null && break
+    kill -0 $WORKER 2>/dev/null || die "worker exited; see $WORKER_LOG"
+    sleep 0.2
+done
 log "producing $COUNT messages for run $RUN (app, call centre, community, branch; ~0.5% malformed)"
 START=$(date +%s.%N)
 "$VOC" gen --count "$COUNT" --rate "$RATE" --run-id "$RUN" --seed "$(date +%s)" --malformed-ratio 0.005 --manifest "$VOC_DATA_DIR/$RUN.manifest.jsonl"
@@ -66,7 +71,17 @@ echo; echo "-- Detractor alerts on topic voc.alerts (first 5)"
 echo; echo "-- Dead letters on topic voc.deadletter (first 5)"
 "$VOC" peek voc.deadletter --max 5 | python3 "$VOC_ROOT/deploy/local/show.py" deadletters
 echo; echo "-- Worker metrics (excerpt)"
-curl -s http://127.0.0.1:9464/metrics | grep -E "^voc_(events_stored_total|dead_letters_total|alerts_published_total)" | head -12
+curl -s http://127.0.0.1:9464/metrics | grep -E "^voc_(events_stored_total|dead_letters_total|alerts_published_total|assigned_partitions)" | head -14
+curl -s http://127.0.0.1:9464/metrics | grep -E '^voc_stage_seconds_(sum|count)' | python3 -c '
+import sys
+v = {}
+for l in sys.stdin:
+    name, val = l.rsplit(" ", 1)
+    kind = "sum" if "_sum" in name else "count"
+    stage = name.split("stage=\"")[1].split("\"")[0]
+    v.setdefault(stage, {})[kind] = float(val)
+print("time per batch stage (mean ms):", ", ".join(f"{k} {1000 * x[\"sum\"] / max(x[\"count\"], 1):.1f}" for k, x in sorted(v.items())))'
+
 echo "healthz: $(curl -s http://127.0.0.1:9464/healthz)"
 
 log "stopping the worker (SIGTERM: finish batch, commit, exit)"

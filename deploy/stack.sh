@@ -30,7 +30,7 @@ start_tansu() {
     mkdir -p "$T"
     # tansu resolves the sqlite path relative to its working directory.
     (cd "$T" && {
-        nohup tansu broker \
+        setsid nohup tansu broker \
             --listener-url "tcp://127.0.0.1:$VOC_KAFKA_PORT" \
             --advertised-listener-url "tcp://127.0.0.1:$VOC_KAFKA_PORT" \
             --storage-engine "sqlite://tansu.db" >>tansu.log 2>&1 &
@@ -49,19 +49,21 @@ start_clickhouse() {
         "$VOC_ROOT/deploy/local/clickhouse-config.xml.in" >"$C/config.xml"
     cp "$VOC_ROOT/deploy/local/clickhouse-users.xml" "$C/users.xml"
     (cd "$C" && {
-        nohup clickhouse-server --config-file="$C/config.xml" >>"$C/log/stdout.log" 2>&1 &
+        setsid nohup clickhouse-server --config-file="$C/config.xml" >>"$C/log/stdout.log" 2>&1 &
         echo $! >"$C/clickhouse.pid"
     })
     wait_for clickhouse 60 ch_ping
     log "clickhouse started (pid $(cat "$C/clickhouse.pid")) on 127.0.0.1:$VOC_CLICKHOUSE_HTTP_PORT, data $C"
 }
 
+# Servers run in their own session (setsid), so the whole process group is
+# signalled: clickhouse-server forks a watchdog parent around the real server.
 stop_pid() { # name pidfile
     if alive "$2"; then
         local pid; pid="$(cat "$2")"
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 150); do pgrep -g "$pid" >/dev/null 2>&1 || break; sleep 0.1; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
         log "$1 stopped"
     fi
     rm -f "$2"

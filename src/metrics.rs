@@ -25,6 +25,7 @@ pub struct Metrics {
     pub commit_failures: IntCounter,
     pub consumer_lag: IntGaugeVec,
     pub last_commit: IntGauge,
+    pub assigned_partitions: IntGauge,
     pub health: Health,
 }
 
@@ -80,6 +81,11 @@ impl Metrics {
             "Unix time of the last successful offset commit",
         )
         .unwrap();
+        let assigned_partitions = IntGauge::new(
+            "voc_assigned_partitions",
+            "Partitions this worker currently owns",
+        )
+        .unwrap();
         for m in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(insert_seconds.clone()),
@@ -87,6 +93,7 @@ impl Metrics {
             Box::new(consumer_lag.clone()),
             Box::new(commit_failures.clone()),
             Box::new(last_commit.clone()),
+            Box::new(assigned_partitions.clone()),
         ] {
             r.register(m).expect("unique metric");
         }
@@ -128,6 +135,7 @@ impl Metrics {
             commit_failures,
             consumer_lag,
             last_commit,
+            assigned_partitions,
             health: Health::default(),
         })
     }

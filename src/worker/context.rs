@@ -40,6 +40,7 @@ impl ConsumerContext for WorkerContext {
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
+            self.metrics.assigned_partitions.add(tpl.count() as i64);
             tracing::info!(partitions = tpl.count(), "partitions assigned");
         }
     }

@@ -1,0 +1,140 @@
+//! Enrichment speed on one core, stage by stage and end to end, for items of
+//! about 60 Chinese characters (generated banking feedback).
+//!
+//! Run: `source deploy/local/env.sh && cargo bench -p voc-enrich`
+//! (needs ORT_DYLIB_PATH; the model is models/voc-text.onnx).
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::path::Path;
+use std::sync::Arc;
+use voc_core::{Channel, Feedback, Keys, Lineage, Taxonomy, TimeSource};
+use voc_enrich::features::{featurize, FeatureVec};
+use voc_enrich::model::TextModel;
+use voc_enrich::{normalize, pii, EnrichConfig, Enricher, TextPipeline};
+
+const BATCH: usize = 256;
+
+/// Generated texts, cut or joined to ~60 characters.
+fn texts(n: usize) -> Vec<String> {
+    let mut g = voc_gen::Generator::new(voc_gen::GenConfig {
+        seed: 9,
+        duplicate_ratio: 0.0,
+        ..Default::default()
+    });
+    let mut out = Vec::with_capacity(n);
+    let mut cur = String::new();
+    while out.len() < n {
+        let t = g.next_message().text;
+        cur.push_str(&t);
+        if cur.chars().count() >= 55 {
+            out.push(cur.chars().take(65).collect());
+            cur.clear();
+        }
+    }
+    out
+}
+
+fn feedback(texts: &[String]) -> Vec<Feedback> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Feedback {
+            channel: Channel::App,
+            source_id: format!("b{i}"),
+            event_time: chrono::Utc::now(),
+            event_time_source: TimeSource::Payload,
+            keys: Keys::default(),
+            voice: t.clone(),
+            context: String::new(),
+            nps_score: None,
+            star_rating: None,
+            wait_minutes: None,
+            duration_s: None,
+            likes: None,
+            source_encoding: "utf-8",
+            lineage: Lineage::default(),
+        })
+        .collect()
+}
+
+fn config() -> EnrichConfig {
+    EnrichConfig {
+        model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
+        ..EnrichConfig::default()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let texts = texts(BATCH);
+    let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
+    eprintln!(
+        "{} items, mean {:.1} chars",
+        texts.len(),
+        chars as f64 / texts.len() as f64
+    );
+    let cfg = config();
+    let pipe = TextPipeline::new(&cfg).unwrap();
+    let mut g = c.benchmark_group("enrich");
+    g.throughput(Throughput::Elements(BATCH as u64));
+
+    g.bench_function("normalize+pii", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| pii::mask(&normalize::normalize(t, 2000).text).text.len())
+                .sum::<usize>()
+        })
+    });
+    let masked: Vec<String> = texts.iter().map(|t| pipe.prepare(t).text).collect();
+    g.bench_function("segment", |b| {
+        b.iter(|| {
+            masked
+                .iter()
+                .map(|t| pipe.segmenter().tokens(t).len())
+                .sum::<usize>()
+        })
+    });
+    let tokens: Vec<Vec<String>> = masked.iter().map(|t| pipe.segmenter().tokens(t)).collect();
+    g.bench_function("featurize", |b| {
+        b.iter(|| {
+            masked
+                .iter()
+                .zip(&tokens)
+                .map(|(t, k)| featurize(t, k).ids.len())
+                .sum::<usize>()
+        })
+    });
+    let runtime = voc_enrich::resolve_onnxruntime(None)
+        .expect("set ORT_DYLIB_PATH (source deploy/local/env.sh)");
+    let meta = cfg.model_path.with_extension("meta.json");
+    let mut model = TextModel::load(&cfg.model_path, &meta, &runtime, 1).unwrap();
+    let feats: Vec<FeatureVec> = masked
+        .iter()
+        .zip(&tokens)
+        .map(|(t, k)| featurize(t, k))
+        .collect();
+    let refs: Vec<&FeatureVec> = feats.iter().collect();
+    g.bench_function("model_batch256", |b| {
+        b.iter(|| model.predict(&refs).unwrap().len())
+    });
+    g.bench_function("segment+sentiment+tags", |b| {
+        b.iter(|| {
+            let prepared: Vec<_> = texts.iter().map(|t| pipe.prepare(t)).collect();
+            let refs: Vec<&FeatureVec> = prepared.iter().map(|p| &p.features).collect();
+            model.predict(&refs).unwrap().len()
+        })
+    });
+    let mut enricher = Enricher::new(cfg.clone(), Arc::new(Taxonomy::bundled())).unwrap();
+    let items = feedback(&texts);
+    g.bench_function("full_enrich_with_keywords", |b| {
+        b.iter_batched(
+            || items.clone(),
+            |it| enricher.enrich(it, chrono::Utc::now()).unwrap().len(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

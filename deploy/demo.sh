@@ -13,6 +13,7 @@ COUNT="${VOC_DEMO_COUNT:-20000}"
 RATE="${VOC_DEMO_RATE:-0}"
 
 "$VOC_ROOT/deploy/install.sh"
+source "$VOC_ROOT/deploy/local/env.sh"   # again: now the venv (and its ONNX Runtime) exists
 log "building voc (release)"
 cargo build --release --quiet
 VOC="$VOC_ROOT/target/release/voc"

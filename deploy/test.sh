@@ -8,6 +8,7 @@ source "$(dirname "$0")/local/env.sh"
 cd "$VOC_ROOT"
 
 "$VOC_ROOT/deploy/install.sh"
+source "$VOC_ROOT/deploy/local/env.sh"   # again: now the venv (and its ONNX Runtime) exists
 "$VOC_ROOT/deploy/stack.sh" start
 [ -n "${ORT_DYLIB_PATH:-}" ] || die "ONNX Runtime library not found in $VOC_VENV (deploy/install.sh should have installed it)"
 

@@ -50,6 +50,9 @@ pub struct Sentiment {
 pub struct TagScore {
     pub id: String,
     pub score: f32,
+    /// Aspect-level sentiment in [-1, 1]: the sentiment of the clause that
+    /// expresses this tag (the item's sentiment when it is a single clause).
+    pub sentiment: f32,
     pub category: String,
     pub polarity: Polarity,
     pub department: String,

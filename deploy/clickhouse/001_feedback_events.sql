@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS {db}.feedback_events
     tag_ids Array(String),
     tag_scores Array(Float32),
     tag_polarities Array(String),
+    tag_sentiments Array(Float32),
     categories Array(String),
     pain_tags Array(String),
     itch_tags Array(String),

@@ -76,12 +76,15 @@ pub fn sentiment_from_stars(stars: u8) -> Sentiment {
     }
 }
 
+/// Tags above their thresholds, best first; each starts with the item's
+/// sentiment (`item_sentiment`) until clause analysis refines it.
 pub fn tags_from_model(
     p: &Prediction,
     tag_ids: &[String],
     thresholds: &[f32],
     taxonomy: &Taxonomy,
     max: usize,
+    item_sentiment: f32,
 ) -> Vec<TagScore> {
     let mut out: Vec<TagScore> = tag_ids
         .iter()
@@ -93,6 +96,7 @@ pub fn tags_from_model(
             Some(TagScore {
                 id: id.clone(),
                 score: prob,
+                sentiment: item_sentiment,
                 category: def.category_id.clone(),
                 polarity: def.polarity,
                 department: def.department.clone(),
@@ -197,7 +201,8 @@ mod tests {
             sentiment: [0.6, 0.2, 0.2],
             tags: vec![0.7, 0.9, 0.2],
         };
-        let tags = tags_from_model(&p, &ids, &[0.5, 0.5, 0.5], &tax, 5);
+        let tags = tags_from_model(&p, &ids, &[0.5, 0.5, 0.5], &tax, 5, -0.4);
+        assert!(tags.iter().all(|t| t.sentiment == -0.4));
         assert_eq!(
             tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
             ["c03.t03", "c02.t07"]

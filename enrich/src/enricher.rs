@@ -6,6 +6,7 @@
 //! Identity keys that look like PII (a phone number used as a customer id) are
 //! replaced by a salted hash so joins still work but the number is gone.
 
+use crate::clause;
 use crate::derive::{self, InferencePolicy};
 use crate::features::{featurize, FeatureVec};
 use crate::model::{ModelError, TextModel};
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use voc_core::event::EVENT_SCHEMA;
 use voc_core::{
-    EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, Taxonomy,
+    EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
 };
 
 /// Settings of the enrichment stage (`[enrich]` in the config file).
@@ -213,21 +214,28 @@ impl Enricher {
             }
         }
         let meta = self.model.meta().clone();
-        let mut out = Vec::with_capacity(items.len());
-        for ((fb, prep), pred) in items.into_iter().zip(prepared).zip(predictions) {
-            let (sentiment, tags) = match &pred {
-                Some(p) => (
-                    derive::sentiment_from_model(p),
-                    derive::tags_from_model(
+        let mut analysed: Vec<(Sentiment, Vec<TagScore>)> = items
+            .iter()
+            .zip(&predictions)
+            .map(|(fb, pred)| match pred {
+                Some(p) => {
+                    let sentiment = derive::sentiment_from_model(p);
+                    let tags = derive::tags_from_model(
                         p,
                         &meta.tag_ids,
                         &meta.thresholds,
                         &self.taxonomy,
                         self.cfg.inference.max_tags,
-                    ),
-                ),
-                None => (wordless_sentiment(&fb), Vec::new()),
-            };
+                        sentiment.score,
+                    );
+                    (sentiment, tags)
+                }
+                None => (wordless_sentiment(fb), Vec::new()),
+            })
+            .collect();
+        self.aspect_sentiments(&prepared, &mut analysed, &meta.tag_ids)?;
+        let mut out = Vec::with_capacity(items.len());
+        for ((fb, prep), (sentiment, tags)) in items.into_iter().zip(prepared).zip(analysed) {
             let (categories, experience, departments) = derive::routing(&tags, &self.taxonomy);
             let nps = derive::nps(fb.nps_score, &sentiment, &self.cfg.inference);
             let (context_text, context_pii) = self.text.clean(&fb.context);
@@ -277,6 +285,63 @@ impl Enricher {
             });
         }
         Ok(out)
+    }
+
+    /// Aspect-level sentiment: for items with tags and several clauses, each
+    /// tag takes the sentiment of the clause where the model finds it most
+    /// strongly. One batched model call covers the clauses of the whole batch.
+    fn aspect_sentiments(
+        &mut self,
+        prepared: &[Prepared],
+        analysed: &mut [(Sentiment, Vec<TagScore>)],
+        tag_ids: &[String],
+    ) -> Result<(), ModelError> {
+        let mut owners: Vec<usize> = Vec::new();
+        let mut clause_feats: Vec<FeatureVec> = Vec::new();
+        for (i, prep) in prepared.iter().enumerate() {
+            if analysed[i].1.is_empty() {
+                continue;
+            }
+            let clauses = clause::split(&prep.text);
+            if clauses.len() < 2 {
+                continue;
+            }
+            for c in clauses {
+                let tokens = self.text.segmenter().tokens(c);
+                clause_feats.push(featurize(c, &tokens));
+                owners.push(i);
+            }
+        }
+        if clause_feats.is_empty() {
+            return Ok(());
+        }
+        let mut preds = Vec::with_capacity(clause_feats.len());
+        for chunk in clause_feats.chunks(self.cfg.model_batch.max(1)) {
+            let refs: Vec<&FeatureVec> = chunk.iter().collect();
+            preds.extend(self.model.predict(&refs)?);
+        }
+        let index: std::collections::HashMap<&str, usize> = tag_ids
+            .iter()
+            .enumerate()
+            .map(|(j, t)| (t.as_str(), j))
+            .collect();
+        let mut start = 0;
+        while start < owners.len() {
+            let item = owners[start];
+            let end = start + owners[start..].iter().take_while(|&&o| o == item).count();
+            for tag in analysed[item].1.iter_mut() {
+                let Some(&j) = index.get(tag.id.as_str()) else {
+                    continue;
+                };
+                let best = preds[start..end]
+                    .iter()
+                    .max_by(|a, b| a.tags[j].total_cmp(&b.tags[j]))
+                    .expect("at least two clauses");
+                tag.sentiment = derive::sentiment_from_model(best).score;
+            }
+            start = end;
+        }
+        Ok(())
     }
 
     /// Identity keys are hashed when they look like PII; descriptive keys are masked.

@@ -2,9 +2,11 @@
 //!
 //! Pipeline order (each a module): [`normalize`] -> [`pii`] -> [`segment`] ->
 //! [`features`] -> [`model`] (ONNX via ort) -> [`derive`] (sentiment, tags,
-//! pain/itch/delight, departments, NPS). [`enricher::Enricher`] runs them over
+//! pain/itch/delight, departments, NPS) -> [`clause`] (aspect-level sentiment
+//! per tag for mixed feedback). [`enricher::Enricher`] runs them over
 //! a batch of `voc_core::Feedback` and returns `voc_core::EnrichedEvent`s.
 
+pub mod clause;
 pub mod derive;
 pub mod enricher;
 pub mod features;

@@ -45,6 +45,8 @@ pub struct AlertTag {
     pub polarity: Polarity,
     pub department: String,
     pub score: f32,
+    /// Aspect-level sentiment of this tag in [-1, 1].
+    pub sentiment: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +110,7 @@ impl DetractorAlert {
                 polarity: t.polarity,
                 department: t.department.clone(),
                 score: t.score,
+                sentiment: t.sentiment,
             })
             .collect();
         let channel_zh = match e.channel {
@@ -198,6 +201,7 @@ mod tests {
                 TagScore {
                     id: id.to_string(),
                     score: 0.9,
+                    sentiment: -0.5,
                     category: d.category_id.clone(),
                     polarity: d.polarity,
                     department: d.department.clone(),

@@ -123,6 +123,8 @@ pub struct FeedbackRow<'a> {
     pub tag_ids: Vec<&'a str>,
     pub tag_scores: Vec<f32>,
     pub tag_polarities: Vec<&'a str>,
+    /// Aspect-level sentiment per tag (clause analysis).
+    pub tag_sentiments: Vec<f32>,
     pub categories: &'a [String],
     pub pain_tags: &'a [String],
     pub itch_tags: &'a [String],
@@ -186,6 +188,7 @@ impl<'a> FeedbackRow<'a> {
             tag_ids: e.tags.iter().map(|t| t.id.as_str()).collect(),
             tag_scores: e.tags.iter().map(|t| t.score).collect(),
             tag_polarities: e.tags.iter().map(|t| t.polarity.as_str()).collect(),
+            tag_sentiments: e.tags.iter().map(|t| t.sentiment).collect(),
             categories: &e.categories,
             pain_tags: &e.experience.pain,
             itch_tags: &e.experience.itch,

@@ -1,0 +1,85 @@
+//! The enrichment stage with the shipped model (needs ONNX Runtime:
+//! `source deploy/local/env.sh`, as deploy/test.sh does).
+
+use std::path::Path;
+use std::sync::Arc;
+use voc_core::*;
+use voc_enrich::{EnrichConfig, Enricher};
+
+fn enricher() -> Enricher {
+    let cfg = EnrichConfig {
+        model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
+        ..EnrichConfig::default()
+    };
+    Enricher::new(cfg, Arc::new(Taxonomy::bundled())).expect("model loads (is ORT_DYLIB_PATH set?)")
+}
+
+fn item(id: &str, text: &str) -> Feedback {
+    Feedback {
+        channel: Channel::App,
+        source_id: id.into(),
+        event_time: chrono::Utc::now(),
+        event_time_source: TimeSource::Payload,
+        keys: Keys::default(),
+        voice: text.into(),
+        context: String::new(),
+        nps_score: None,
+        star_rating: None,
+        wait_minutes: None,
+        duration_s: None,
+        likes: None,
+        source_encoding: "utf-8",
+        lineage: Lineage::default(),
+    }
+}
+
+#[test]
+fn mixed_feedback_gets_a_polarity_per_aspect() {
+    let mut e = enricher();
+    let out = e
+        .enrich(
+            vec![item(
+                "1",
+                "大堂经理很热情，可惜只开了一个窗口，排了一个小时",
+            )],
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let tags = &out[0].tags;
+    let praise = tags
+        .iter()
+        .find(|t| t.polarity == Polarity::Delight)
+        .expect("a delight tag");
+    let pain = tags
+        .iter()
+        .find(|t| t.polarity == Polarity::Pain)
+        .expect("a pain tag");
+    assert!(praise.sentiment > 0.0, "{tags:?}");
+    assert!(pain.sentiment < 0.0, "{tags:?}");
+    assert_eq!(out[0].experience.delight.len(), 1);
+}
+
+#[test]
+fn keeps_order_masks_pii_and_handles_wordless_scores() {
+    let mut e = enricher();
+    let mut wordless = item("2", "");
+    wordless.nps_score = NpsScore::new(2);
+    let mut phone_key = item("3", "转账一直失败，电话13812345678");
+    phone_key.keys.customer = Some("13812345678".into());
+    let out = e
+        .enrich(
+            vec![item("1", "服务很好"), wordless, phone_key],
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.iter().map(|o| o.source_id.as_str()).collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    assert_eq!(out[1].sentiment.source, SentimentSource::Score);
+    assert_eq!(out[1].nps.segment, NpsSegment::Detractor);
+    assert!(!out[1].nps.inferred);
+    assert!(out[2].text.contains("[PHONE]") && !out[2].text.contains("13812345678"));
+    assert!(out[2].keys.customer.as_deref().unwrap().starts_with("pii:"));
+    assert_eq!(out[2].pii_masked, ["phone"]);
+}

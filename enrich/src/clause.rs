@@ -32,8 +32,7 @@ fn word_chars(s: &str) -> usize {
 fn pieces(text: &str, spaces: bool) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
+    for (i, c) in text.char_indices() {
         let is_break = PUNCT.contains(&c) || (spaces && c == ' ');
         if is_break {
             if i > start {

@@ -24,7 +24,6 @@ log "creating topics and ClickHouse schema (idempotent)"
 "$VOC" schema apply
 
 ch() { curl -sS --fail-with-body "$VOC_CLICKHOUSE__URL/" --data-binary "$1"; }
-count() { ch "SELECT count() FROM voc.feedback_events WHERE source_id LIKE '$RUN-%'"; }
 
 RUN="demo$(date +%s)"
 mkdir -p "$VOC_DATA_DIR"
@@ -73,16 +72,7 @@ echo; echo "-- Dead letters on topic voc.deadletter (first 5)"
 "$VOC" peek voc.deadletter --max 5 | python3 "$VOC_ROOT/deploy/local/show.py" deadletters
 echo; echo "-- Worker metrics (excerpt)"
 curl -s http://127.0.0.1:9464/metrics | grep -E "^voc_(events_stored_total|dead_letters_total|alerts_published_total|assigned_partitions)" | head -14
-curl -s http://127.0.0.1:9464/metrics | grep -E '^voc_stage_seconds_(sum|count)' | python3 -c '
-import sys
-v = {}
-for l in sys.stdin:
-    name, val = l.rsplit(" ", 1)
-    kind = "sum" if "_sum" in name else "count"
-    stage = name.split("stage=\"")[1].split("\"")[0]
-    v.setdefault(stage, {})[kind] = float(val)
-print("time per batch stage (mean ms):", ", ".join(f"{k} {1000 * x[\"sum\"] / max(x[\"count\"], 1):.1f}" for k, x in sorted(v.items())))'
-
+curl -s http://127.0.0.1:9464/metrics | python3 "$VOC_ROOT/deploy/local/show.py" stages
 echo "healthz: $(curl -s http://127.0.0.1:9464/healthz)"
 
 log "stopping the worker (SIGTERM: finish batch, commit, exit)"

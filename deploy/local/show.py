@@ -3,6 +3,17 @@ import json
 import sys
 
 kind = sys.argv[1]
+if kind == "stages":
+    # Prometheus text from /metrics -> mean time per batch in each stage.
+    acc = {}
+    for line in sys.stdin:
+        if line.startswith("voc_stage_seconds_sum") or line.startswith("voc_stage_seconds_count"):
+            name, value = line.rsplit(" ", 1)
+            stage = name.split('stage="')[1].split('"')[0]
+            acc.setdefault(stage, {})["sum" if "_sum" in name else "count"] = float(value)
+    print("mean time per batch: " + ", ".join(
+        f'{k} {1000 * v.get("sum", 0) / max(v.get("count", 1), 1):.1f} ms' for k, v in sorted(acc.items())))
+    sys.exit(0)
 for line in sys.stdin:
     r = json.loads(line)
     if kind == "alerts":

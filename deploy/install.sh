@@ -31,7 +31,7 @@ if [ ! -x "$VOC_VENV/bin/python" ]; then
     log "creating Python venv $VOC_VENV"
     python3 -m venv "$VOC_VENV"
 fi
-if ! "$VOC_VENV/bin/python" -c "import onnxruntime, onnx, sklearn, snownlp, confluent_kafka" 2>/dev/null; then
+if ! "$VOC_VENV/bin/python" -c "import onnxruntime, onnx, sklearn, snownlp, confluent_kafka, jieba, zhconv, clickhouse_driver" 2>/dev/null; then
     log "installing Python packages (models/requirements.txt)"
     "$VOC_VENV/bin/pip" install -q --disable-pip-version-check -r "$VOC_ROOT/models/requirements.txt"
 fi

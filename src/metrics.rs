@@ -20,6 +20,7 @@ pub struct Metrics {
     pub alerts: IntCounterVec,
     pub batch_events: Histogram,
     pub insert_seconds: Histogram,
+    pub visible_seconds: Histogram,
     pub stage_seconds: HistogramVec,
     pub retries: IntCounterVec,
     pub commit_failures: IntCounter,
@@ -61,6 +62,14 @@ impl Metrics {
             .buckets(prometheus::exponential_buckets(0.002, 2.0, 14).unwrap()),
         )
         .unwrap();
+        let visible_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "voc_produce_to_visible_seconds",
+                "Broker timestamp of a message to ClickHouse acknowledging its row",
+            )
+            .buckets(prometheus::exponential_buckets(0.01, 2.0, 14).unwrap()),
+        )
+        .unwrap();
         let stage_seconds = HistogramVec::new(
             HistogramOpts::new("voc_stage_seconds", "Time per batch spent in each stage")
                 .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).unwrap()),
@@ -89,6 +98,7 @@ impl Metrics {
         for m in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(insert_seconds.clone()),
+            Box::new(visible_seconds.clone()),
             Box::new(stage_seconds.clone()),
             Box::new(consumer_lag.clone()),
             Box::new(commit_failures.clone()),
@@ -131,6 +141,7 @@ impl Metrics {
             registry: r,
             batch_events,
             insert_seconds,
+            visible_seconds,
             stage_seconds,
             commit_failures,
             consumer_lag,

@@ -11,6 +11,7 @@
 
 mod context;
 mod dead_letters;
+pub mod stats;
 
 use crate::config::Config;
 use crate::metrics::{self, Metrics};
@@ -50,6 +51,9 @@ pub struct Worker {
     carry: Vec<OwnedMessage>,
     /// Since when the worker has held no partition (see `rejoin_when_unassigned_ms`).
     unassigned_since: Option<Instant>,
+    /// Stop after this many messages were stored or dead-lettered (0 = never).
+    exit_after: u64,
+    stats: stats::RunStats,
 }
 
 /// Summary of one processed batch (for logs and tests).
@@ -104,6 +108,8 @@ impl Worker {
             shutdown,
             carry: Vec::new(),
             unassigned_since: None,
+            exit_after: 0,
+            stats: stats::RunStats::default(),
         })
     }
 
@@ -111,8 +117,14 @@ impl Worker {
         *self.shutdown.borrow()
     }
 
-    /// Run until shutdown is signalled.
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    /// Stop once `n` messages were stored or dead-lettered (for benchmarks).
+    pub fn exit_after(mut self, n: u64) -> Self {
+        self.exit_after = n;
+        self
+    }
+
+    /// Run until shutdown is signalled (or `exit_after` is reached); returns what was done.
+    pub async fn run(mut self) -> anyhow::Result<stats::Summary> {
         let mut sink_ready = false;
         while !self.stopping() {
             if !sink_ready {
@@ -144,13 +156,18 @@ impl Worker {
                     break;
                 }
             }
+            if self.exit_after > 0 && self.stats.stored + self.stats.dead_letters >= self.exit_after
+            {
+                tracing::info!(events = self.stats.stored, "reached --exit-after");
+                break;
+            }
         }
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
         tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await??;
         self.consumer.unsubscribe();
         tracing::info!("worker stopped");
-        Ok(())
+        Ok(self.stats.summary())
     }
 
     /// Gather up to `max_events` messages, closing the batch `max_wait_ms` after its first.
@@ -223,6 +240,7 @@ impl Worker {
     ) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
         let now = Utc::now();
         let t0 = Instant::now();
+        self.stats.consumed();
         let mut feedback = Vec::with_capacity(batch.len());
         let mut dead: Vec<DeadLetter> = Vec::new();
         for m in &batch {
@@ -296,6 +314,32 @@ impl Worker {
             .clickhouse_ok
             .store(true, Ordering::Relaxed);
         self.metrics.insert_seconds.observe(took.as_secs_f64());
+        // Produce-to-visible latency: broker timestamp -> ClickHouse acknowledgement.
+        let acked_ms = Utc::now().timestamp_millis();
+        let lineage_ts: std::collections::HashMap<(&str, i32, i64), i64> = batch
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    (m.topic(), m.partition(), m.offset()),
+                    m.timestamp().to_millis()?,
+                ))
+            })
+            .collect();
+        let latencies: Vec<u32> = events
+            .iter()
+            .filter_map(|e| {
+                let ts = lineage_ts.get(&(
+                    e.lineage.topic.as_str(),
+                    e.lineage.partition,
+                    e.lineage.offset,
+                ))?;
+                Some((acked_ms - ts).max(0) as u32)
+            })
+            .collect();
+        for &l in &latencies {
+            self.metrics.visible_seconds.observe(l as f64 / 1000.0);
+        }
+        self.stats.acknowledged(latencies.into_iter());
         for e in &events {
             self.metrics
                 .stored
@@ -340,6 +384,7 @@ impl Worker {
         }
 
         self.commit(&batch);
+        self.stats.committed(events.len(), dead.len());
         self.metrics.batch_events.observe(batch.len() as f64);
         self.metrics
             .stage_seconds

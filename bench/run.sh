@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark on the local stack (issue 7), one run, same input:
+#   1. peak: N messages pre-produced, then the Rust worker drains them, then the
+#      Python baseline (bench/python_baseline/pipeline.py) drains the same topics
+#      with its own consumer group into its own database;
+#   2. fixed rate: the Rust worker under a steady VOC_BENCH_RATE msg/s load,
+#      reporting produce-to-visible latency.
+# Env: VOC_BENCH_COUNT (50000), VOC_BENCH_RATE (5000), VOC_BENCH_RATE_SECONDS (10).
+set -euo pipefail
+source "$(dirname "$0")/../deploy/local/env.sh"
+cd "$VOC_ROOT"
+N="${VOC_BENCH_COUNT:-50000}"
+RATE="${VOC_BENCH_RATE:-5000}"
+RATE_N=$(( RATE * ${VOC_BENCH_RATE_SECONDS:-10} ))
+"$VOC_ROOT/deploy/install.sh" >/dev/null
+source "$VOC_ROOT/deploy/local/env.sh"
+cargo build --release --quiet
+"$VOC_ROOT/deploy/stack.sh" start >/dev/null
+VOC="$VOC_ROOT/target/release/voc"
+OUT="$VOC_DATA_DIR/bench"; mkdir -p "$OUT"
+
+config() { # prefix database group
+    cat <<CFG
+[kafka]
+group_id = "$3"
+[kafka.topics]
+app = "$1.voc.raw.app"
+call_center = "$1.voc.raw.call_center"
+community = "$1.voc.raw.community"
+branch = "$1.voc.raw.branch"
+[topics]
+dead_letter = "$1.voc.deadletter"
+alerts = "$1.voc.alerts"
+[clickhouse]
+database = "$2"
+[metrics]
+listen = ""
+CFG
+}
+
+P="bench$(date +%s)"
+config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
+config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
+"$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
+"$VOC" schema apply --config "$OUT/rust.toml"
+"$VOC" schema apply --config "$OUT/python.toml"
+
+log "peak: producing $N messages (no duplicates, no malformed: both pipelines see only valid input)"
+"$VOC" gen --config "$OUT/rust.toml" --count "$N" --run-id "$P" --seed 1 --duplicate-ratio 0
+log "Rust worker draining $N messages"
+"$VOC" run --config "$OUT/rust.toml" --exit-after "$N" 2>"$OUT/rust.log" | tee "$OUT/rust.json"
+log "Python baseline draining the same $N messages"
+"$VOC_VENV/bin/python" bench/python_baseline/pipeline.py --topic-prefix "$P." --group "$P-python" \
+    --database voc_bench_python --expect "$N" | tee "$OUT/python.json"
+
+log "fixed rate: $RATE msg/s for $RATE_N messages into the Rust worker"
+P2="${P}r"
+config "$P2" voc_bench_rust "$P2-rust" >"$OUT/rate.toml"
+"$VOC" topics create --config "$OUT/rate.toml" --partitions 6 2>/dev/null
+"$VOC" run --config "$OUT/rate.toml" --exit-after "$RATE_N" 2>"$OUT/rate.log" >"$OUT/rate.json" &
+W=$!
+sleep 5   # group join
+"$VOC" gen --config "$OUT/rate.toml" --count "$RATE_N" --rate "$RATE" --run-id "$P2" --seed 2 --duplicate-ratio 0
+wait $W
+cat "$OUT/rate.json"
+
+"$VOC_VENV/bin/python" - "$OUT" <<'PY'
+import json, sys, os
+o = sys.argv[1]
+r, p, q = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "python.json", "rate.json"))
+rust_per_core = r["events"] / max(r["cpu_seconds"], 1e-9)
+py_per_core = p["events"] / max(p["cpu_seconds"], 1e-9)
+print()
+print("| pipeline | events | seconds | events/s | CPU s / 1000 events | events/s per CPU core | peak RSS MB |")
+print("|---|---|---|---|---|---|---|")
+print(f'| Rust voc | {r["events"]} | {r["seconds"]:.2f} | {r["events_per_s"]:,.0f} | {r["cpu_seconds_per_1000_events"]:.3f} | {rust_per_core:,.0f} | {r["peak_rss_mb"]:.0f} |')
+print(f'| Python baseline | {p["events"]} | {p["seconds"]:.2f} | {p["events_per_s"]:,.0f} | {1000 * p["cpu_seconds"] / p["events"]:.3f} | {py_per_core:,.0f} | - |')
+print(f'\nRust / Python: {r["events_per_s"] / p["events_per_s"]:.1f}x events/s, {rust_per_core / py_per_core:.1f}x events/s per CPU core')
+print(f'Fixed rate: {q["events"]} events, produce-to-visible p50 {q["latency_ms_p50"]} ms, p99 {q["latency_ms_p99"]} ms, max {q["latency_ms_max"]} ms, peak RSS {q["peak_rss_mb"]:.0f} MB')
+PY

@@ -287,9 +287,10 @@ impl Enricher {
         Ok(out)
     }
 
-    /// Aspect-level sentiment: for items with tags and several clauses, each
-    /// tag takes the sentiment of the clause where the model finds it most
-    /// strongly. One batched model call covers the clauses of the whole batch.
+    /// Aspect-level sentiment: for items with two or more tags and several
+    /// clauses, each tag takes the sentiment of the clause where the model
+    /// finds it most strongly (a single tag keeps the item's sentiment). One
+    /// batched model call covers the clauses of the whole batch.
     fn aspect_sentiments(
         &mut self,
         prepared: &[Prepared],
@@ -299,7 +300,7 @@ impl Enricher {
         let mut owners: Vec<usize> = Vec::new();
         let mut clause_feats: Vec<FeatureVec> = Vec::new();
         for (i, prep) in prepared.iter().enumerate() {
-            if analysed[i].1.is_empty() {
+            if analysed[i].1.len() < 2 {
                 continue;
             }
             let clauses = clause::split(&prep.text);

@@ -85,7 +85,7 @@ impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
             max_events: 5000,
-            max_wait_ms: 200,
+            max_wait_ms: 100,
             retry_initial_ms: 200,
             retry_max_ms: 10_000,
         }

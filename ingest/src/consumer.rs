@@ -90,6 +90,10 @@ pub struct KafkaSourceConfig {
     /// How long ClickHouse may be down before the broker considers the worker
     /// stuck; the worker pauses its partitions while it retries, well within this.
     pub max_poll_interval_ms: u32,
+    /// Longest time the broker may hold a fetch waiting for data. Low values cut
+    /// end-to-end latency (measured with tansu: p50 768 -> 261 ms at 1,000 msg/s
+    /// going from librdkafka's 500 ms default to 50 ms).
+    pub fetch_wait_max_ms: u32,
     /// If the worker holds no partition for this long, it leaves and re-joins
     /// the group. Guards against a coordinator that completes a rebalance
     /// without giving the survivor the partitions of a crashed member (seen
@@ -108,6 +112,7 @@ impl Default for KafkaSourceConfig {
             auto_offset_reset: "earliest".into(),
             session_timeout_ms: 30_000,
             max_poll_interval_ms: 600_000,
+            fetch_wait_max_ms: 50,
             rejoin_when_unassigned_ms: 60_000,
             extra: BTreeMap::new(),
         }
@@ -129,6 +134,7 @@ impl KafkaSourceConfig {
                 self.max_poll_interval_ms.to_string(),
             )
             .set("statistics.interval.ms", "5000")
+            .set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string())
             .set("client.id", "voc-worker");
         for (k, v) in &self.extra {
             c.set(k, v);

@@ -85,6 +85,32 @@ pub struct Feedback {
 }
 
 impl Feedback {
+    /// A bare item of customer text, without keys or scores (offline
+    /// classification, tests, benchmarks). The time counts as the broker's.
+    pub fn from_text(
+        channel: Channel,
+        source_id: impl Into<String>,
+        text: impl Into<String>,
+        time: DateTime<Utc>,
+    ) -> Feedback {
+        Feedback {
+            channel,
+            source_id: source_id.into(),
+            event_time: time,
+            event_time_source: TimeSource::Broker,
+            keys: Keys::default(),
+            voice: text.into(),
+            context: String::new(),
+            nps_score: None,
+            star_rating: None,
+            wait_minutes: None,
+            duration_s: None,
+            likes: None,
+            source_encoding: "utf-8",
+            lineage: Lineage::default(),
+        }
+    }
+
     /// The stable idempotency key of this item; see [`event_id`].
     pub fn event_id(&self) -> String {
         event_id(self.channel, &self.source_id)

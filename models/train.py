@@ -360,9 +360,13 @@ def main():
         },
         "train_seconds": round(time.time() - t0, 1),
     }
+    import report as model_report  # models/report.py
+    report["per_category"] = model_report.per_category(Yt, Pt, tag_ids)
+    report["worst_tags"] = model_report.confusions(Yt, Pt, tag_ids)
+    model_report.write_readme(os.path.join(HERE, "README.md"), model_report.markdown(report, tax))
     with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, ensure_ascii=False, indent=1)
-    print(json.dumps({k: v for k, v in report.items() if k != "per_tag_f1"}, ensure_ascii=False, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("per_tag_f1", "per_category", "worst_tags")}, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

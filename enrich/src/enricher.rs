@@ -188,14 +188,6 @@ impl Enricher {
         &self.model.meta().model_version
     }
 
-    pub fn taxonomy(&self) -> &Taxonomy {
-        &self.taxonomy
-    }
-
-    pub fn text_pipeline(&self) -> &TextPipeline {
-        &self.text
-    }
-
     /// Enrich a batch; output order equals input order.
     pub fn enrich(
         &mut self,

@@ -236,10 +236,6 @@ impl ClickHouseSink {
         ClickHouseSink { client, cfg }
     }
 
-    pub fn config(&self) -> &ClickHouseConfig {
-        &self.cfg
-    }
-
     fn err(&self, source: clickhouse::error::Error) -> SinkError {
         SinkError::ClickHouse {
             url: self.cfg.url.clone(),
@@ -346,10 +342,6 @@ impl ClickHouseSink {
                 .map_err(|e| self.err(e))
         })
         .await
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 }
 

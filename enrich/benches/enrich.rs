@@ -2,6 +2,7 @@
 //! about 60 Chinese characters (generated banking feedback).
 //!
 //! Run: `source deploy/local/env.sh && cargo bench -p voc-enrich`
+//! The model runs in chunks of `EnrichConfig::model_batch` rows, as in the worker.
 //! (needs ORT_DYLIB_PATH; the model is models/voc-text.onnx).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -100,14 +101,21 @@ fn bench(c: &mut Criterion) {
         .map(|(t, k)| featurize(t, k))
         .collect();
     let refs: Vec<&FeatureVec> = feats.iter().collect();
-    g.bench_function("model_batch256", |b| {
-        b.iter(|| model.predict(&refs).unwrap().len())
+    let rows = cfg.model_batch;
+    g.bench_function("model", |b| {
+        b.iter(|| {
+            refs.chunks(rows)
+                .map(|c| model.predict(c).unwrap().len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("segment+sentiment+tags", |b| {
         b.iter(|| {
             let prepared: Vec<_> = texts.iter().map(|t| pipe.prepare(t)).collect();
             let refs: Vec<&FeatureVec> = prepared.iter().map(|p| &p.features).collect();
-            model.predict(&refs).unwrap().len()
+            refs.chunks(rows)
+                .map(|c| model.predict(c).unwrap().len())
+                .sum::<usize>()
         })
     });
     let mut enricher = Enricher::new(cfg.clone(), Arc::new(Taxonomy::bundled())).unwrap();

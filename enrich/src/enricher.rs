@@ -40,7 +40,8 @@ pub struct EnrichConfig {
     pub max_text_chars: usize,
     /// Number of TF-IDF keywords kept per item.
     pub keywords: usize,
-    /// Items per model call.
+    /// Items per model call (ONNX Runtime is fastest at 32-64 rows: the
+    /// gathered [rows, features, outputs] block then stays in cache).
     pub model_batch: usize,
     /// Salt of the hash that replaces identity keys which look like PII.
     pub pseudonym_salt: String,
@@ -58,7 +59,7 @@ impl Default for EnrichConfig {
             user_dict_path: None,
             max_text_chars: 2000,
             keywords: 5,
-            model_batch: 256,
+            model_batch: 64,
             pseudonym_salt: "voc-change-me".into(),
             inference: InferencePolicy::default(),
         }

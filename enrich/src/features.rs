@@ -13,7 +13,7 @@
 //! 1 + ln(count), L2-normalized; the ONNX graph maps hashes to its own bucket
 //! count.
 
-use crate::segment::is_word;
+use crate::segment::is_word_char;
 
 /// Sparse features of one item, sorted by id, ids unique.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -27,21 +27,62 @@ const FNV_PRIME: u32 = 0x0100_0193;
 
 /// Tokens that negate what follows them in the same clause. Words that carry
 /// their own polarity (不错, 不好, 没用, ...) are not in the list: jieba keeps
-/// them whole and the `w` feature already covers them.
-#[rustfmt::skip]
-const NEGATORS: &[&str] = &[
-    "不", "没", "没有", "不是", "不能", "不会", "不要", "无法", "不太", "不够", "不用", "不想",
-    "不算", "未", "别", "不敢", "不再", "没法", "不怎么", "不可", "无", "非", "从不", "并不",
-    "从没", "毫无", "绝不", "不让", "不肯", "不必", "不该", "不大", "不至于",
-];
+/// them whole and the `w` feature already covers them. (A `match`, not a list
+/// scan: this runs for every token of every item.)
+fn is_negator(token: &str) -> bool {
+    matches!(
+        token,
+        "不" | "没"
+            | "没有"
+            | "不是"
+            | "不能"
+            | "不会"
+            | "不要"
+            | "无法"
+            | "不太"
+            | "不够"
+            | "不用"
+            | "不想"
+            | "不算"
+            | "未"
+            | "别"
+            | "不敢"
+            | "不再"
+            | "没法"
+            | "不怎么"
+            | "不可"
+            | "无"
+            | "非"
+            | "从不"
+            | "并不"
+            | "从没"
+            | "毫无"
+            | "绝不"
+            | "不让"
+            | "不肯"
+            | "不必"
+            | "不该"
+            | "不大"
+            | "不至于"
+    )
+}
 
 fn fnv1a(kind: u8, s: &str) -> u32 {
-    let mut h = (FNV_OFFSET ^ kind as u32).wrapping_mul(FNV_PRIME);
-    for &b in s.as_bytes() {
+    fnv1a_extend(
+        (FNV_OFFSET ^ kind as u32).wrapping_mul(FNV_PRIME),
+        s.as_bytes(),
+    )
+}
+
+fn fnv1a_extend(mut h: u32, bytes: &[u8]) -> u32 {
+    for &b in bytes {
         h = (h ^ b as u32).wrapping_mul(FNV_PRIME);
     }
     h
 }
+
+/// Length-bucket names: the bucket is a bit length of a number <= 255.
+const LENGTH_BUCKETS: [&str; 9] = ["0", "1", "2", "3", "4", "5", "6", "7", "8"];
 
 /// Punctuation that ends a clause, besides whitespace (after NFKC, full-width
 /// ，！？ arrive as , ! ?).
@@ -52,17 +93,25 @@ fn is_clause_break(c: char) -> bool {
 }
 
 /// Clause index of every token (tokens are substrings of `text`, in order).
+/// Scanning forward with `starts_with` finds the same position as `find` (the
+/// first occurrence at or after the cursor) without building a substring
+/// searcher per token; the gap between two tokens is a few characters.
 fn clauses(text: &str, tokens: &[String]) -> Vec<u32> {
     let mut pos = 0usize;
     let mut clause = 0u32;
     tokens
         .iter()
         .map(|t| {
-            if let Some(j) = text[pos..].find(t.as_str()) {
-                if text[pos..pos + j].chars().any(is_clause_break) {
-                    clause += 1;
-                }
-                pos += j + t.len();
+            let mut at = pos;
+            let mut broke = false;
+            while at < text.len() && !text[at..].starts_with(t.as_str()) {
+                let ch = text[at..].chars().next().expect("at is a char boundary");
+                broke |= is_clause_break(ch);
+                at += ch.len_utf8();
+            }
+            if at < text.len() {
+                clause += broke as u32;
+                pos = at + t.len();
             }
             clause
         })
@@ -72,8 +121,10 @@ fn clauses(text: &str, tokens: &[String]) -> Vec<u32> {
 pub fn featurize(text: &str, tokens: &[String]) -> FeatureVec {
     let mut raw: Vec<u32> = Vec::with_capacity(3 * tokens.len() + 2 * text.len() / 3 + 2);
     raw.extend(tokens.iter().map(|t| fnv1a(b'w', t)));
-    let mut prev: Option<char> = None;
-    let mut buf = [0u8; 8];
+    // The bigram hash continues the hash of its first character's bytes, so
+    // no string is built per pair.
+    let mut prev: Option<u32> = None;
+    let mut buf = [0u8; 4];
     let mut word_chars = 0u32;
     for ch in text.chars() {
         match ch {
@@ -81,22 +132,20 @@ pub fn featurize(text: &str, tokens: &[String]) -> FeatureVec {
             '!' | '！' => raw.push(fnv1a(b'p', "!")),
             _ => {}
         }
-        if !is_word(ch.encode_utf8(&mut buf)) {
+        if !is_word_char(ch) {
             prev = None;
             continue;
         }
+        let utf8 = ch.encode_utf8(&mut buf);
         word_chars += 1;
-        raw.push(fnv1a(b'c', ch.encode_utf8(&mut buf)));
+        raw.push(fnv1a(b'c', utf8));
         if let Some(p) = prev {
-            let mut pair = String::with_capacity(8);
-            pair.push(p);
-            pair.push(ch);
-            raw.push(fnv1a(b'b', &pair));
+            raw.push(fnv1a_extend(p, utf8.as_bytes()));
         }
-        prev = Some(ch);
+        prev = Some(fnv1a(b'b', utf8));
     }
     let bucket = 32 - word_chars.min(255).leading_zeros();
-    raw.push(fnv1a(b'L', &bucket.to_string()));
+    raw.push(fnv1a(b'L', LENGTH_BUCKETS[bucket as usize]));
     let clause_of = clauses(text, tokens);
     let last = clause_of.last().copied();
     let mut negated: Option<u32> = None;
@@ -104,7 +153,7 @@ pub fn featurize(text: &str, tokens: &[String]) -> FeatureVec {
         if negated == Some(c) {
             raw.push(fnv1a(b'n', t));
         }
-        if NEGATORS.contains(&t.as_str()) {
+        if is_negator(t) {
             negated = Some(c);
         }
         if last == Some(c) {
@@ -121,7 +170,11 @@ pub fn featurize(text: &str, tokens: &[String]) -> FeatureVec {
             j += 1;
         }
         ids.push(raw[i] as i64);
-        weights.push(1.0 + ((j - i) as f32).ln());
+        weights.push(if j - i == 1 {
+            1.0
+        } else {
+            1.0 + ((j - i) as f32).ln()
+        });
         i = j;
     }
     let norm = weights.iter().map(|w| w * w).sum::<f32>().sqrt();
@@ -164,6 +217,8 @@ mod tests {
         // characters) + last-clause token l好 = 9 distinct features.
         assert_eq!(f.ids.len(), 9);
         assert!(has(&f, b'L', "3") && has(&f, b'l', "好") && !has(&f, b'l', "年费"));
+        assert!(has(&f, b'b', "年费") && has(&f, b'b', "费年") && has(&f, b'c', "好"));
+        assert!(!has(&f, b'b', "费好"), "bigrams stop at punctuation");
         // Text without word characters still has its length bucket.
         assert_eq!(featurize("。", &[]).ids, vec![fnv1a(b'L', "0") as i64]);
         assert_eq!(featurize("", &[]).ids.len(), 1);

@@ -245,7 +245,7 @@ impl Enricher {
             let keywords = self
                 .text
                 .segmenter()
-                .keywords(&prep.text, self.cfg.keywords);
+                .keywords(&prep.tokens, self.cfg.keywords);
             out.push(EnrichedEvent {
                 schema: EVENT_SCHEMA.to_string(),
                 event_id: fb.event_id(),

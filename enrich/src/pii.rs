@@ -43,6 +43,23 @@ impl PiiKind {
             PiiKind::Number => "[NUMBER]",
         }
     }
+
+    pub const ALL: [PiiKind; 5] = [
+        PiiKind::Phone,
+        PiiKind::IdCard,
+        PiiKind::BankCard,
+        PiiKind::Email,
+        PiiKind::Number,
+    ];
+
+    /// Whether `token` is a placeholder's word as the segmenter cuts it
+    /// (`[PHONE]` -> `PHONE`), or the whole placeholder.
+    pub fn is_placeholder_token(token: &str) -> bool {
+        let word = token.trim_start_matches('[').trim_end_matches(']');
+        PiiKind::ALL
+            .iter()
+            .any(|k| &k.placeholder()[1..k.placeholder().len() - 1] == word)
+    }
 }
 
 /// E-mail as typed or as ASR writes it: `@` or spoken 艾特, and dots that

@@ -1,9 +1,11 @@
 //! Chinese word segmentation (jieba-rs) with the banking user dictionary in
 //! models/banking_dict.txt, so 手机银行, 转账限额, 转人工 stay single tokens,
-//! plus TF-IDF keyword extraction.
+//! plus TF-IDF keyword extraction over those same tokens.
 
 use jieba_rs::{Jieba, KeywordExtract, TfIdf};
+use std::collections::{HashMap, HashSet};
 use std::io::BufReader;
+use std::sync::RwLock;
 
 /// The user dictionary shipped in models/ (compiled in; a path in config may replace it).
 pub const BUNDLED_DICT: &str = include_str!("../../models/banking_dict.txt");
@@ -16,7 +18,15 @@ pub struct DictError(String);
 pub struct Segmenter {
     jieba: Jieba,
     tfidf: TfIdf,
+    stop_words: HashSet<String>,
+    /// IDF of words outside jieba's IDF table (its median, as jieba uses).
+    median_idf: f64,
+    /// IDF per word, learnt on first sight (see [`Segmenter::idf`]).
+    idf_cache: RwLock<HashMap<String, f64>>,
 }
+
+/// Words whose IDF is remembered; beyond this the cache stops growing.
+const IDF_CACHE_WORDS: usize = 500_000;
 
 impl Segmenter {
     pub fn new(user_dict: &str) -> Result<Self, DictError> {
@@ -24,10 +34,18 @@ impl Segmenter {
         jieba
             .load_dict(&mut BufReader::new(user_dict.as_bytes()))
             .map_err(|e| DictError(e.to_string()))?;
-        Ok(Segmenter {
+        let tfidf = TfIdf::default();
+        let stop_words = tfidf.config().stop_words().iter().cloned().collect();
+        let mut segmenter = Segmenter {
             jieba,
-            tfidf: TfIdf::default(),
-        })
+            tfidf,
+            stop_words,
+            median_idf: 0.0,
+            idf_cache: RwLock::new(HashMap::new()),
+        };
+        // A Latin run is never split and is in no IDF table: its weight is the median.
+        segmenter.median_idf = segmenter.probe_idf("qzxvkjwq").unwrap_or(10.0);
+        Ok(segmenter)
     }
 
     pub fn bundled() -> Self {
@@ -45,17 +63,67 @@ impl Segmenter {
             .collect()
     }
 
-    /// Up to `k` TF-IDF keywords of two or more characters.
-    pub fn keywords(&self, text: &str, k: usize) -> Vec<String> {
-        if text.is_empty() || k == 0 {
+    /// Up to `k` TF-IDF keywords of two or more characters among `tokens`
+    /// (the item's own tokens: the text is not segmented a second time), best
+    /// first. Stop words and masked-PII placeholders (`PHONE`, `CARD`, ...) are
+    /// never keywords.
+    pub fn keywords(&self, tokens: &[String], k: usize) -> Vec<String> {
+        if k == 0 {
             return Vec::new();
         }
-        self.tfidf
-            .extract_keywords(&self.jieba, text, k, Vec::new())
+        let mut tf: Vec<(&str, u32)> = Vec::new();
+        for t in tokens.iter().map(String::as_str) {
+            if !self.is_keyword(t) {
+                continue;
+            }
+            match tf.iter_mut().find(|(w, _)| *w == t) {
+                Some((_, n)) => *n += 1,
+                None => tf.push((t, 1)),
+            }
+        }
+        let total: u32 = tf.iter().map(|(_, n)| n).sum();
+        let mut scored: Vec<(f64, &str)> = tf
             .into_iter()
-            .map(|kw| kw.keyword)
-            .filter(|w| w.chars().count() >= 2 && is_word(w) && !w.starts_with('['))
+            .map(|(w, n)| (n as f64 * self.idf(w) / total as f64, w))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        scored
+            .into_iter()
+            .take(k)
+            .map(|(_, w)| w.to_string())
             .collect()
+    }
+
+    fn is_keyword(&self, w: &str) -> bool {
+        w.chars().nth(1).is_some()
+            && is_word(w)
+            && !crate::pii::PiiKind::is_placeholder_token(w)
+            && !self.stop_words.contains(w)
+            && !(w.chars().any(char::is_uppercase) && self.stop_words.contains(&w.to_lowercase()))
+    }
+
+    /// jieba's IDF of `word`. jieba-rs keeps its IDF table private, so the
+    /// value is read once per word by extracting the keywords of the word
+    /// alone (tf = total = 1, so the weight is the IDF) and remembered.
+    fn idf(&self, word: &str) -> f64 {
+        if let Some(&v) = self.idf_cache.read().expect("idf cache lock").get(word) {
+            return v;
+        }
+        let v = self.probe_idf(word).unwrap_or(self.median_idf);
+        let mut cache = self.idf_cache.write().expect("idf cache lock");
+        if cache.len() < IDF_CACHE_WORDS {
+            cache.insert(word.to_string(), v);
+        }
+        v
+    }
+
+    /// The IDF jieba gives `word` when it keeps it whole; None when it splits it.
+    fn probe_idf(&self, word: &str) -> Option<f64> {
+        self.tfidf
+            .extract_keywords(&self.jieba, word, 1, Vec::new())
+            .into_iter()
+            .find(|kw| kw.keyword == word)
+            .map(|kw| kw.weight)
     }
 }
 
@@ -90,8 +158,35 @@ mod tests {
     #[test]
     fn extracts_keywords() {
         let s = Segmenter::bundled();
-        let k = s.keywords("信用卡年费说好免的结果又扣了年费，客服推来推去", 5);
-        assert!(k.contains(&"年费".to_string()), "{k:?}");
-        assert!(s.keywords("", 5).is_empty());
+        let text = "信用卡年费说好免的结果又扣了年费，客服推来推去";
+        let k = s.keywords(&s.tokens(text), 5);
+        assert_eq!(k.first().map(String::as_str), Some("年费"), "{k:?}");
+        assert!(
+            k.len() <= 5 && !k.iter().any(|w| w.chars().count() < 2),
+            "{k:?}"
+        );
+        // jieba's own extractor agrees on the top keyword of this text.
+        let jieba_top = s.tfidf.extract_keywords(&s.jieba, text, 1, Vec::new());
+        assert_eq!(jieba_top[0].keyword, "年费");
+        assert!(s.keywords(&[], 5).is_empty());
+        assert!(s.keywords(&s.tokens(text), 0).is_empty());
+    }
+
+    #[test]
+    fn keywords_skip_stop_words_and_placeholders_and_rank_by_tf_idf() {
+        let s = Segmenter::bundled();
+        let toks: Vec<String> = ["我们", "PHONE", "[CARD]", "挂失", "挂失", "the", "就是"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let k = s.keywords(&toks, 5);
+        assert_eq!(k[0], "挂失", "{k:?}");
+        assert!(
+            !k.iter()
+                .any(|w| w == "PHONE" || w == "[CARD]" || w == "the"),
+            "{k:?}"
+        );
+        // A word outside the IDF table gets the median IDF, not zero.
+        assert!(s.idf("qzxvkjwq") > 0.0 && s.idf("年费") > 0.0);
     }
 }

@@ -32,8 +32,11 @@ pub struct EnrichConfig {
     pub model_meta_path: Option<PathBuf>,
     /// libonnxruntime.so; default: $ORT_DYLIB_PATH, else the one in ./.venv.
     pub onnxruntime_path: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads per worker (1 is best on small machines).
+    /// ONNX Runtime intra-op threads per enrichment thread (1 is best).
     pub intra_threads: usize,
+    /// Threads that enrich one batch in parallel, each with its own model
+    /// session (0 = one per available core).
+    pub threads: usize,
     /// A jieba user dictionary replacing the bundled banking dictionary.
     pub user_dict_path: Option<PathBuf>,
     /// Longer customer text is truncated (and flagged) at this many characters.
@@ -56,6 +59,7 @@ impl Default for EnrichConfig {
             model_meta_path: None,
             onnxruntime_path: None,
             intra_threads: 1,
+            threads: 0,
             user_dict_path: None,
             max_text_chars: 2000,
             keywords: 5,
@@ -160,37 +164,102 @@ impl TextPipeline {
     }
 }
 
+/// The enrichment stage. A batch is split into contiguous slices enriched in
+/// parallel, one thread per slice, each with its own ONNX Runtime session;
+/// the segmenter (jieba, ~100 ms to build) is shared.
 pub struct Enricher {
-    text: TextPipeline,
-    model: TextModel,
-    taxonomy: Arc<Taxonomy>,
-    cfg: EnrichConfig,
+    shards: Vec<Shard>,
 }
+
+/// Items per thread below which a batch is not split (thread start-up and a
+/// model call per slice would cost more than they save).
+const MIN_ITEMS_PER_THREAD: usize = 64;
 
 impl Enricher {
     pub fn new(cfg: EnrichConfig, taxonomy: Arc<Taxonomy>) -> Result<Self, EnrichError> {
-        let text = TextPipeline::new(&cfg)?;
+        let text = Arc::new(TextPipeline::new(&cfg)?);
         let runtime =
             resolve_onnxruntime(cfg.onnxruntime_path.as_deref()).ok_or(EnrichError::NoRuntime)?;
         let meta = cfg
             .model_meta_path
             .clone()
             .unwrap_or_else(|| cfg.model_path.with_extension("meta.json"));
-        let model = TextModel::load(&cfg.model_path, &meta, &runtime, cfg.intra_threads)?;
-        Ok(Enricher {
-            text,
-            model,
-            taxonomy,
-            cfg,
-        })
+        let threads = match cfg.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let shards = (0..threads)
+            .map(|_| {
+                Ok(Shard {
+                    text: text.clone(),
+                    model: TextModel::load(&cfg.model_path, &meta, &runtime, cfg.intra_threads)?,
+                    taxonomy: taxonomy.clone(),
+                    cfg: cfg.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, EnrichError>>()?;
+        Ok(Enricher { shards })
     }
 
     pub fn model_version(&self) -> &str {
-        &self.model.meta().model_version
+        &self.shards[0].model.meta().model_version
+    }
+
+    /// Threads a large batch is split across.
+    pub fn threads(&self) -> usize {
+        self.shards.len()
     }
 
     /// Enrich a batch; output order equals input order.
     pub fn enrich(
+        &mut self,
+        items: Vec<Feedback>,
+        ingest_time: DateTime<Utc>,
+    ) -> Result<Vec<EnrichedEvent>, ModelError> {
+        let parts = self
+            .shards
+            .len()
+            .min(items.len() / MIN_ITEMS_PER_THREAD)
+            .max(1);
+        if parts == 1 {
+            return self.shards[0].enrich(items, ingest_time);
+        }
+        let per_part = items.len().div_ceil(parts);
+        let mut slices: Vec<Vec<Feedback>> = Vec::with_capacity(parts);
+        let mut rest = items.into_iter();
+        for _ in 0..parts {
+            slices.push(rest.by_ref().take(per_part).collect());
+        }
+        let results: Vec<Result<Vec<EnrichedEvent>, ModelError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = slices
+                .into_iter()
+                .zip(self.shards.iter_mut())
+                .map(|(slice, shard)| scope.spawn(move || shard.enrich(slice, ingest_time)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("an enrichment thread panicked"))
+                .collect()
+        });
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+}
+
+/// One thread's share of the stage: the shared text pipeline and its own model session.
+struct Shard {
+    text: Arc<TextPipeline>,
+    model: TextModel,
+    taxonomy: Arc<Taxonomy>,
+    cfg: EnrichConfig,
+}
+
+impl Shard {
+    /// Enrich a slice; output order equals input order.
+    fn enrich(
         &mut self,
         items: Vec<Feedback>,
         ingest_time: DateTime<Utc>,

@@ -68,3 +68,37 @@ fn keeps_order_masks_pii_and_handles_wordless_scores() {
     assert!(out[2].keys.customer.as_deref().unwrap().starts_with("pii:"));
     assert_eq!(out[2].pii_masked, ["phone"]);
 }
+
+#[test]
+fn parallel_enrichment_equals_one_thread_in_order() {
+    let cfg = |threads| EnrichConfig {
+        model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
+        threads,
+        ..EnrichConfig::default()
+    };
+    let tax = Arc::new(Taxonomy::bundled());
+    let mut one = Enricher::new(cfg(1), tax.clone()).unwrap();
+    let mut three = Enricher::new(cfg(3), tax).unwrap();
+    assert_eq!(three.threads(), 3);
+    let mut g = voc_gen::Generator::new(voc_gen::GenConfig {
+        seed: 3,
+        duplicate_ratio: 0.0,
+        ..Default::default()
+    });
+    // 400 items: split 134 / 134 / 132 across three threads.
+    let items: Vec<Feedback> = (0..400)
+        .map(|i| item(&format!("p{i}"), &g.next_message().text))
+        .collect();
+    let now = chrono::Utc::now();
+    let a = one.enrich(items.clone(), now).unwrap();
+    let b = three.enrich(items, now).unwrap();
+    assert_eq!(a.len(), 400);
+    let ids = |v: &[EnrichedEvent]| v.iter().map(|e| e.source_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            serde_json::to_value(x).unwrap(),
+            serde_json::to_value(y).unwrap()
+        );
+    }
+}

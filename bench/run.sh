@@ -3,6 +3,8 @@
 #   1. peak: N messages pre-produced, then the Rust worker drains them, then the
 #      Python baseline (bench/python_baseline/pipeline.py) drains the same topics
 #      with its own consumer group into its own database;
+#      Before them, `voc bench consume|insert` measure the ceilings: raw consume
+#      of the same messages, raw insert of as many enriched rows;
 #   2. fixed rate: the Rust worker under a steady VOC_BENCH_RATE msg/s load,
 #      reporting produce-to-visible latency.
 # Env: VOC_BENCH_COUNT (50000), VOC_BENCH_RATE (5000), VOC_BENCH_RATE_SECONDS (10).
@@ -47,6 +49,10 @@ config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
 
 log "peak: producing $N messages (no duplicates, no malformed: both pipelines see only valid input)"
 "$VOC" gen --config "$OUT/rust.toml" --count "$N" --run-id "$P" --seed 1 --duplicate-ratio 0
+log "ceilings: raw consume of the same $N messages, raw insert of $N enriched rows"
+"$VOC" bench consume --config "$OUT/rust.toml" --count "$N" | tee "$OUT/consume.json"
+"$VOC" bench insert --config "$OUT/rust.toml" --count "$N" | tee "$OUT/insert.json"
+"$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=b"DROP DATABASE IF EXISTS voc_bench_rust_bench").read()' "$VOC_CLICKHOUSE__URL"
 log "Rust worker draining $N messages"
 "$VOC" run --config "$OUT/rust.toml" --exit-after "$N" 2>"$OUT/rust.log" | tee "$OUT/rust.json"
 log "Python baseline draining the same $N messages"
@@ -67,7 +73,7 @@ cat "$OUT/rate.json"
 "$VOC_VENV/bin/python" - "$OUT" <<'PY'
 import json, sys, os
 o = sys.argv[1]
-r, p, q = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "python.json", "rate.json"))
+r, p, q, cc, ci = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "python.json", "rate.json", "consume.json", "insert.json"))
 rust_per_core = r["events"] / max(r["cpu_seconds"], 1e-9)
 py_per_core = p["events"] / max(p["cpu_seconds"], 1e-9)
 print()
@@ -76,5 +82,6 @@ print("|---|---|---|---|---|---|---|")
 print(f'| Rust voc | {r["events"]} | {r["seconds"]:.2f} | {r["events_per_s"]:,.0f} | {r["cpu_seconds_per_1000_events"]:.3f} | {rust_per_core:,.0f} | {r["peak_rss_mb"]:.0f} |')
 print(f'| Python baseline | {p["events"]} | {p["seconds"]:.2f} | {p["events_per_s"]:,.0f} | {1000 * p["cpu_seconds"] / p["events"]:.3f} | {py_per_core:,.0f} | - |')
 print(f'\nRust / Python: {r["events_per_s"] / p["events_per_s"]:.1f}x events/s, {rust_per_core / py_per_core:.1f}x events/s per CPU core')
+print(f'Ceilings: raw consume {cc["items_per_s"]:,.0f} msg/s ({cc["mb_per_s"]:.1f} MB/s), raw insert {ci["items_per_s"]:,.0f} rows/s (batches of {ci["batch"]}); the worker reached {r["events_per_s"] / cc["items_per_s"]:.0%} of the consume and {r["events_per_s"] / ci["items_per_s"]:.0%} of the insert ceiling')
 print(f'Fixed rate: {q["events"]} events, produce-to-visible p50 {q["latency_ms_p50"]} ms, p99 {q["latency_ms_p99"]} ms, max {q["latency_ms_max"]} ms, peak RSS {q["peak_rss_mb"]:.0f} MB')
 PY

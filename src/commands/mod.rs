@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand.
 
+mod bench;
 mod classify;
 mod gen;
 mod peek;
@@ -66,6 +67,9 @@ enum Command {
     Peek(peek::Args),
     /// Print the effective configuration (defaults + file + environment) as TOML.
     Config(ConfigArgs),
+    /// Measure the ceilings on the local stack: raw consume rate from the
+    /// broker, raw insert rate into ClickHouse (see docs/benchmarks.md).
+    Bench(bench::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Schema(a) => schema::run(a),
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Config(a) => a
             .load()
             .and_then(|c| Ok(toml::to_string_pretty(&c)?))

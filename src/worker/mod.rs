@@ -1,8 +1,12 @@
 //! The worker: consume -> decode -> enrich -> store -> alert -> commit.
 //!
-//! One loop, one batch at a time, so the delivery guarantee is easy to see:
-//! a batch's offsets are committed only after ClickHouse acknowledged its
-//! rows and the broker acknowledged its dead letters and alerts. A failing
+//! One loop, batches delivered strictly in order, so the delivery guarantee
+//! is easy to see: a batch's offsets are committed only after ClickHouse
+//! acknowledged its rows and the broker acknowledged its dead letters and
+//! alerts. Two batches overlap: while batch N is delivered (stored, alerts
+//! published, committed) on this task, batch N+1 is enriched on blocking
+//! threads; only this task polls the consumer, so messages are always taken
+//! in offset order. A failing
 //! step is retried with backoff while the partitions are paused (bounded
 //! memory: nothing more is fetched); a batch is never skipped. On SIGTERM or
 //! Ctrl-C the worker stops fetching, finishes the batch in hand, commits and
@@ -43,7 +47,8 @@ pub struct Worker {
     consumer: StreamConsumer<WorkerContext>,
     publisher: Publisher,
     sink: ClickHouseSink,
-    enricher: Enricher,
+    /// Shared with the blocking thread that enriches the next batch.
+    enricher: Arc<std::sync::Mutex<Enricher>>,
     taxonomy: Arc<Taxonomy>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
@@ -64,6 +69,19 @@ struct BatchOutcome {
     dead: usize,
     alerts: usize,
 }
+
+/// A batch after the CPU half (decode + enrich), waiting to be delivered.
+struct Enriched {
+    batch: Vec<OwnedMessage>,
+    events: Vec<voc_core::EnrichedEvent>,
+    dead: Vec<DeadLetter>,
+    /// Processing time (now) the batch was decoded at.
+    now: DateTime<Utc>,
+    started: Instant,
+}
+
+/// A batch being enriched on a blocking thread.
+type Enriching = tokio::task::JoinHandle<anyhow::Result<Enriched>>;
 
 impl Worker {
     pub async fn start(cfg: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<Worker> {
@@ -102,7 +120,7 @@ impl Worker {
             consumer,
             publisher,
             sink,
-            enricher,
+            enricher: Arc::new(std::sync::Mutex::new(enricher)),
             taxonomy,
             metrics,
             shutdown,
@@ -126,6 +144,7 @@ impl Worker {
     /// Run until shutdown is signalled (or `exit_after` is reached); returns what was done.
     pub async fn run(mut self) -> anyhow::Result<stats::Summary> {
         let mut sink_ready = false;
+        let mut in_flight: Option<Enriching> = None;
         while !self.stopping() {
             if !sink_ready {
                 // Wait for ClickHouse before consuming anything, retrying like any batch.
@@ -139,28 +158,35 @@ impl Worker {
                     .store(true, Ordering::Relaxed);
                 sink_ready = true;
             }
-            let batch = self.collect().await;
-            if batch.is_empty() {
-                continue;
-            }
-            match self.process(batch).await? {
-                Ok(o) => tracing::debug!(
-                    messages = o.messages,
-                    stored = o.stored,
-                    dead = o.dead,
-                    alerts = o.alerts,
-                    "batch committed"
-                ),
-                Err(Stopped) => {
-                    tracing::warn!("stopped before the batch was acknowledged; its offsets stay uncommitted and will be re-delivered");
+            // Only wait for a first message when nothing is in flight: an
+            // enriched batch must not wait for traffic to be delivered.
+            let batch = self.collect(in_flight.is_some()).await;
+            let next = if batch.is_empty() {
+                None
+            } else {
+                Some(self.start_enriching(batch))
+            };
+            if let Some(enriching) = in_flight.take() {
+                let done = enriching.await.context("enrichment thread")??;
+                if self.deliver_and_report(done).await?.is_err() {
+                    // Stopped mid-delivery: the next batch is dropped uncommitted too.
+                    if let Some(n) = next {
+                        n.abort();
+                    }
                     break;
                 }
             }
+            in_flight = next;
             if self.exit_after > 0 && self.stats.stored + self.stats.dead_letters >= self.exit_after
             {
                 tracing::info!(events = self.stats.stored, "reached --exit-after");
                 break;
             }
+        }
+        // Finish the batch in hand (shutdown or --exit-after), as the contract says.
+        if let Some(enriching) = in_flight.take() {
+            let done = enriching.await.context("enrichment thread")??;
+            let _ = self.deliver_and_report(done).await?;
         }
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
@@ -170,11 +196,12 @@ impl Worker {
         Ok(self.stats.summary())
     }
 
-    /// Gather up to `max_events` messages, closing the batch `max_wait_ms` after its first.
-    async fn collect(&mut self) -> Vec<OwnedMessage> {
+    /// Gather up to `max_events` messages, closing the batch `max_wait_ms` after
+    /// its first (or after `max_wait_ms` at all when `bounded`, possibly empty).
+    async fn collect(&mut self, bounded: bool) -> Vec<OwnedMessage> {
         let max = self.cfg.batch.max_events;
         let mut batch = std::mem::take(&mut self.carry);
-        let mut deadline = (!batch.is_empty())
+        let mut deadline = (bounded || !batch.is_empty())
             .then(|| Instant::now() + Duration::from_millis(self.cfg.batch.max_wait_ms));
         let mut shutdown = self.shutdown.clone();
         while batch.len() < max && !self.stopping() {
@@ -188,7 +215,7 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 r = tokio::time::timeout(wait, self.consumer.recv()) => match r {
-                    Err(_) if batch.is_empty() => {
+                    Err(_) if batch.is_empty() && !bounded => {
                         self.rejoin_if_starved();
                         continue;
                     }
@@ -234,12 +261,10 @@ impl Worker {
         }
     }
 
-    async fn process(
-        &mut self,
-        batch: Vec<OwnedMessage>,
-    ) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
+    /// Decode on this task, then enrich on a blocking thread (returns at once).
+    fn start_enriching(&mut self, batch: Vec<OwnedMessage>) -> Enriching {
         let now = Utc::now();
-        let t0 = Instant::now();
+        let started = Instant::now();
         self.stats.consumed();
         let mut feedback = Vec::with_capacity(batch.len());
         let mut dead: Vec<DeadLetter> = Vec::new();
@@ -284,17 +309,58 @@ impl Worker {
         self.metrics
             .stage_seconds
             .with_label_values(&["decode"])
-            .observe(t0.elapsed().as_secs_f64());
+            .observe(started.elapsed().as_secs_f64());
 
-        let t1 = Instant::now();
-        let enricher = &mut self.enricher;
-        let events = tokio::task::block_in_place(|| enricher.enrich(feedback, now))
-            .context("enrichment failed")?;
-        self.metrics
-            .stage_seconds
-            .with_label_values(&["enrich"])
-            .observe(t1.elapsed().as_secs_f64());
+        let enricher = self.enricher.clone();
+        let metrics = self.metrics.clone();
+        tokio::task::spawn_blocking(move || {
+            let t1 = Instant::now();
+            let events = enricher
+                .lock()
+                .map_err(|_| anyhow::anyhow!("an earlier enrichment panicked"))?
+                .enrich(feedback, now)
+                .context("enrichment failed")?;
+            metrics
+                .stage_seconds
+                .with_label_values(&["enrich"])
+                .observe(t1.elapsed().as_secs_f64());
+            Ok(Enriched {
+                batch,
+                events,
+                dead,
+                now,
+                started,
+            })
+        })
+    }
 
+    async fn deliver_and_report(
+        &mut self,
+        done: Enriched,
+    ) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
+        let outcome = self.deliver(done).await?;
+        match &outcome {
+            Ok(o) => tracing::debug!(
+                messages = o.messages,
+                stored = o.stored,
+                dead = o.dead,
+                alerts = o.alerts,
+                "batch committed"
+            ),
+            Err(Stopped) => tracing::warn!("stopped before the batch was acknowledged; its offsets stay uncommitted and will be re-delivered"),
+        }
+        Ok(outcome)
+    }
+
+    /// Store, publish and commit one enriched batch (retrying while paused).
+    async fn deliver(&mut self, done: Enriched) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
+        let Enriched {
+            batch,
+            events,
+            dead,
+            now,
+            started: t0,
+        } = done;
         let alerts: Vec<DetractorAlert> = if self.cfg.topics.alerts_enabled {
             events
                 .iter()

@@ -9,14 +9,14 @@
 use crate::clause;
 use crate::derive::{self, InferencePolicy};
 use crate::features::{featurize, FeatureVec};
-use crate::model::{ModelError, TextModel};
+use crate::model::{ModelError, ModelMeta, Prediction, TextModel};
 use crate::normalize::normalize;
 use crate::pii::{self, PiiKind};
 use crate::segment::{Segmenter, BUNDLED_DICT};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use voc_core::event::EVENT_SCHEMA;
 use voc_core::{
     EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
@@ -32,10 +32,10 @@ pub struct EnrichConfig {
     pub model_meta_path: Option<PathBuf>,
     /// libonnxruntime.so; default: $ORT_DYLIB_PATH, else the one in ./.venv.
     pub onnxruntime_path: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads per enrichment thread (1 is best).
+    /// ONNX Runtime intra-op threads of the model session (1 is best).
     pub intra_threads: usize,
-    /// Threads that enrich one batch in parallel, each with its own model
-    /// session (0 = one per available core).
+    /// Threads that enrich one batch in parallel, sharing the segmenter and
+    /// the model session (0 = one per available core).
     pub threads: usize,
     /// A jieba user dictionary replacing the bundled banking dictionary.
     pub user_dict_path: Option<PathBuf>,
@@ -165,8 +165,10 @@ impl TextPipeline {
 }
 
 /// The enrichment stage. A batch is split into contiguous slices enriched in
-/// parallel, one thread per slice, each with its own ONNX Runtime session;
-/// the segmenter (jieba, ~100 ms to build) is shared.
+/// parallel, one thread per slice. The segmenter (jieba, ~100 ms to build) and
+/// the ONNX Runtime session (~44 MB each) are shared: a thread holds the model
+/// only for one chunk of `model_batch` rows at a time, between which it
+/// prepares the next chunk's text, so the threads rarely wait for each other.
 pub struct Enricher {
     shards: Vec<Shard>,
 }
@@ -188,21 +190,23 @@ impl Enricher {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let model = TextModel::load(&cfg.model_path, &meta, &runtime, cfg.intra_threads)?;
+        let meta = model.meta().clone();
+        let model = Arc::new(Mutex::new(model));
         let shards = (0..threads)
-            .map(|_| {
-                Ok(Shard {
-                    text: text.clone(),
-                    model: TextModel::load(&cfg.model_path, &meta, &runtime, cfg.intra_threads)?,
-                    taxonomy: taxonomy.clone(),
-                    cfg: cfg.clone(),
-                })
+            .map(|_| Shard {
+                text: text.clone(),
+                model: model.clone(),
+                meta: meta.clone(),
+                taxonomy: taxonomy.clone(),
+                cfg: cfg.clone(),
             })
-            .collect::<Result<Vec<_>, EnrichError>>()?;
+            .collect();
         Ok(Enricher { shards })
     }
 
     pub fn model_version(&self) -> &str {
-        &self.shards[0].model.meta().model_version
+        &self.shards[0].meta.model_version
     }
 
     /// Threads a large batch is split across.
@@ -249,10 +253,11 @@ impl Enricher {
     }
 }
 
-/// One thread's share of the stage: the shared text pipeline and its own model session.
+/// One thread's share of the stage.
 struct Shard {
     text: Arc<TextPipeline>,
-    model: TextModel,
+    model: Arc<Mutex<TextModel>>,
+    meta: ModelMeta,
     taxonomy: Arc<Taxonomy>,
     cfg: EnrichConfig,
 }
@@ -264,18 +269,30 @@ impl Shard {
         items: Vec<Feedback>,
         ingest_time: DateTime<Utc>,
     ) -> Result<Vec<EnrichedEvent>, ModelError> {
-        let prepared: Vec<Prepared> = items.iter().map(|f| self.text.prepare(&f.voice)).collect();
-        let with_text: Vec<usize> = (0..items.len())
-            .filter(|&i| !prepared[i].text.is_empty())
-            .collect();
+        // Prepare and predict chunk by chunk (see [`Enricher`]).
+        let rows = self.cfg.model_batch.max(1);
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
         let mut predictions = vec![None; items.len()];
-        for chunk in with_text.chunks(self.cfg.model_batch.max(1)) {
-            let feats: Vec<&FeatureVec> = chunk.iter().map(|&i| &prepared[i].features).collect();
-            for (&i, p) in chunk.iter().zip(self.model.predict(&feats)?) {
+        for start in (0..items.len()).step_by(rows) {
+            let end = (start + rows).min(items.len());
+            prepared.extend(
+                items[start..end]
+                    .iter()
+                    .map(|f| self.text.prepare(&f.voice)),
+            );
+            let with_text: Vec<usize> = (start..end)
+                .filter(|&i| !prepared[i].text.is_empty())
+                .collect();
+            if with_text.is_empty() {
+                continue;
+            }
+            let feats: Vec<&FeatureVec> =
+                with_text.iter().map(|&i| &prepared[i].features).collect();
+            for (&i, p) in with_text.iter().zip(self.predict(&feats)?) {
                 predictions[i] = Some(p);
             }
         }
-        let meta = self.model.meta().clone();
+        let meta = self.meta.clone();
         let mut analysed: Vec<(Sentiment, Vec<TagScore>)> = items
             .iter()
             .zip(&predictions)
@@ -349,6 +366,13 @@ impl Shard {
         Ok(out)
     }
 
+    fn predict(&self, feats: &[&FeatureVec]) -> Result<Vec<Prediction>, ModelError> {
+        self.model
+            .lock()
+            .map_err(|_| ModelError::Inference("the model lock was poisoned by a panic".into()))?
+            .predict(feats)
+    }
+
     /// Aspect-level sentiment: for items with two or more tags and several
     /// clauses, each tag takes the sentiment of the clause where the model
     /// finds it most strongly (a single tag keeps the item's sentiment). One
@@ -381,7 +405,7 @@ impl Shard {
         let mut preds = Vec::with_capacity(clause_feats.len());
         for chunk in clause_feats.chunks(self.cfg.model_batch.max(1)) {
             let refs: Vec<&FeatureVec> = chunk.iter().collect();
-            preds.extend(self.model.predict(&refs)?);
+            preds.extend(self.predict(&refs)?);
         }
         let index: std::collections::HashMap<&str, usize> = tag_ids
             .iter()

@@ -53,6 +53,8 @@ fn feedback(texts: &[String]) -> Vec<Feedback> {
 fn config() -> EnrichConfig {
     EnrichConfig {
         model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
+        // One core: the bench measures this thread's CPU time.
+        threads: 1,
         ..EnrichConfig::default()
     }
 }
@@ -163,6 +165,14 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
         b.iter(|| {
             refs.chunks(rows)
                 .map(|c| model.predict(c).unwrap().len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("prepare(normalize+pii+segment+featurize)", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| pipe.prepare(t).features.ids.len())
                 .sum::<usize>()
         })
     });

@@ -2,6 +2,7 @@
 //! voc-sink) into a worker, plus the operator commands around it. Each command
 //! lives in its own module under `commands`.
 
+pub mod analytics;
 pub mod commands;
 pub mod config;
 pub mod metrics;

@@ -390,6 +390,8 @@ impl ClickHouseSink {
 
     async fn execute(&self, sql: &str) -> Result<(), SinkError> {
         let admin = self.client.clone().with_database("default");
+        // Sent verbatim: a `?` in a DDL comment is not a bind placeholder.
+        let sql = &sql.replace('?', "??");
         self.timed(async { admin.query(sql).execute().await.map_err(|e| self.err(e)) })
             .await
     }

@@ -3,6 +3,7 @@
 mod classify;
 mod gen;
 mod peek;
+mod query;
 mod run;
 mod schema;
 mod topics;
@@ -58,8 +59,10 @@ enum Command {
     /// Generate realistic, seeded banking feedback for the four channels and
     /// produce it to Kafka (or print it).
     Gen(gen::Args),
-    /// Print or apply the ClickHouse schema (idempotent).
+    /// ClickHouse schema: print the DDL, apply the migrations, list what was applied.
     Schema(schema::Args),
+    /// List the saved analyst questions (deploy/clickhouse/queries/) or run one.
+    Query(query::Args),
     /// Create the raw, dead-letter and alert topics (idempotent).
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Featurize(a) => classify::featurize(a),
         Command::Gen(a) => gen::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Query(a) => query::run(a),
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
         Command::Config(a) => a

@@ -1,0 +1,39 @@
+-- O-data meets X-data: do high-value customers (segment 财富 or 私行 in the customer
+-- dimension) complain about different things than the others? Last 30 days up to {now}:
+-- for each group, its five most frequent pain and itch tags and their share of the
+-- group's feedback (items from customers known to the customer dimension).
+-- (One JOIN per SELECT level keeps it valid on ClickHouse 18.16.)
+SELECT
+    customer_group,
+    tag_id,
+    tag_zh,
+    polarity,
+    feedback,
+    share_pct
+FROM
+(
+    SELECT customer_group, tag_id, polarity, feedback, round(100 * feedback / group_feedback, 2) AS share_pct
+    FROM
+    (
+        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, tag_id, polarity, uniqExact(event_id) AS feedback
+        FROM {db}.feedback_event_tags
+        ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
+        WHERE polarity IN ('pain', 'itch') AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+        GROUP BY customer_group, tag_id, polarity
+    )
+    ANY LEFT JOIN
+    (
+        SELECT customer_group, uniqExact(event_id) AS group_feedback
+        FROM
+        (
+            SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, event_id
+            FROM {db}.feedback_events
+            ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
+            WHERE event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+        )
+        GROUP BY customer_group
+    ) USING customer_group
+)
+ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) USING tag_id
+ORDER BY customer_group ASC, feedback DESC, tag_id ASC
+LIMIT 5 BY customer_group

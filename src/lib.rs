@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod commands;
 pub mod config;
 pub mod metrics;
+pub mod report;
 pub mod worker;
 
 pub use config::Config;

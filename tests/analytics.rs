@@ -806,3 +806,107 @@ async fn migrate_is_idempotent_records_versions_and_refuses_edited_migrations() 
     d.drop().await;
     fresh.drop().await;
 }
+
+/// Chromium from Debian (deploy/install.sh installs it when missing).
+fn chromium() -> String {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return c.to_string();
+        }
+    }
+    panic!("no headless Chromium on PATH: run deploy/install.sh (it installs Debian's chromium)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_draws_every_chart_in_headless_chromium() {
+    let d = Dataset::load("report", 3000, 1000, 3).await;
+    let dir = d.config.parent().unwrap().to_path_buf();
+    let out = dir.join("report.html");
+    dataset::voc(
+        &[
+            "report",
+            "--as-of",
+            "2026-11-25 12:00:00",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &d.config,
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.len() > 1_000_000, "ECharts is embedded");
+    assert!(
+        !html.contains("<script src"),
+        "self-contained: no external script"
+    );
+    assert!(
+        !html.contains("<link "),
+        "self-contained: no external stylesheet"
+    );
+
+    // What the page must show, from the events themselves.
+    let tax = Taxonomy::bundled();
+    let ev = project(&d.unique, &tax);
+    let ctx = context(&ev, &tax);
+    let detractors = q09(&ctx);
+    assert!(!detractors.is_empty());
+    let C::S(first_text) = &detractors[0][8] else {
+        panic!()
+    };
+    assert!(
+        html.contains(&voc::report::escape(first_text)),
+        "the newest detractor's masked text is listed"
+    );
+
+    let profile = dir.join("chromium-profile");
+    let dom = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--window-size=1400,2400",
+            "--virtual-time-budget=15000",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            &format!("file://{}", out.display()),
+        ])
+        .output()
+        .expect("running chromium");
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.status.success() && !dom_text.is_empty(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    for id in voc::report::CHARTS {
+        let start = dom_text
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} missing from the rendered page"));
+        let tag_end = start + dom_text[start..].find('>').unwrap();
+        assert!(
+            dom_text[start..tag_end].contains("data-drawn=\"true\""),
+            "chart {id} never fired ECharts' finished event: {}",
+            &dom_text[start..tag_end]
+        );
+        let body_end = dom_text[tag_end..].find("</canvas>").map(|i| tag_end + i);
+        let next_card = dom_text[tag_end..]
+            .find("class=\"card")
+            .map(|i| tag_end + i);
+        assert!(
+            matches!((body_end, next_card), (Some(c), Some(n)) if c < n)
+                || (body_end.is_some() && next_card.is_none()),
+            "chart {id} has no canvas"
+        );
+    }
+    assert!(
+        dom_text.contains("data-charts-ready=\"true\""),
+        "not every chart finished drawing"
+    );
+    d.drop().await;
+    eprintln!("report: {}", out.display());
+}

@@ -4,6 +4,7 @@ mod classify;
 mod gen;
 mod peek;
 mod query;
+mod report;
 mod run;
 mod schema;
 mod topics;
@@ -63,6 +64,9 @@ enum Command {
     Schema(schema::Args),
     /// List the saved analyst questions (deploy/clickhouse/queries/) or run one.
     Query(query::Args),
+    /// Write a self-contained HTML report (NPS trend, channel mix, journey-stage
+    /// heatmap, tag ranking, open problems, detractors) from the saved queries.
+    Report(report::Args),
     /// Create the raw, dead-letter and alert topics (idempotent).
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
@@ -80,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Gen(a) => gen::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Query(a) => query::run(a),
+        Command::Report(a) => report::run(a),
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
         Command::Config(a) => a

@@ -113,6 +113,68 @@ pub fn substitute(sql: &str, db: &str, as_of: AsOf) -> String {
     sql.replace("{now}", &as_of.sql(db)).replace("{db}", db)
 }
 
+/// The Grafana dashboard (deploy/grafana/voc-dashboard.json).
+pub const GRAFANA_DASHBOARD: &str = include_str!("../deploy/grafana/voc-dashboard.json");
+
+/// Each panel's title and SQL, from the dashboard JSON.
+pub fn grafana_panels(json: &str) -> Result<Vec<(String, String)>, String> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let panels = v["panels"].as_array().ok_or("no panels")?;
+    let mut out = Vec::new();
+    for p in panels {
+        let title = p["title"]
+            .as_str()
+            .ok_or("a panel without a title")?
+            .to_string();
+        for t in p["targets"]
+            .as_array()
+            .ok_or(format!("{title}: no targets"))?
+        {
+            let sql = t["rawSql"].as_str().ok_or(format!("{title}: no rawSql"))?;
+            out.push((title.clone(), sql.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Expand the macros the ClickHouse datasource plugin expands (`$__timeFilter`,
+/// `$__fromTime`, `$__toTime`, `$__dateFilter`, `$__interval_s`) and the
+/// dashboard variable `${db}`, as the plugin would for the range `from..to`.
+pub fn grafana_sql(sql: &str, db: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let (f, t) = (from.timestamp(), to.timestamp());
+    let mut out = sql
+        .replace("${db}", db)
+        .replace("$__fromTime", &format!("toDateTime({f})"))
+        .replace("$__toTime", &format!("toDateTime({t})"))
+        .replace("$__interval_s", "60");
+    for (macro_name, lo, hi) in [
+        (
+            "$__timeFilter(",
+            format!("toDateTime({f})"),
+            format!("toDateTime({t})"),
+        ),
+        (
+            "$__dateFilter(",
+            format!("toDate('{}')", from.format("%Y-%m-%d")),
+            format!("toDate('{}')", to.format("%Y-%m-%d")),
+        ),
+    ] {
+        while let Some(start) = out.find(macro_name) {
+            let Some(len) = out[start..].find(')') else {
+                break;
+            };
+            let col = out[start + macro_name.len()..start + len]
+                .trim()
+                .to_string();
+            out.replace_range(
+                start..start + len + 1,
+                &format!("{col} >= {lo} AND {col} <= {hi}"),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +204,51 @@ mod tests {
             let sql = q.render("voc", AsOf::Now);
             assert!(!sql.contains('{'), "{}: unfilled placeholder", q.name);
         }
+    }
+
+    #[test]
+    fn grafana_dashboard_is_well_formed_and_uses_the_clickhouse_plugin() {
+        let v: serde_json::Value = serde_json::from_str(GRAFANA_DASHBOARD).expect("valid JSON");
+        assert!(v["uid"].is_string() && v["title"].is_string());
+        let panels = v["panels"].as_array().unwrap();
+        assert!(panels.len() >= 8);
+        let mut ids = std::collections::HashSet::new();
+        for p in panels {
+            assert!(ids.insert(p["id"].as_i64().unwrap()), "duplicate panel id");
+            assert_eq!(p["datasource"]["type"], "grafana-clickhouse-datasource");
+            assert!(p["gridPos"]["w"].as_i64().unwrap() > 0);
+            for t in p["targets"].as_array().unwrap() {
+                assert_eq!(t["datasource"]["type"], "grafana-clickhouse-datasource");
+                assert_eq!(t["editorType"], "sql");
+            }
+        }
+        let sqls = grafana_panels(GRAFANA_DASHBOARD).unwrap();
+        assert_eq!(sqls.len(), panels.len());
+        for (title, sql) in sqls {
+            assert!(
+                sql.contains("$__timeFilter("),
+                "{title}: not bound to the time picker"
+            );
+            // 18.16 has no toStartOfInterval, which $__timeInterval expands to.
+            assert!(!sql.contains("$__timeInterval"), "{title}");
+        }
+    }
+
+    #[test]
+    fn grafana_macros_expand_like_the_plugin() {
+        let from = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 18, 0, 0, 0).unwrap();
+        let to = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 25, 0, 0, 0).unwrap();
+        let sql = grafana_sql(
+            "SELECT 1 FROM ${db}.t WHERE $__timeFilter(event_time) AND $__dateFilter(day) AND x < $__toTime",
+            "voc",
+            from,
+            to,
+        );
+        assert_eq!(
+            sql,
+            "SELECT 1 FROM voc.t WHERE event_time >= toDateTime(1794960000) AND event_time <= toDateTime(1795564800) \
+             AND day >= toDate('2026-11-18') AND day <= toDate('2026-11-25') AND x < toDateTime(1795564800)"
+        );
     }
 
     #[test]

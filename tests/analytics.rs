@@ -910,3 +910,48 @@ async fn report_draws_every_chart_in_headless_chromium() {
     d.drop().await;
     eprintln!("report: {}", out.display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_grafana_panel_runs_on_clickhouse() {
+    let d = Dataset::load("grafana", 2000, 500, 9).await;
+    let to = as_of();
+    let from = to - chrono::Duration::days(7);
+    let panels = voc::analytics::grafana_panels(voc::analytics::GRAFANA_DASHBOARD).unwrap();
+    let mut rows_seen = 0;
+    for (title, sql) in &panels {
+        let sql = voc::analytics::grafana_sql(sql, &d.database, from, to);
+        let t = d
+            .sink
+            .query_table(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("panel {title:?} fails on ClickHouse: {e}\n{sql}"));
+        rows_seen += !t.rows.is_empty() as usize;
+    }
+    assert!(
+        rows_seen == panels.len(),
+        "{} of {} panels returned rows for a week of data",
+        rows_seen,
+        panels.len()
+    );
+    // One panel's numbers, checked: the channel mix equals the events' own count.
+    let tax = Taxonomy::bundled();
+    let ev = project(&d.unique, &tax);
+    let (f, t) = (from.timestamp(), to.timestamp());
+    let mut want: BTreeMap<String, f64> = BTreeMap::new();
+    for e in ev.iter().filter(|e| e.t >= f && e.t <= t) {
+        *want.entry(e.channel.clone()).or_default() += 1.0;
+    }
+    let (_, mix) = panels.iter().find(|(t, _)| t == "Channel mix").unwrap();
+    let got = d
+        .sink
+        .query_table(&voc::analytics::grafana_sql(mix, &d.database, from, to))
+        .await
+        .unwrap();
+    let got: BTreeMap<String, f64> = got
+        .rows
+        .iter()
+        .map(|r| (Table::text(&r[0]), Table::number(&r[1]).unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    d.drop().await;
+}

@@ -388,7 +388,8 @@ impl ClickHouseSink {
         ServerVersion::parse(&v).ok_or(SinkError::Version(v))
     }
 
-    async fn execute(&self, sql: &str) -> Result<(), SinkError> {
+    /// Run one statement that returns no rows (DDL, INSERT ... SELECT, OPTIMIZE).
+    pub async fn execute(&self, sql: &str) -> Result<(), SinkError> {
         let admin = self.client.clone().with_database("default");
         // Sent verbatim: a `?` in a DDL comment is not a bind placeholder.
         let sql = &sql.replace('?', "??");

@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand.
 
+mod bench_queries;
 mod classify;
 mod gen;
 mod peek;
@@ -67,6 +68,9 @@ enum Command {
     /// Write a self-contained HTML report (NPS trend, channel mix, journey-stage
     /// heatmap, tag ranking, open problems, detractors) from the saved queries.
     Report(report::Args),
+    /// Benchmark the saved queries on millions of synthetic events in a
+    /// separate database (loads them, times each query, drops the database).
+    BenchQueries(bench_queries::Args),
     /// Create the raw, dead-letter and alert topics (idempotent).
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Schema(a) => schema::run(a),
         Command::Query(a) => query::run(a),
         Command::Report(a) => report::run(a),
+        Command::BenchQueries(a) => bench_queries::run(a),
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
         Command::Config(a) => a

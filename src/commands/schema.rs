@@ -18,7 +18,40 @@ pub struct PrintArgs {
     /// Print the variants this server version would get (no server is contacted).
     #[arg(long, default_value = "18.16.1")]
     pub server_version: String,
+    /// Print the cluster variant instead (deploy/clickhouse/cluster/:
+    /// Replicated*MergeTree + Distributed, ON CLUSTER '{cluster}'), to run by
+    /// hand on a cluster with ZooKeeper/Keeper and the shard/replica macros.
+    #[arg(long)]
+    pub cluster: bool,
 }
+
+/// The cluster variant of the migrations (printed, never applied by voc).
+const CLUSTER_DDL: [(&str, &str); 6] = [
+    (
+        "001_feedback_events",
+        include_str!("../../deploy/clickhouse/cluster/001_feedback_events.sql"),
+    ),
+    (
+        "002_feedback_view",
+        include_str!("../../deploy/clickhouse/cluster/002_feedback_view.sql"),
+    ),
+    (
+        "003_taxonomy",
+        include_str!("../../deploy/clickhouse/cluster/003_taxonomy.sql"),
+    ),
+    (
+        "004_event_tags",
+        include_str!("../../deploy/clickhouse/cluster/004_event_tags.sql"),
+    ),
+    (
+        "005_rollups",
+        include_str!("../../deploy/clickhouse/cluster/005_rollups.sql"),
+    ),
+    (
+        "006_customers",
+        include_str!("../../deploy/clickhouse/cluster/006_customers.sql"),
+    ),
+];
 
 #[derive(clap::Subcommand)]
 pub enum Action {
@@ -40,6 +73,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.action {
         Action::Print(p) => {
             let cfg = p.config.load()?;
+            if p.cluster {
+                let db = &cfg.clickhouse.database;
+                println!("CREATE DATABASE IF NOT EXISTS {db} ON CLUSTER '{{cluster}}';\n");
+                for (name, sql) in CLUSTER_DDL {
+                    for stmt in voc_sink::migrate::split_statements(sql) {
+                        println!("-- {name} (cluster)\n{};\n", stmt.replace("{db}", db));
+                    }
+                }
+                return Ok(());
+            }
             let server = ServerVersion::parse(&p.server_version)
                 .with_context(|| format!("--server-version {:?}", p.server_version))?;
             for (name, sql) in ClickHouseSink::schema_statements(&cfg.clickhouse.database, server)?

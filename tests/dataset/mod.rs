@@ -115,7 +115,7 @@ impl Dataset {
 
     pub async fn drop(&self) {
         self.sink
-            .query_table(&format!("DROP DATABASE IF EXISTS {}", self.database))
+            .execute(&format!("DROP DATABASE IF EXISTS {}", self.database))
             .await
             .ok();
     }

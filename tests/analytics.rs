@@ -997,3 +997,93 @@ async fn cluster_variant_parses_on_clickhouse() {
     assert!(statements >= 20, "{statements}");
     d.drop().await;
 }
+
+/// An installation from before the analytics migrations (001-003 only, events
+/// already stored) gets its tag table and rollups backfilled by `migrate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_database_with_events_backfills_tags_and_rollups() {
+    let database = dataset::unique_name("backfill");
+    let sink = voc_sink::ClickHouseSink::new(voc_sink::ClickHouseConfig {
+        url: dataset::clickhouse_url(),
+        database: database.clone(),
+        ..Default::default()
+    });
+    let old = voc_sink::ClickHouseSink::schema_statements(
+        &database,
+        voc_sink::migrate::ServerVersion::new(18, 16, 1),
+    )
+    .unwrap();
+    for (name, stmt) in old.iter().filter(|(n, _)| n.as_str() < "004") {
+        if !name.contains("schema_migrations") {
+            sink.execute(stmt).await.unwrap();
+        }
+    }
+    sink.load_taxonomy(&Taxonomy::bundled()).await.unwrap();
+    let events = dataset::enriched(1500, 21, "backfill", 72);
+    sink.insert(&events).await.unwrap();
+    // Before: no tag table. Then the real command.
+    assert!(sink
+        .query_table(&format!(
+            "SELECT count() FROM {database}.feedback_event_tags"
+        ))
+        .await
+        .is_err());
+    let dir = std::env::temp_dir().join(format!("voc-it-{database}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("voc.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[clickhouse]\nurl = \"{}\"\ndatabase = \"{database}\"\n",
+            dataset::clickhouse_url()
+        ),
+    )
+    .unwrap();
+    dataset::voc(&["schema", "migrate"], &config);
+
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<_> = events
+        .into_iter()
+        .filter(|e| seen.insert(e.event_id.clone()))
+        .collect();
+    let tag_hits: u64 = unique.iter().map(|e| e.tags.len() as u64).sum();
+    let scalar = |sql: String| {
+        let sink = sink.clone();
+        async move {
+            let t = sink.query_table(&sql).await.unwrap();
+            Table::number(&t.rows[0][0]).unwrap() as u64
+        }
+    };
+    let db = &database;
+    assert_eq!(
+        scalar(format!(
+            "SELECT uniqExact(event_id, tag_id) FROM {db}.feedback_event_tags"
+        ))
+        .await,
+        tag_hits
+    );
+    assert_eq!(
+        scalar(format!(
+            "SELECT uniqExactMerge(events) FROM {db}.feedback_rollup_day"
+        ))
+        .await,
+        unique.len() as u64
+    );
+    assert_eq!(
+        scalar(format!(
+            "SELECT uniqExactMerge(events) FROM {db}.feedback_rollup_minute"
+        ))
+        .await,
+        unique.len() as u64
+    );
+    assert_eq!(
+        scalar(format!(
+            "SELECT sum(c) FROM (SELECT uniqExactMerge(events) AS c FROM {db}.tag_rollup_day GROUP BY day, tag_id)"
+        ))
+        .await,
+        tag_hits
+    );
+    sink.execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .await
+        .ok();
+}

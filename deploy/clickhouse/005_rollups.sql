@@ -108,3 +108,34 @@ FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
 ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
 GROUP BY day, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;
+
+-- Backfill the events stored before this migration. Re-running it is harmless:
+-- the uniqExact sets absorb events that are already counted. On a large table
+-- raise clickhouse.timeout_ms for this first migrate.
+INSERT INTO {db}.feedback_rollup_minute
+SELECT toStartOfMinute(event_time) AS minute, channel, branch_id, product, sentiment_label, nps_segment,
+       uniqExactState(event_id) AS events
+FROM {db}.feedback_events
+GROUP BY minute, channel, branch_id, product, sentiment_label, nps_segment;
+
+INSERT INTO {db}.feedback_rollup_day
+SELECT toDate(event_time, 'Asia/Shanghai') AS day, channel, branch_id, product, sentiment_label, nps_segment,
+       uniqExactState(event_id) AS events
+FROM {db}.feedback_events
+GROUP BY day, channel, branch_id, product, sentiment_label, nps_segment;
+
+INSERT INTO {db}.tag_rollup_minute
+SELECT toStartOfMinute(event_time) AS minute, channel, branch_id, product, journey_stage, tag_id, polarity,
+       department, sentiment_label, nps_segment, uniqExactState(event_id) AS events
+FROM {db}.feedback_events
+ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
+GROUP BY minute, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;
+
+INSERT INTO {db}.tag_rollup_day
+SELECT toDate(event_time, 'Asia/Shanghai') AS day, channel, branch_id, product, journey_stage, tag_id, polarity,
+       department, sentiment_label, nps_segment, uniqExactState(event_id) AS events
+FROM {db}.feedback_events
+ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
+GROUP BY day, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;

@@ -2,7 +2,8 @@
 -- dimension) complain about different things than the others? Last 30 days up to {now}:
 -- for each group, its five most frequent pain and itch tags and their share of the
 -- group's feedback (items from customers known to the customer dimension).
--- (One JOIN per SELECT level keeps it valid on ClickHouse 18.16.)
+-- (One JOIN per SELECT level keeps it valid on ClickHouse 18.16; LIMIT 1 BY counts
+-- every event once.)
 SELECT
     customer_group,
     tag_id,
@@ -15,22 +16,26 @@ FROM
     SELECT customer_group, tag_id, polarity, feedback, round(100 * feedback / group_feedback, 2) AS share_pct
     FROM
     (
-        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, tag_id, polarity, uniqExact(event_id) AS feedback
-        FROM {db}.feedback_event_tags
+        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, tag_id, polarity, count() AS feedback
+        FROM
+        (
+            SELECT customer_key, tag_id, polarity FROM {db}.feedback_event_tags
+            WHERE polarity IN ('pain', 'itch') AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+            LIMIT 1 BY event_id, tag_id
+        )
         ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
-        WHERE polarity IN ('pain', 'itch') AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
         GROUP BY customer_group, tag_id, polarity
     )
     ANY LEFT JOIN
     (
-        SELECT customer_group, uniqExact(event_id) AS group_feedback
+        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, count() AS group_feedback
         FROM
         (
-            SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, event_id
-            FROM {db}.feedback_events
-            ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
-            WHERE event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+            SELECT customer_key FROM {db}.feedback_events
+            WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+            LIMIT 1 BY event_id
         )
+        ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
         GROUP BY customer_group
     ) USING customer_group
 )

@@ -462,8 +462,11 @@ fn q11(c: &Ctx) -> Vec<Vec<C>> {
 }
 
 fn q12(c: &Ctx) -> Vec<Vec<C>> {
+    let today = c.today();
+    let first = today - chrono::Duration::days(30);
     let mut by: BTreeMap<(&str, &str), (usize, usize, usize)> = BTreeMap::new();
-    for e in c.within(30) {
+    // The rollup holds every stored event; the query bounds it by Beijing day only.
+    for e in c.ev.iter().filter(|e| e.day > first && e.day <= today) {
         let mut stages: BTreeMap<&str, bool> = BTreeMap::new();
         for (_, pol, st, _) in &e.tags {
             *stages.entry(st).or_default() |= pol == "pain";

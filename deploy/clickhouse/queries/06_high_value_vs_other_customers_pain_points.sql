@@ -2,8 +2,9 @@
 -- dimension) complain about different things than the others? Last 30 days up to {now}:
 -- for each group, its five most frequent pain and itch tags and their share of the
 -- group's feedback (items from customers known to the customer dimension).
--- (One JOIN per SELECT level keeps it valid on ClickHouse 18.16; LIMIT 1 BY counts
--- every event once.)
+-- Every event counts once (LIMIT 1 BY drops re-delivered copies); counts are summed
+-- per customer before the join with the dimension, so the join sees thousands of rows,
+-- not millions. (One JOIN per SELECT level keeps it valid on ClickHouse 18.16.)
 SELECT
     customer_group,
     tag_id,
@@ -16,24 +17,35 @@ FROM
     SELECT customer_group, tag_id, polarity, feedback, round(100 * feedback / group_feedback, 2) AS share_pct
     FROM
     (
-        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, tag_id, polarity, count() AS feedback
+        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, tag_id, polarity, sum(n) AS feedback
         FROM
         (
-            SELECT customer_key, tag_id, polarity FROM {db}.feedback_event_tags
-            WHERE polarity IN ('pain', 'itch') AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
-            LIMIT 1 BY event_id, tag_id
+            SELECT customer_key, tag_id, polarity, count() AS n
+            FROM
+            (
+                SELECT customer_key, tag_id, polarity FROM {db}.feedback_event_tags
+                WHERE polarity IN ('pain', 'itch') AND channel != 'community'
+                  AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+                LIMIT 1 BY event_id, tag_id
+            )
+            GROUP BY customer_key, tag_id, polarity
         )
         ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
         GROUP BY customer_group, tag_id, polarity
     )
     ANY LEFT JOIN
     (
-        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, count() AS group_feedback
+        SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, sum(n) AS group_feedback
         FROM
         (
-            SELECT customer_key FROM {db}.feedback_events
-            WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
-            LIMIT 1 BY event_id
+            SELECT customer_key, count() AS n
+            FROM
+            (
+                SELECT customer_key FROM {db}.feedback_events
+                WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
+                LIMIT 1 BY event_id
+            )
+            GROUP BY customer_key
         )
         ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
         GROUP BY customer_group

@@ -2,9 +2,10 @@
 -- dimension) complain about different things than the others? Last 30 days up to {now}:
 -- for each group, its five most frequent pain and itch tags and their share of the
 -- group's feedback (items from customers known to the customer dimension).
--- Every event counts once (LIMIT 1 BY drops re-delivered copies); counts are summed
--- per customer before the join with the dimension, so the join sees thousands of rows,
--- not millions. (One JOIN per SELECT level keeps it valid on ClickHouse 18.16.)
+-- Distinct events are counted per customer (and tag) before the join with the
+-- dimension - an event has one customer, so the sums are exact under re-delivery -
+-- and the join sees thousands of rows, not millions. (One JOIN per SELECT level keeps
+-- it valid on ClickHouse 18.16.)
 SELECT
     customer_group,
     tag_id,
@@ -20,14 +21,10 @@ FROM
         SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, tag_id, polarity, sum(n) AS feedback
         FROM
         (
-            SELECT customer_key, tag_id, polarity, count() AS n
-            FROM
-            (
-                SELECT customer_key, tag_id, polarity FROM {db}.feedback_event_tags
-                WHERE polarity IN ('pain', 'itch') AND channel != 'community'
-                  AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
-                LIMIT 1 BY event_id, tag_id
-            )
+            SELECT customer_key, tag_id, polarity, uniqExact(event_id) AS n
+            FROM {db}.feedback_event_tags
+            WHERE polarity IN ('pain', 'itch') AND channel != 'community'
+              AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
             GROUP BY customer_key, tag_id, polarity
         )
         ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
@@ -38,13 +35,9 @@ FROM
         SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, sum(n) AS group_feedback
         FROM
         (
-            SELECT customer_key, count() AS n
-            FROM
-            (
-                SELECT customer_key FROM {db}.feedback_events
-                WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
-                LIMIT 1 BY event_id
-            )
+            SELECT customer_key, uniqExact(event_id) AS n
+            FROM {db}.feedback_events
+            WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
             GROUP BY customer_key
         )
         ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key

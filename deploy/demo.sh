@@ -21,7 +21,8 @@ VOC="$VOC_ROOT/target/release/voc"
 
 log "creating topics and ClickHouse schema (idempotent)"
 "$VOC" topics create --partitions 6
-"$VOC" schema apply
+"$VOC" schema migrate
+"$VOC" gen customers        # the example customer dimension (O-data) for the joins
 
 ch() { curl -sS --fail-with-body "$VOC_CLICKHOUSE__URL/" --data-binary "$1"; }
 
@@ -74,6 +75,10 @@ echo; echo "-- Worker metrics (excerpt)"
 curl -s http://127.0.0.1:9464/metrics | grep -E "^voc_(events_stored_total|dead_letters_total|alerts_published_total|assigned_partitions)" | head -14
 curl -s http://127.0.0.1:9464/metrics | python3 "$VOC_ROOT/deploy/local/show.py" stages
 echo "healthz: $(curl -s http://127.0.0.1:9464/healthz)"
+
+REPORT="$VOC_DATA_DIR/report.html"
+"$VOC" report --as-of latest --out "$REPORT" && log "HTML report (open it in a browser, works offline): $REPORT"
+echo "More analyst questions: $VOC query   (list), $VOC query 01 --as-of latest   (run one)"
 
 log "stopping the worker (SIGTERM: finish batch, commit, exit)"
 kill -TERM $WORKER; wait $WORKER || true; trap - EXIT

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local voc stack needs and is missing; safe to re-run.
-#   - Debian: ClickHouse server/client, build tools for librdkafka (gcc, make, cmake...)
+#   - Debian: ClickHouse server/client, build tools for librdkafka (gcc, make, cmake...),
+#     chromium (headless, for the report test)
 #   - tansu (Kafka-protocol broker), built with cargo once (~15-20 min on 2 cores)
 #   - a Python venv (.venv) with onnxruntime (its libonnxruntime.so is what the
 #     Rust worker loads) and the training/test tools from models/requirements.txt
@@ -13,6 +14,8 @@ command -v make >/dev/null || need_apt+=(make)
 command -v gcc >/dev/null || need_apt+=(gcc g++)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+# Headless Chromium renders `voc report` in the tests (charts must draw).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -14,10 +14,12 @@
 //! in ClickHouse and what must be dead-lettered.
 
 mod compose;
+pub mod customers;
 mod malformed;
 mod phrasebank;
 mod shape;
 
+pub use customers::{customers, Customer, CUSTOMER_POOL};
 pub use malformed::MALFORMED_KINDS;
 pub use phrasebank::PhraseBank;
 

@@ -57,8 +57,22 @@ fn messy_text(s: String, rng: &mut ChaCha8Rng) -> String {
 }
 
 fn customer_id(rng: &mut ChaCha8Rng) -> String {
-    // A pool of 3,000 customers, so the same customer speaks more than once.
-    format!("C{:07}", 1_000_000 + rng.random_range(0..3000))
+    // A pool of customers (the customer dimension has the same keys), so the
+    // same customer speaks more than once.
+    crate::customers::customer_key(rng.random_range(0..crate::customers::CUSTOMER_POOL))
+}
+
+/// The product line a touchpoint is about, from what the customer was doing
+/// (no random draw of its own, so the rest of the message stays as it was).
+fn product_of(touchpoint: &str) -> &'static str {
+    match touchpoint {
+        "card/bill" | "信用卡" => "信用卡",
+        "loan/apply" | "贷款" => "个人贷款",
+        "wealth/list" | "理财" | "理财咨询" => "理财",
+        "transfer/confirm" | "payment/scan" | "借记卡" | "开户" | "存取款" | "挂失补卡"
+        | "外汇" => "借记卡",
+        _ => "手机银行",
+    }
 }
 
 /// Call-centre speech: no punctuation, fillers here and there.
@@ -144,7 +158,9 @@ pub fn payload(
                 "me/settings",
                 "payment/scan",
             ];
-            o.insert("page".into(), json!(pages.choose(rng).unwrap()));
+            let page = pages.choose(rng).unwrap();
+            o.insert("page".into(), json!(page));
+            o.insert("product".into(), json!(product_of(page)));
             if let Some(s) = item.stars {
                 o.insert("rating".into(), num(s, rng));
             }
@@ -168,7 +184,9 @@ pub fn payload(
                 ["贷款", "还款"],
                 ["理财", "人工"],
             ];
-            o.insert("ivr_path".into(), json!(paths.choose(rng).unwrap()));
+            let path = paths.choose(rng).unwrap();
+            o.insert("ivr_path".into(), json!(path));
+            o.insert("product".into(), json!(product_of(path[0])));
             let mut turns = Vec::new();
             let mut t_ms = 0u64;
             let mut turn = |speaker: &str, text: String, rng: &mut ChaCha8Rng| {
@@ -240,13 +258,10 @@ pub fn payload(
                 "teller_id".into(),
                 json!(format!("T{:03}", rng.random_range(1..300))),
             );
-            o.insert(
-                "service_type".into(),
-                json!(
-                    ["开户", "存取款", "理财咨询", "挂失补卡", "贷款", "外汇"]
-                        [rng.random_range(0..6)]
-                ),
-            );
+            let service =
+                ["开户", "存取款", "理财咨询", "挂失补卡", "贷款", "外汇"][rng.random_range(0..6)];
+            o.insert("service_type".into(), json!(service));
+            o.insert("product".into(), json!(product_of(service)));
             o.insert(
                 "wait_minutes".into(),
                 num(rng.random_range(0..90) as f64, rng),

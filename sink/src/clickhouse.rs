@@ -1,17 +1,22 @@
-//! ClickHouse: the schema (deploy/clickhouse/*.sql) and the row writer.
+//! ClickHouse: the schema (deploy/clickhouse/*.sql, applied as migrations)
+//! and the row writer.
 //!
 //! Rows go as RowBinary over HTTP with validation off: ClickHouse 18.16, the
 //! server available here, lacks RowBinaryWithNamesAndTypes. The struct below
 //! must therefore match the column names in 001_feedback_events.sql, which a
 //! test against the real server checks.
 
+use crate::migrate::{self, Applied, MigrationError, ServerVersion, Step};
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 use voc_core::EnrichedEvent;
 
-/// The migrations, in order; `{db}` is replaced by the configured database.
-pub const SCHEMA: [(&str, &str); 3] = [
+/// The migrations (deploy/clickhouse/NNN_name*.sql), run in name order by
+/// [`ClickHouseSink::migrate`]; `{db}` is replaced by the configured database.
+/// Entries sharing a name are variants of one migration, gated by a
+/// `-- voc:min_server X.Y` header (see [`crate::migrate`]).
+pub const SCHEMA: &[(&str, &str)] = &[
     (
         "001_feedback_events",
         include_str!("../../deploy/clickhouse/001_feedback_events.sql"),
@@ -24,7 +29,30 @@ pub const SCHEMA: [(&str, &str); 3] = [
         "003_taxonomy",
         include_str!("../../deploy/clickhouse/003_taxonomy.sql"),
     ),
+    (
+        "004_event_tags",
+        include_str!("../../deploy/clickhouse/004_event_tags.sql"),
+    ),
+    (
+        "004_event_tags",
+        include_str!("../../deploy/clickhouse/004_event_tags.modern.sql"),
+    ),
+    (
+        "005_rollups",
+        include_str!("../../deploy/clickhouse/005_rollups.sql"),
+    ),
+    (
+        "005_rollups",
+        include_str!("../../deploy/clickhouse/005_rollups.modern.sql"),
+    ),
+    (
+        "006_customers",
+        include_str!("../../deploy/clickhouse/006_customers.sql"),
+    ),
 ];
+
+/// Where applied migrations are recorded (created by the runner itself).
+pub const MIGRATIONS_TABLE: &str = "schema_migrations";
 
 /// One row of the `taxonomy` table.
 #[derive(Debug, Row, Serialize)]
@@ -85,12 +113,50 @@ pub enum SinkError {
     Timeout { url: String, ms: u64 },
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("ClickHouse answered an unreadable version {0:?}")]
+    Version(String),
+    #[error(transparent)]
+    Plan(#[from] MigrationError),
+    #[error("migration {name} ({variant}), statement {statement}: {source}")]
+    Migration {
+        name: String,
+        variant: String,
+        statement: usize,
+        #[source]
+        source: Box<SinkError>,
+    },
     #[error("encoding {what}: {source}")]
     Encode {
         what: &'static str,
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// What `migrate` did with one migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationOutcome {
+    pub name: String,
+    /// The variant applied now (empty when skipped).
+    pub variant: String,
+    pub applied: bool,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct AppliedRow {
+    name: String,
+    variant: String,
+    checksum: String,
+    applied_at: String,
+    server_version: String,
+}
+
+fn migrations_table_ddl(db: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {db}.{MIGRATIONS_TABLE} \
+         (name String, variant String, checksum String, applied_at DateTime, server_version String) \
+         ENGINE = MergeTree ORDER BY name"
+    )
 }
 
 /// One row of `feedback_events`, borrowed from an [`EnrichedEvent`].
@@ -216,8 +282,8 @@ impl<'a> FeedbackRow<'a> {
 /// Inserts batches of enriched events; one call is one INSERT statement.
 #[derive(Clone)]
 pub struct ClickHouseSink {
-    client: Client,
-    cfg: ClickHouseConfig,
+    pub(crate) client: Client,
+    pub(crate) cfg: ClickHouseConfig,
 }
 
 impl ClickHouseSink {
@@ -236,14 +302,14 @@ impl ClickHouseSink {
         ClickHouseSink { client, cfg }
     }
 
-    fn err(&self, source: clickhouse::error::Error) -> SinkError {
+    pub(crate) fn err(&self, source: clickhouse::error::Error) -> SinkError {
         SinkError::ClickHouse {
             url: self.cfg.url.clone(),
             source,
         }
     }
 
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, SinkError>>,
     ) -> Result<T, SinkError> {
@@ -281,29 +347,159 @@ impl ClickHouseSink {
         Ok(start.elapsed())
     }
 
-    /// The DDL statements for `database`, in order.
-    pub fn schema_statements(database: &str) -> Vec<(String, String)> {
-        let mut out = vec![(
-            "000_database".to_string(),
-            format!("CREATE DATABASE IF NOT EXISTS {database}"),
-        )];
-        out.extend(
-            SCHEMA
-                .iter()
-                .map(|(name, sql)| (name.to_string(), sql.replace("{db}", database))),
-        );
-        out
+    /// The DDL for `database` as the given server would get it: every
+    /// migration's selected variant, split into statements, in order.
+    pub fn schema_statements(
+        database: &str,
+        server: ServerVersion,
+    ) -> Result<Vec<(String, String)>, SinkError> {
+        let mut out = vec![
+            (
+                "000_database".to_string(),
+                format!("CREATE DATABASE IF NOT EXISTS {database}"),
+            ),
+            (
+                "000_schema_migrations".to_string(),
+                migrations_table_ddl(database),
+            ),
+        ];
+        for m in migrate::migrations(SCHEMA)? {
+            let v = m.select(server)?;
+            for stmt in v.statements(database) {
+                out.push((format!("{} ({})", m.name, v.label()), stmt));
+            }
+        }
+        Ok(out)
     }
 
-    /// Create the database, tables and views if missing and load the
-    /// taxonomy (idempotent).
-    pub async fn apply_schema(&self, taxonomy: &voc_core::Taxonomy) -> Result<(), SinkError> {
-        // The database may not exist yet: run DDL without a default database.
+    /// `SELECT version()`, parsed.
+    pub async fn server_version(&self) -> Result<ServerVersion, SinkError> {
+        let v: String = self
+            .timed(async {
+                self.client
+                    .clone()
+                    .with_database("default")
+                    .query("SELECT version()")
+                    .fetch_one::<String>()
+                    .await
+                    .map_err(|e| self.err(e))
+            })
+            .await?;
+        ServerVersion::parse(&v).ok_or(SinkError::Version(v))
+    }
+
+    /// Run one statement that returns no rows (DDL, INSERT ... SELECT, OPTIMIZE).
+    pub async fn execute(&self, sql: &str) -> Result<(), SinkError> {
         let admin = self.client.clone().with_database("default");
-        for (_, stmt) in Self::schema_statements(&self.cfg.database) {
-            self.timed(async { admin.query(&stmt).execute().await.map_err(|e| self.err(e)) })
-                .await?;
+        // Sent verbatim: a `?` in a DDL comment is not a bind placeholder.
+        let sql = &sql.replace('?', "??");
+        self.timed(async { admin.query(sql).execute().await.map_err(|e| self.err(e)) })
+            .await
+    }
+
+    /// The migrations recorded in `schema_migrations` (first record per name).
+    pub async fn applied_migrations(&self) -> Result<Vec<Applied>, SinkError> {
+        let db = &self.cfg.database;
+        let sql = format!(
+            "SELECT name, any(variant), any(checksum), toString(min(applied_at)), any(server_version) \
+             FROM {db}.{MIGRATIONS_TABLE} GROUP BY name ORDER BY name"
+        );
+        let rows: Vec<AppliedRow> = self
+            .timed(async {
+                self.client
+                    .query(&sql)
+                    .fetch_all::<AppliedRow>()
+                    .await
+                    .map_err(|e| self.err(e))
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Applied {
+                name: r.name,
+                variant: r.variant,
+                checksum: r.checksum,
+                applied_at: r.applied_at,
+                server_version: r.server_version,
+            })
+            .collect())
+    }
+
+    /// Apply the migrations not applied yet, in name order, recording each;
+    /// refuse (before changing anything) when an applied one was edited.
+    /// Then load the taxonomy (idempotent).
+    pub async fn migrate(
+        &self,
+        taxonomy: &voc_core::Taxonomy,
+    ) -> Result<Vec<MigrationOutcome>, SinkError> {
+        let db = &self.cfg.database;
+        let server = self.server_version().await?;
+        self.execute(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+            .await?;
+        self.execute(&migrations_table_ddl(db)).await?;
+        let applied = self.applied_migrations().await?;
+        let all = migrate::migrations(SCHEMA)?;
+        // Plan everything first: a changed migration stops the run before any DDL.
+        let mut steps = Vec::new();
+        for m in &all {
+            let a = applied.iter().find(|a| a.name == m.name);
+            steps.push((m, migrate::plan(m, a, server)?));
         }
+        let mut out = Vec::new();
+        for (m, step) in steps {
+            match step {
+                Step::Skip { newer } => {
+                    if let Some(v) = newer {
+                        tracing::warn!(migration = m.name, available = %v.label(), server = %server,
+                            "an applied migration has a variant for this newer server; it is not applied automatically (write a new migration to move to it)");
+                    }
+                    out.push(MigrationOutcome {
+                        name: m.name.to_string(),
+                        variant: String::new(),
+                        applied: false,
+                    });
+                }
+                Step::Apply(v) => {
+                    tracing::info!(migration = m.name, variant = %v.label(), server = %server, "applying migration");
+                    for (i, stmt) in v.statements(db).iter().enumerate() {
+                        self.execute(stmt).await.map_err(|e| SinkError::Migration {
+                            name: m.name.to_string(),
+                            variant: v.label(),
+                            statement: i + 1,
+                            source: Box::new(e),
+                        })?;
+                    }
+                    if m.name == "003_taxonomy" {
+                        // Later migrations (views joining the taxonomy) need its rows.
+                        self.load_taxonomy(taxonomy).await?;
+                    }
+                    let record = format!(
+                        "INSERT INTO {db}.{MIGRATIONS_TABLE} (name, variant, checksum, applied_at, server_version) \
+                         VALUES ('{}', '{}', '{}', now(), '{server}')",
+                        m.name,
+                        v.label(),
+                        v.checksum()
+                    );
+                    self.execute(&record).await?;
+                    out.push(MigrationOutcome {
+                        name: m.name.to_string(),
+                        variant: v.label(),
+                        applied: true,
+                    });
+                }
+            }
+        }
+        self.load_taxonomy(taxonomy).await?;
+        Ok(out)
+    }
+
+    /// Kept for callers of the old name: same as [`Self::migrate`].
+    pub async fn apply_schema(&self, taxonomy: &voc_core::Taxonomy) -> Result<(), SinkError> {
+        self.migrate(taxonomy).await.map(|_| ())
+    }
+
+    /// (Re)load the taxonomy rows; ReplacingMergeTree keeps one per tag id.
+    pub async fn load_taxonomy(&self, taxonomy: &voc_core::Taxonomy) -> Result<(), SinkError> {
         self.timed(async {
             let mut insert = self
                 .client
@@ -363,8 +559,40 @@ mod tests {
 
     #[test]
     fn statements_target_the_configured_database() {
-        let s = ClickHouseSink::schema_statements("voc_test_1");
+        let s =
+            ClickHouseSink::schema_statements("voc_test_1", ServerVersion::new(18, 16, 1)).unwrap();
         assert!(s.iter().all(|(_, sql)| !sql.contains("{db}")));
-        assert!(s[1].1.contains("voc_test_1.feedback_events"));
+        assert!(s[2].1.contains("voc_test_1.feedback_events"));
+    }
+
+    #[test]
+    fn old_servers_get_portable_ddl_and_new_ones_low_cardinality() {
+        let ddl = |v| {
+            ClickHouseSink::schema_statements("d", v)
+                .unwrap()
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let old = ddl(ServerVersion::new(18, 16, 1));
+        assert!(!old.contains("LowCardinality") && !old.contains("TTL"));
+        let new = ddl(ServerVersion::new(24, 8, 0));
+        assert!(new.contains("LowCardinality(String)") && new.contains("TTL minute"));
+    }
+
+    #[test]
+    fn every_migration_has_a_portable_variant_and_a_unique_number() {
+        let all = migrate::migrations(SCHEMA).unwrap();
+        for m in &all {
+            assert!(
+                m.variants.iter().any(|v| v.min_server.is_none()),
+                "{} has no portable variant",
+                m.name
+            );
+        }
+        let mut numbers: Vec<&str> = all.iter().map(|m| &m.name[..3]).collect();
+        numbers.dedup();
+        assert_eq!(numbers.len(), all.len(), "two migrations share a number");
     }
 }

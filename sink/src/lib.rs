@@ -2,6 +2,9 @@
 //!
 //! - [`clickhouse`]: rows into ClickHouse (batched, idempotent by design; see
 //!   deploy/clickhouse/ for the schema and its reasoning) and schema management.
+//! - [`migrate`]: versioned, version-gated schema migrations.
+//! - [`dimension`]: dimension tables (customers) for joins.
+//! - [`read`]: query results back as tables (saved queries, the report).
 //! - [`alert`]: detractor alerts, versioned JSON for alerting and case systems.
 //! - [`dead_letter`]: input the pipeline cannot use, with the reason.
 //! - [`publish`]: the Kafka producer both of the latter use; it waits for the
@@ -10,7 +13,10 @@
 pub mod alert;
 pub mod clickhouse;
 pub mod dead_letter;
+pub mod dimension;
+pub mod migrate;
 pub mod publish;
+pub mod read;
 
 pub use alert::{DetractorAlert, ALERT_SCHEMA};
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError};

@@ -4,6 +4,7 @@
 //! `insert` writes enriched rows into ClickHouse in worker-sized batches and
 //! nothing else (the most the sink accepts). bench/run.sh runs both beside the
 //! end-to-end numbers, so each stage's share can be read off one run.
+//! `queries` (module `bench_queries`) times the saved analyst queries.
 
 use super::ConfigArgs;
 use anyhow::Context as _;
@@ -33,6 +34,9 @@ pub enum Action {
     /// batches of `batch.max_events`, nothing else. Uses the database
     /// `<clickhouse.database>_bench` (created if missing) so real data is untouched.
     Insert(InsertArgs),
+    /// Saved-query timings: load millions of synthetic events into a separate
+    /// database, time each saved query (warm, median of runs), drop the database.
+    Queries(super::bench_queries::Args),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let result = match args.action {
         Action::Consume(a) => consume(a)?,
         Action::Insert(a) => insert(a)?,
+        Action::Queries(a) => return super::bench_queries::run(a),
     };
     println!("{}", serde_json::to_string(&result)?);
     Ok(())

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use voc_gen::{Expectation, GenConfig, Generator};
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub what: Option<What>,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Messages to generate.
@@ -47,7 +50,18 @@ pub struct Args {
     pub manifest: Option<PathBuf>,
 }
 
+#[derive(clap::Subcommand)]
+pub enum What {
+    /// Load the example customer dimension (segment, asset tier, tenure) into
+    /// the `customers` table; its keys are the customer keys generated
+    /// messages carry. Idempotent (rows are replaced by key).
+    Customers(ConfigArgs),
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(What::Customers(c)) = args.what {
+        return load_customers(c);
+    }
     let cfg = args.config.load()?;
     let mut generator = Generator::new(GenConfig {
         seed: args.seed,
@@ -153,4 +167,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+fn load_customers(c: ConfigArgs) -> anyhow::Result<()> {
+    let cfg = c.load()?;
+    let customers = voc_gen::customers();
+    let now = chrono::Utc::now().timestamp() as u32;
+    let rows: Vec<voc_sink::dimension::CustomerRow<'_>> = customers
+        .iter()
+        .map(|c| voc_sink::dimension::CustomerRow {
+            customer_key: &c.customer_key,
+            segment: c.segment,
+            asset_tier: c.asset_tier,
+            tenure_years: c.tenure_years,
+            high_value: c.high_value as u8,
+            city: c.city,
+            updated_at: now,
+        })
+        .collect();
+    super::runtime()?.block_on(async {
+        voc_sink::ClickHouseSink::new(cfg.clickhouse.clone())
+            .load_customers(&rows)
+            .await
+            .context("loading the customer dimension")
+    })?;
+    eprintln!(
+        "loaded {} customers into {}.customers",
+        rows.len(),
+        cfg.clickhouse.database
+    );
+    Ok(())
 }

@@ -1,9 +1,12 @@
 //! Command-line interface: one module per subcommand.
 
 mod bench;
+mod bench_queries;
 mod classify;
 mod gen;
 mod peek;
+mod query;
+mod report;
 mod run;
 mod schema;
 mod topics;
@@ -59,16 +62,22 @@ enum Command {
     /// Generate realistic, seeded banking feedback for the four channels and
     /// produce it to Kafka (or print it).
     Gen(gen::Args),
-    /// Print or apply the ClickHouse schema (idempotent).
+    /// ClickHouse schema: print the DDL, apply the migrations, list what was applied.
     Schema(schema::Args),
+    /// List the saved analyst questions (deploy/clickhouse/queries/) or run one.
+    Query(query::Args),
+    /// Write a self-contained HTML report (NPS trend, channel mix, journey-stage
+    /// heatmap, tag ranking, open problems, detractors) from the saved queries.
+    Report(report::Args),
     /// Create the raw, dead-letter and alert topics (idempotent).
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
     Peek(peek::Args),
     /// Print the effective configuration (defaults + file + environment) as TOML.
     Config(ConfigArgs),
-    /// Measure the ceilings on the local stack: raw consume rate from the
-    /// broker, raw insert rate into ClickHouse (see docs/benchmarks.md).
+    /// Benchmarks on the local stack: the consume and insert ceilings
+    /// (docs/benchmarks.md) and the saved queries on millions of synthetic
+    /// events (docs/analytics.md).
     Bench(bench::Args),
 }
 
@@ -80,6 +89,8 @@ pub fn main() -> ExitCode {
         Command::Featurize(a) => classify::featurize(a),
         Command::Gen(a) => gen::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Query(a) => query::run(a),
+        Command::Report(a) => report::run(a),
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
         Command::Bench(a) => bench::run(a),

@@ -44,6 +44,9 @@ P="bench$(date +%s)"
 config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
 config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
 "$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
+for db in voc_bench_rust voc_bench_python; do   # fresh tables every run
+    "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db"
+done
 "$VOC" schema apply --config "$OUT/rust.toml"
 "$VOC" schema apply --config "$OUT/python.toml"
 

@@ -165,6 +165,9 @@ def main():
     a = ap.parse_args()
 
     meta = json.load(open(os.path.join(ROOT, "models/voc-text.meta.json"), encoding="utf-8"))
+    with open(os.path.join(ROOT, "models/taxonomy.tsv"), encoding="utf-8") as f:
+        head = f.readline().rstrip("\n").split("\t")
+        polarity = {r["tag_id"]: r["polarity_class"] for r in (dict(zip(head, l.rstrip("\n").split("\t"))) for l in f if l.strip())}
     th = np.array(meta["thresholds"])
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -223,12 +226,15 @@ def main():
             hit = [j for j in np.nonzero(tags[r] >= th)[0]]
             seg = ("promoter" if nps >= 9 else "passive" if nps >= 7 else "detractor") if nps is not None else \
                   ("detractor" if label == "negative" and score <= -0.5 else "promoter" if label == "positive" and score >= 0.6 else "passive")
+            tag_ids = [meta["tag_ids"][j] for j in hit]
+            # Parallel tag arrays, as the worker writes them (the event-tag view
+            # ARRAY JOINs them); no clause analysis here: each tag takes the item's sentiment.
             out.append((f"{channel}:{sid}", sid, channel, t.replace(tzinfo=None), now.replace(tzinfo=None), cust, text, tokens,
-                        label, score, [meta["tag_ids"][j] for j in hit], [float(tags[r][j]) for j in hit],
-                        nps, seg, int(nps is None), topic, part, off))
+                        label, score, tag_ids, [float(tags[r][j]) for j in hit], [polarity[i] for i in tag_ids],
+                        [score] * len(tag_ids), nps, seg, int(nps is None), topic, part, off))
         if out:
             ch.execute("INSERT INTO feedback_events (event_id, source_id, channel, event_time, ingest_time, customer_key, text, tokens, "
-                       "sentiment_label, sentiment_score, tag_ids, tag_scores, nps_score, nps_segment, nps_inferred, "
+                       "sentiment_label, sentiment_score, tag_ids, tag_scores, tag_polarities, tag_sentiments, nps_score, nps_segment, nps_inferred, "
                        "kafka_topic, kafka_partition, kafka_offset) VALUES", out)
         consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
         stored += len(out)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use voc_enrich::EnrichConfig;
 use voc_ingest::KafkaSourceConfig;
-use voc_sink::ClickHouseConfig;
+use voc_sink::{AlertConfig, ClickHouseConfig};
 
 pub const EXAMPLE_TOML: &str = include_str!("../deploy/voc.example.toml");
 
@@ -24,6 +24,7 @@ pub struct Config {
     pub decode: DecodeConfig,
     pub enrich: EnrichConfig,
     pub clickhouse: ClickHouseConfig,
+    pub alert: AlertConfig,
     pub batch: BatchConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use voc_core::EnrichedEvent;
 
 /// The migrations, in order; `{db}` is replaced by the configured database.
-pub const SCHEMA: [(&str, &str); 3] = [
+pub const SCHEMA: [(&str, &str); 11] = [
     (
         "001_feedback_events",
         include_str!("../../deploy/clickhouse/001_feedback_events.sql"),
@@ -23,6 +23,39 @@ pub const SCHEMA: [(&str, &str); 3] = [
     (
         "003_taxonomy",
         include_str!("../../deploy/clickhouse/003_taxonomy.sql"),
+    ),
+    // Alerting (issue 6): 020-039.
+    (
+        "020_alerts",
+        include_str!("../../deploy/clickhouse/020_alerts.sql"),
+    ),
+    (
+        "021_alert_occurrences",
+        include_str!("../../deploy/clickhouse/021_alert_occurrences.sql"),
+    ),
+    (
+        "022_negative_touches",
+        include_str!("../../deploy/clickhouse/022_negative_touches.sql"),
+    ),
+    (
+        "023_negative_touches_mv",
+        include_str!("../../deploy/clickhouse/023_negative_touches_mv.sql"),
+    ),
+    (
+        "024_tag_minute",
+        include_str!("../../deploy/clickhouse/024_tag_minute.sql"),
+    ),
+    (
+        "025_tag_minute_mv",
+        include_str!("../../deploy/clickhouse/025_tag_minute_mv.sql"),
+    ),
+    (
+        "026_work_order_updates",
+        include_str!("../../deploy/clickhouse/026_work_order_updates.sql"),
+    ),
+    (
+        "027_alert_deliveries",
+        include_str!("../../deploy/clickhouse/027_alert_deliveries.sql"),
     ),
 ];
 

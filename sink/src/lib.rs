@@ -2,7 +2,9 @@
 //!
 //! - [`clickhouse`]: rows into ClickHouse (batched, idempotent by design; see
 //!   deploy/clickhouse/ for the schema and its reasoning) and schema management.
-//! - [`alert`]: detractor alerts, versioned JSON for alerting and case systems.
+//! - [`alert`]: detractor, repeat-complainer and spike alerts (voc.alert.v2),
+//!   with suppression, stored in ClickHouse; [`webhook`] delivers them to chat
+//!   robots and case systems; [`workorder`] takes the case system's status updates.
 //! - [`dead_letter`]: input the pipeline cannot use, with the reason.
 //! - [`publish`]: the Kafka producer both of the latter use; it waits for the
 //!   broker's acknowledgement so offsets are committed only after delivery.
@@ -12,7 +14,7 @@ pub mod clickhouse;
 pub mod dead_letter;
 pub mod publish;
 
-pub use alert::{DetractorAlert, ALERT_SCHEMA};
+pub use alert::{Alert, AlertConfig, Alerter, Alerting, ClickHouseHistory, ALERT_SCHEMA};
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError};
 pub use dead_letter::{DeadLetter, DEAD_LETTER_SCHEMA};
 pub use publish::Publisher;

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
 use voc_ingest::{decode, DeadLetterReason, DecodeContext, DecodeError, TopicMap};
-use voc_sink::{ClickHouseSink, DeadLetter, DetractorAlert, Publisher};
+use voc_sink::{Alerting, ClickHouseSink, DeadLetter, Publisher};
 
 /// The worker stopped (shutdown requested) before a step could finish.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ pub struct Worker {
     publisher: Publisher,
     sink: ClickHouseSink,
     enricher: Enricher,
-    taxonomy: Arc<Taxonomy>,
+    alerting: Alerting,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
     /// Messages received while paused for a retry; they open the next batch.
@@ -80,6 +80,12 @@ impl Worker {
             "models loaded"
         );
         let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+        let alerting = Alerting::new(
+            cfg.alert.clone(),
+            cfg.clickhouse.clone(),
+            taxonomy.clone(),
+            &cfg.enrich.pseudonym_salt,
+        );
         let publisher =
             Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
         let topics = TopicMap::new(&cfg.kafka.topics);
@@ -103,7 +109,7 @@ impl Worker {
             publisher,
             sink,
             enricher,
-            taxonomy,
+            alerting,
             metrics,
             shutdown,
             carry: Vec::new(),
@@ -295,15 +301,6 @@ impl Worker {
             .with_label_values(&["enrich"])
             .observe(t1.elapsed().as_secs_f64());
 
-        let alerts: Vec<DetractorAlert> = if self.cfg.topics.alerts_enabled {
-            events
-                .iter()
-                .filter_map(|e| DetractorAlert::for_event(e, &self.taxonomy, now))
-                .collect()
-        } else {
-            Vec::new()
-        };
-
         let sink = self.sink.clone();
         let took = match self.retry("clickhouse", || sink.insert(&events)).await {
             Ok(d) => d,
@@ -347,6 +344,21 @@ impl Worker {
                 .inc();
         }
 
+        // Alerting (sink/src/alert): after ClickHouse has the batch, so history
+        // queries see it; recorded after the broker acknowledged the alerts.
+        let alerting = self.alerting.clone();
+        let alerts = if self.cfg.topics.alerts_enabled {
+            match self
+                .retry("alerting", || alerting.evaluate(&events, Utc::now()))
+                .await
+            {
+                Ok(a) => a,
+                Err(s) => return Ok(Err(s)),
+            }
+        } else {
+            Vec::new()
+        };
+
         let dl_records = encode(&dead, |d| d.key())?;
         let alert_records = encode(&alerts, |a| a.key())?;
         let publisher = self.publisher.clone();
@@ -372,14 +384,18 @@ impl Worker {
         {
             return Ok(Err(Stopped));
         }
+        if self.cfg.topics.alerts_enabled
+            && self
+                .retry("alerting", || alerting.record(&alerts))
+                .await
+                .is_err()
+        {
+            return Ok(Err(Stopped));
+        }
         for a in &alerts {
-            let sev = serde_json::to_value(a.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
             self.metrics
                 .alerts
-                .with_label_values(&[a.kind.as_str(), &sev])
+                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
                 .inc();
         }
 

@@ -5,6 +5,7 @@ mod gen;
 mod peek;
 mod run;
 mod schema;
+mod spike_eval;
 mod topics;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,9 @@ enum Command {
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
     Peek(peek::Args),
+    /// Evaluate the spike test on simulated traffic with and without injected
+    /// spikes: detection rate and false alerts per simulated day.
+    SpikeEval(spike_eval::Args),
     /// Print the effective configuration (defaults + file + environment) as TOML.
     Config(ConfigArgs),
 }
@@ -78,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Schema(a) => schema::run(a),
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
+        Command::SpikeEval(a) => spike_eval::run(a),
         Command::Config(a) => a
             .load()
             .and_then(|c| Ok(toml::to_string_pretty(&c)?))

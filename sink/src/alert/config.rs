@@ -119,8 +119,11 @@ pub struct SpikeConfig {
     pub min_count: u32,
     /// ...or below this multiple of the expected count...
     pub min_ratio: f64,
-    /// ...or when the Poisson tail is not below alpha / series tested (Bonferroni).
-    pub alpha: f64,
+    /// ...or when the Poisson tail is not below
+    /// `alpha_per_day / (series tested x 1440)`: Bonferroni over the series and
+    /// over the day's per-minute evaluations, so alpha_per_day bounds the
+    /// expected false alerts per day under the Poisson model.
+    pub alpha_per_day: f64,
     /// History the hour-of-week baseline is learned from.
     pub history_days: u32,
     /// Recent minutes left out of the baseline, so a spike does not raise its own baseline.
@@ -139,7 +142,7 @@ impl Default for SpikeConfig {
             evaluate_every_s: 30,
             min_count: 5,
             min_ratio: 3.0,
-            alpha: 0.01,
+            alpha_per_day: 1.0,
             history_days: 28,
             exclude_recent_minutes: 60,
             prior_minutes: 120.0,

@@ -20,6 +20,7 @@ pub mod detractor;
 pub mod model;
 pub mod repeat;
 pub mod spike;
+pub mod spike_eval;
 pub mod store;
 pub mod suppress;
 pub mod title;

@@ -138,7 +138,7 @@ pub struct SpikeInfo {
     pub expected: f64,
     /// Poisson upper tail P(X >= count | expected).
     pub p_value: f64,
-    /// The Bonferroni threshold it beat: alpha / series tested.
+    /// The threshold it beat: alpha_per_day / (series tested x 1440).
     pub threshold: f64,
     pub series_tested: u32,
 }

@@ -14,9 +14,12 @@
 //!   the last `exclude_recent_minutes` are left out so a spike does not feed
 //!   its own baseline;
 //! - alert when `count >= min_count`, `count >= min_ratio * expected`, and the
-//!   Poisson upper tail `P(X >= count | expected) < alpha / m`, where m is the
-//!   number of series with any event in the window (Bonferroni over the
-//!   series tested in that evaluation).
+//!   Poisson upper tail `P(X >= count | expected) < alpha_per_day / (m * 1440)`,
+//!   where m is the number of series with any event in the window: Bonferroni
+//!   over the series tested and over the day's per-minute evaluations, because
+//!   the test runs all day long and a per-evaluation alpha would add up to
+//!   many false alerts a day (the sliding windows overlap, so counting only
+//!   non-overlapping windows was measured to be 10x too lenient).
 //!
 //! Severity: critical for a fund-safety tag; high when the count is at least
 //! twice `min_ratio` times the expected count; medium otherwise.
@@ -26,6 +29,10 @@ use super::{alert_id, is_fund_safety, title, AlertConfig, Candidate};
 use crate::alert::config::SpikeConfig;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use voc_core::Taxonomy;
+
+/// Evaluations per series and day the Bonferroni correction counts: the
+/// counts change once a minute, and the test sees every minute's window.
+pub const TESTS_PER_DAY: f64 = 1440.0;
 
 /// Counts of one (tag, series) the test needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +76,7 @@ pub fn expected(s: &SeriesCounts, cfg: &SpikeConfig) -> f64 {
 /// Run the test over every series seen in the window.
 pub fn detect(series: &[SeriesCounts], cfg: &SpikeConfig) -> Vec<Finding> {
     let m = series.iter().filter(|s| s.window_count > 0).count().max(1) as u32;
-    let threshold = cfg.alpha / m as f64;
+    let threshold = cfg.alpha_per_day / (m as f64 * TESTS_PER_DAY);
     series
         .iter()
         .filter(|s| s.window_count >= cfg.min_count)
@@ -276,7 +283,7 @@ mod tests {
     #[test]
     fn bonferroni_tightens_with_more_series() {
         let cfg = SpikeConfig::default();
-        let borderline = series(6, 40, 8000);
+        let borderline = series(9, 40, 8000);
         let alone = detect(std::slice::from_ref(&borderline), &cfg);
         let mut many = vec![borderline];
         for i in 0..2000 {

@@ -314,6 +314,28 @@ impl ClickHouseSink {
         Ok(start.elapsed())
     }
 
+    /// Insert rows of any table in one statement (alerting side tables).
+    pub async fn insert_rows<R>(&self, table: &str, rows: &[R]) -> Result<(), SinkError>
+    where
+        R: clickhouse::RowWrite + clickhouse::RowOwned,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.timed(async {
+            let mut insert = self
+                .client
+                .insert::<R>(table)
+                .await
+                .map_err(|e| self.err(e))?;
+            for r in rows {
+                insert.write(r).await.map_err(|e| self.err(e))?;
+            }
+            insert.end().await.map_err(|e| self.err(e))
+        })
+        .await
+    }
+
     /// The DDL statements for `database`, in order.
     pub fn schema_statements(database: &str) -> Vec<(String, String)> {
         let mut out = vec![(

@@ -13,6 +13,8 @@ pub mod alert;
 pub mod clickhouse;
 pub mod dead_letter;
 pub mod publish;
+pub mod webhook;
+pub mod workorder;
 
 pub use alert::{Alert, AlertConfig, Alerter, Alerting, ClickHouseHistory, ALERT_SCHEMA};
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError};

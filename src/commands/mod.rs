@@ -2,11 +2,14 @@
 
 mod classify;
 mod gen;
+mod notify;
 mod peek;
 mod run;
 mod schema;
+mod side_consumer;
 mod spike_eval;
 mod topics;
+mod workorders;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -65,6 +68,12 @@ enum Command {
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
     Peek(peek::Args),
+    /// Deliver alerts from the alert topic to the configured webhooks (generic
+    /// JSON, WeCom, DingTalk, Feishu) with retries; outcomes go to ClickHouse.
+    Notify(notify::Args),
+    /// Consume work-order status updates (acknowledged, resolved, verified)
+    /// from the updates topic into ClickHouse, idempotently.
+    Workorders(workorders::Args),
     /// Evaluate the spike test on simulated traffic with and without injected
     /// spikes: detection rate and false alerts per simulated day.
     SpikeEval(spike_eval::Args),
@@ -83,6 +92,8 @@ pub fn main() -> ExitCode {
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
         Command::SpikeEval(a) => spike_eval::run(a),
+        Command::Notify(a) => notify::run(a),
+        Command::Workorders(a) => workorders::run(a),
         Command::Config(a) => a
             .load()
             .and_then(|c| Ok(toml::to_string_pretty(&c)?))

@@ -147,6 +147,11 @@ impl Worker {
             }
             let batch = self.collect().await;
             if batch.is_empty() {
+                // Idle for a second: alerts can still be due (spike checks,
+                // closing suppression windows) without new input.
+                if self.idle_alerts().await?.is_err() {
+                    break;
+                }
                 continue;
             }
             match self.process(batch).await? {
@@ -196,7 +201,7 @@ impl Worker {
                 r = tokio::time::timeout(wait, self.consumer.recv()) => match r {
                     Err(_) if batch.is_empty() => {
                         self.rejoin_if_starved();
-                        continue;
+                        break;
                     }
                     Err(_) => break,
                     Ok(Ok(m)) => {
@@ -360,12 +365,8 @@ impl Worker {
         };
 
         let dl_records = encode(&dead, |d| d.key())?;
-        let alert_records = encode(&alerts, |a| a.key())?;
         let publisher = self.publisher.clone();
-        let (dl_topic, alert_topic) = (
-            self.cfg.topics.dead_letter.clone(),
-            self.cfg.topics.alerts.clone(),
-        );
+        let dl_topic = self.cfg.topics.dead_letter.clone();
         if self
             .retry("kafka_dead_letter", || {
                 publisher.publish_all(&dl_topic, &dl_records)
@@ -375,28 +376,8 @@ impl Worker {
         {
             return Ok(Err(Stopped));
         }
-        if self
-            .retry("kafka_alerts", || {
-                publisher.publish_all(&alert_topic, &alert_records)
-            })
-            .await
-            .is_err()
-        {
-            return Ok(Err(Stopped));
-        }
-        if self.cfg.topics.alerts_enabled
-            && self
-                .retry("alerting", || alerting.record(&alerts))
-                .await
-                .is_err()
-        {
-            return Ok(Err(Stopped));
-        }
-        for a in &alerts {
-            self.metrics
-                .alerts
-                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
-                .inc();
+        if let Err(s) = self.publish_alerts(&alerts).await? {
+            return Ok(Err(s));
         }
 
         self.commit(&batch);
@@ -412,6 +393,53 @@ impl Worker {
             dead: dead.len(),
             alerts: alerts.len(),
         }))
+    }
+
+    /// Publish alerts, wait for the broker, then record them in ClickHouse
+    /// (so other workers suppress them); both retried until done or stopped.
+    async fn publish_alerts(
+        &mut self,
+        alerts: &[voc_sink::Alert],
+    ) -> anyhow::Result<Result<(), Stopped>> {
+        if !self.cfg.topics.alerts_enabled {
+            return Ok(Ok(()));
+        }
+        let records = encode(alerts, |a| a.key())?;
+        let (publisher, alerting) = (self.publisher.clone(), self.alerting.clone());
+        let topic = self.cfg.topics.alerts.clone();
+        if let Err(s) = self
+            .retry("kafka_alerts", || publisher.publish_all(&topic, &records))
+            .await
+        {
+            return Ok(Err(s));
+        }
+        if let Err(s) = self.retry("alerting", || alerting.record(alerts)).await {
+            return Ok(Err(s));
+        }
+        for a in alerts {
+            self.metrics
+                .alerts
+                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
+                .inc();
+        }
+        Ok(Ok(()))
+    }
+
+    /// Alerts due while no input arrives: spike checks and suppression
+    /// windows that closed (nothing to commit).
+    async fn idle_alerts(&mut self) -> anyhow::Result<Result<(), Stopped>> {
+        if !self.cfg.topics.alerts_enabled {
+            return Ok(Ok(()));
+        }
+        let alerting = self.alerting.clone();
+        let alerts = match self
+            .retry("alerting", || alerting.evaluate(&[], Utc::now()))
+            .await
+        {
+            Ok(a) => a,
+            Err(s) => return Ok(Err(s)),
+        };
+        self.publish_alerts(&alerts).await
     }
 
     /// Commit the next offset of every partition in the batch.

@@ -173,6 +173,7 @@ impl Worker {
                 break;
             }
         }
+        self.alerting.flush().await;
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
         tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await??;
@@ -351,6 +352,7 @@ impl Worker {
 
         // Alerting (sink/src/alert): after ClickHouse has the batch, so history
         // queries see it; recorded after the broker acknowledged the alerts.
+        let t2 = Instant::now();
         let alerting = self.alerting.clone();
         let alerts = if self.cfg.topics.alerts_enabled {
             match self
@@ -363,6 +365,10 @@ impl Worker {
         } else {
             Vec::new()
         };
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["alert"])
+            .observe(t2.elapsed().as_secs_f64());
 
         let dl_records = encode(&dead, |d| d.key())?;
         let publisher = self.publisher.clone();
@@ -413,9 +419,9 @@ impl Worker {
         {
             return Ok(Err(s));
         }
-        if let Err(s) = self.retry("alerting", || alerting.record(alerts)).await {
-            return Ok(Err(s));
-        }
+        // Recorded in ClickHouse while the next batch is collected; the next
+        // evaluation waits for it.
+        alerting.record_in_background(alerts.to_vec()).await;
         for a in alerts {
             self.metrics
                 .alerts

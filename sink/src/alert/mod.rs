@@ -251,6 +251,30 @@ impl Alerting {
     pub async fn record(&self, published: &[Alert]) -> Result<(), AlertError> {
         self.0.lock().await.record(published).await
     }
+
+    /// Record published alerts off the batch's critical path: a task holds
+    /// the alerter until ClickHouse has them (retrying with backoff), so the
+    /// next `evaluate` waits for it and sees them. The batch's offsets can be
+    /// committed meanwhile: the alerts are already on the topic. Lost only if
+    /// the process dies in between, which can cost one extra alert for a key,
+    /// never a missing one (docs/alerting.md).
+    pub async fn record_in_background(&self, published: Vec<Alert>) {
+        let guard = self.0.clone().lock_owned().await;
+        tokio::spawn(async move {
+            let mut guard = guard;
+            let mut delay = std::time::Duration::from_millis(200);
+            while let Err(e) = guard.record(&published).await {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording alerts; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+        });
+    }
+
+    /// Wait until background recording finished (at shutdown).
+    pub async fn flush(&self) {
+        drop(self.0.lock().await);
+    }
 }
 
 /// The pseudonymous customer key alerts carry: a salted hash, stable per

@@ -152,6 +152,10 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// Items per IN list: keeps every query well under ClickHouse's
+/// max_query_size (256 KiB) however large a batch is.
+const CHUNK: usize = 1000;
+
 fn in_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     items.into_iter().map(quote).collect::<Vec<_>>().join(",")
 }
@@ -270,6 +274,22 @@ impl ClickHouseHistory {
         }
     }
 
+    /// One query per CHUNK items, results concatenated.
+    async fn fetch_chunked<I, T>(
+        &self,
+        items: &[I],
+        sql: impl Fn(&[I]) -> String,
+    ) -> Result<Vec<T>, SinkError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let mut out = Vec::new();
+        for part in items.chunks(CHUNK) {
+            out.extend(self.fetch::<T>(&sql(part)).await?);
+        }
+        Ok(out)
+    }
+
     async fn baselines(
         &self,
         wanted: &[(String, String)],
@@ -322,7 +342,7 @@ impl ClickHouseHistory {
                 t
             }
         };
-        if !missing.is_empty() {
+        for missing in missing.chunks(CHUNK) {
             let pairs = missing
                 .iter()
                 .map(|(t, s)| format!("({},{})", quote(t), quote(s)))
@@ -345,7 +365,7 @@ impl ClickHouseHistory {
             );
             let rows: Vec<BaselineRow> = self.fetch(&sql).await?;
             let mut c = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
-            for k in &missing {
+            for k in missing {
                 c.by_series.insert(k.clone(), (0, 0));
             }
             for r in rows {
@@ -372,16 +392,18 @@ impl AlertHistory for ClickHouseHistory {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
+        self.fetch_chunked(customers, |part| {
+            format!(
             "SELECT customer_key, toUInt32(event_time) AS event_time, event_id, channel, text, \
              tag_ids, nps_score, sentiment_score FROM {}.negative_touches \
              WHERE customer_key IN ({}) AND event_time >= {} \
              ORDER BY customer_key, event_time DESC LIMIT 50 BY customer_key",
             self.db(),
-            in_list(customers.iter().copied()),
+            in_list(part.iter().copied()),
             since.timestamp()
-        );
-        self.fetch(&sql).await
+        )
+        })
+        .await
     }
 
     async fn spike_series(
@@ -476,10 +498,13 @@ impl AlertHistory for ClickHouseHistory {
         query: &str,
         keys: &[&str],
     ) -> Result<HashMap<String, String>, SinkError> {
-        let sql = query
-            .replace("{db}", self.db())
-            .replace("{keys}", &in_list(keys.iter().copied()));
-        let rows: Vec<TierRow> = self.fetch(&sql).await?;
+        let rows: Vec<TierRow> = self
+            .fetch_chunked(keys, |part| {
+                query
+                    .replace("{db}", self.db())
+                    .replace("{keys}", &in_list(part.iter().copied()))
+            })
+            .await?;
         Ok(rows.into_iter().map(|r| (r.customer_key, r.tier)).collect())
     }
 
@@ -491,16 +516,19 @@ impl AlertHistory for ClickHouseHistory {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = format!(
-            "SELECT dedup_key, argMax(alert_id, created_at) AS alert_id, \
+        let rows: Vec<WindowRow> = self
+            .fetch_chunked(keys, |part| {
+                format!(
+                    "SELECT dedup_key, argMax(alert_id, created_at) AS alert_id, \
              toUInt32(max(window_closes_at)) AS closes_at FROM {}.alerts \
              WHERE dedup_key IN ({}) AND revision = 0 AND window_closes_at > {} \
              GROUP BY dedup_key",
-            self.db(),
-            in_list(keys.iter().copied()),
-            now.timestamp()
-        );
-        let rows: Vec<WindowRow> = self.fetch(&sql).await?;
+                    self.db(),
+                    in_list(part.iter().copied()),
+                    now.timestamp()
+                )
+            })
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -517,16 +545,19 @@ impl AlertHistory for ClickHouseHistory {
         if pairs.is_empty() {
             return Ok(HashSet::new());
         }
-        let list = pairs
-            .iter()
-            .map(|(k, e)| format!("({},{})", quote(k), quote(e)))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = format!(
-            "SELECT dedup_key, event_id FROM {}.alert_occurrences WHERE (dedup_key, event_id) IN ({list})",
-            self.db()
-        );
-        let rows: Vec<PairRow> = self.fetch(&sql).await?;
+        let rows: Vec<PairRow> = self
+            .fetch_chunked(pairs, |part| {
+                let list = part
+                    .iter()
+                    .map(|(k, e)| format!("({},{})", quote(k), quote(e)))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                format!(
+                    "SELECT dedup_key, event_id FROM {}.alert_occurrences WHERE (dedup_key, event_id) IN ({list})",
+                    self.db()
+                )
+            })
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| (r.dedup_key, r.event_id))
@@ -540,13 +571,16 @@ impl AlertHistory for ClickHouseHistory {
         if alert_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = format!(
-            "SELECT alert_id, uniqExact(event_id) AS n FROM {}.alert_occurrences \
+        let rows: Vec<CountRow> = self
+            .fetch_chunked(alert_ids, |part| {
+                format!(
+                    "SELECT alert_id, uniqExact(event_id) AS n FROM {}.alert_occurrences \
              WHERE alert_id IN ({}) GROUP BY alert_id",
-            self.db(),
-            in_list(alert_ids.iter().copied())
-        );
-        let rows: Vec<CountRow> = self.fetch(&sql).await?;
+                    self.db(),
+                    in_list(part.iter().copied())
+                )
+            })
+            .await?;
         Ok(rows.into_iter().map(|r| (r.alert_id, r.n as u32)).collect())
     }
 
@@ -556,7 +590,7 @@ impl AlertHistory for ClickHouseHistory {
         occurrences: &[OccurrenceRow],
     ) -> Result<(), SinkError> {
         let timeout = std::time::Duration::from_millis(self.cfg.timeout_ms);
-        let work = async {
+        let occ = async {
             if !occurrences.is_empty() {
                 let mut ins = self
                     .client
@@ -568,6 +602,9 @@ impl AlertHistory for ClickHouseHistory {
                 }
                 ins.end().await.map_err(|e| self.err(e))?;
             }
+            Ok::<(), SinkError>(())
+        };
+        let published = async {
             if !alerts.is_empty() {
                 let mut ins = self
                     .client
@@ -579,7 +616,12 @@ impl AlertHistory for ClickHouseHistory {
                 }
                 ins.end().await.map_err(|e| self.err(e))?;
             }
-            Ok(())
+            Ok::<(), SinkError>(())
+        };
+        // Two tables, two inserts at once.
+        let work = async {
+            let (a, b) = tokio::join!(occ, published);
+            a.and(b)
         };
         tokio::time::timeout(timeout, work)
             .await

@@ -96,7 +96,6 @@ impl Suppressor {
             .map(|c| c.alert.dedup_key.as_str())
             .filter(|k| !self.open.contains_key(*k))
             .collect();
-        let elsewhere = history.open_windows(&unknown, now).await?;
         let pairs: Vec<(&str, &str)> = merged
             .iter()
             .flat_map(|c| {
@@ -105,7 +104,12 @@ impl Suppressor {
                     .map(|t| (c.alert.dedup_key.as_str(), t.as_str()))
             })
             .collect();
-        let seen = history.seen_triggers(&pairs).await?;
+        // Two independent lookups: run them at once (one round trip of latency).
+        let (elsewhere, seen) = tokio::join!(
+            history.open_windows(&unknown, now),
+            history.seen_triggers(&pairs)
+        );
+        let (elsewhere, seen) = (elsewhere?, seen?);
 
         let mut out = Decision::default();
         for c in merged {

@@ -90,7 +90,7 @@ const TRANSFER_FAIL: &str = "升级以后转账失败，一直提示交易异常
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_alert_kind_suppression_and_duplicates() {
     let env = Env::new("alerting", 500).await;
-    env.add_config("[alert]\nsuppress_window_minutes = 1\n[alert.spike]\nevaluate_every_s = 1\n");
+    env.add_config("[alert]\nsuppress_window_minutes = 1\n[alert.spike]\nevaluate_every_s = 1\nmin_history_hours = 0\n");
     let worker = env.spawn_worker("1");
     let t = now_s();
     let (a, b, c) = (

@@ -132,6 +132,9 @@ pub struct SpikeConfig {
     pub prior_minutes: f64,
     /// Floor of the expected count per window (a never-seen series is not "infinitely" surprising).
     pub min_expected: f64,
+    /// No spike test until the store holds this much history: without a
+    /// baseline every busy series would look like a spike (cold start).
+    pub min_history_hours: u32,
 }
 
 impl Default for SpikeConfig {
@@ -147,6 +150,7 @@ impl Default for SpikeConfig {
             exclude_recent_minutes: 60,
             prior_minutes: 120.0,
             min_expected: 0.5,
+            min_history_hours: 24,
         }
     }
 }

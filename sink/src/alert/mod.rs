@@ -42,6 +42,9 @@ pub const FUND_SAFETY_TAGS: [&str; 7] = [
     "c03.t04", "c03.t05", "c10.t01", "c10.t02", "c10.t03", "c12.t02", "c12.t04",
 ];
 
+/// Spikes per evaluation that get example events (one query each).
+const MAX_SAMPLED_SPIKES: usize = 10;
+
 pub fn is_fund_safety(tag_id: &str) -> bool {
     FUND_SAFETY_TAGS.contains(&tag_id)
 }
@@ -104,6 +107,10 @@ impl<H: AlertHistory> Alerter<H> {
         events: &[EnrichedEvent],
         now: DateTime<Utc>,
     ) -> Result<Vec<Alert>, AlertError> {
+        // Each step queries first and changes state last; what it decided is
+        // kept in the outbox until returned.
+        let updates = self.suppressor.close_due(&self.history, now).await?;
+        self.outbox.extend(updates);
         let mut candidates = Vec::new();
         let tiers = self.customer_tiers(events).await?;
         if self.cfg.detractor.enabled {
@@ -121,34 +128,75 @@ impl<H: AlertHistory> Alerter<H> {
                 }
             }
         }
-        if self.cfg.repeat.enabled {
-            candidates.extend(self.repeat_candidates(events, &tiers, now).await?);
-        }
         if self.cfg.spike.enabled && self.spike_due() {
             self.last_spike_eval = Some(Instant::now());
             let series = self.history.spike_series(&self.cfg.spike, now).await?;
-            for f in spike::detect(&series, &self.cfg.spike) {
-                let sample = self
-                    .history
-                    .spike_sample(&f.tag_id, &f.series, now, &self.cfg.spike)
-                    .await?;
-                candidates.push(spike::candidate(
-                    &f,
-                    &sample,
-                    &self.taxonomy,
-                    &self.cfg,
-                    now,
+            for (i, f) in spike::detect(&series, &self.cfg.spike).iter().enumerate() {
+                // Example events for the first spikes only: one query each.
+                let sample = if i < MAX_SAMPLED_SPIKES {
+                    self.history
+                        .spike_sample(&f.tag_id, &f.series, now, &self.cfg.spike)
+                        .await?
+                } else {
+                    Vec::new()
+                };
+                candidates.push(spike::candidate(f, &sample, &self.taxonomy, &self.cfg, now));
+            }
+        }
+        // The customer history for repeat complainers and the suppression
+        // lookups (for every key this batch can produce, repeat keys included)
+        // are independent: one round trip for both.
+        let negative: Vec<&EnrichedEvent> = if self.cfg.repeat.enabled {
+            events
+                .iter()
+                .filter(|e| e.keys.customer.is_some() && repeat::is_negative(e))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let customers: Vec<&str> = negative
+            .iter()
+            .filter_map(|e| e.keys.customer.as_deref())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut wanted: Vec<(String, Vec<String>)> = candidates
+            .iter()
+            .map(|c| (c.alert.dedup_key.clone(), c.triggers.clone()))
+            .collect();
+        for e in &negative {
+            if let Some(c) = e.keys.customer.as_deref() {
+                wanted.push((
+                    format!("repeat:{}", customer_ref(&self.salt, c)),
+                    vec![e.event_id.clone()],
                 ));
             }
         }
-        // Each step queries first and changes state last; what it decided is
-        // kept in the outbox until returned.
-        let updates = self.suppressor.close_due(&self.history, now).await?;
-        self.outbox.extend(updates);
-        let decided = self
-            .suppressor
-            .admit(candidates, &self.history, now)
-            .await?;
+        let since = now - chrono::Duration::hours(self.cfg.repeat.window_hours as i64);
+        let history = &self.history;
+        let (touches, lookups) = tokio::join!(
+            async {
+                if customers.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    history.recent_negatives(&customers, since).await
+                }
+            },
+            self.suppressor.lookup(history, &wanted, now)
+        );
+        let (touches, lookups) = (touches?, lookups?);
+        if !negative.is_empty() {
+            candidates.extend(repeat::candidates(
+                &negative,
+                &touches,
+                &self.taxonomy,
+                &self.cfg,
+                &self.salt,
+                &tiers,
+                now,
+            ));
+        }
+        let decided = self.suppressor.admit(candidates, &lookups, now);
         self.outbox.extend(decided.publish);
         self.pending.extend(decided.occurrences);
         Ok(std::mem::take(&mut self.outbox))
@@ -187,37 +235,6 @@ impl<H: AlertHistory> Alerter<H> {
             .history
             .customer_tiers(&self.cfg.customer_value_query, &keys)
             .await?)
-    }
-
-    async fn repeat_candidates(
-        &self,
-        events: &[EnrichedEvent],
-        tiers: &HashMap<String, String>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Candidate>, AlertError> {
-        let negative: Vec<&EnrichedEvent> = events
-            .iter()
-            .filter(|e| e.keys.customer.is_some() && repeat::is_negative(e))
-            .collect();
-        if negative.is_empty() {
-            return Ok(Vec::new());
-        }
-        let customers: BTreeSet<&str> = negative
-            .iter()
-            .filter_map(|e| e.keys.customer.as_deref())
-            .collect();
-        let customers: Vec<&str> = customers.into_iter().collect();
-        let since = now - chrono::Duration::hours(self.cfg.repeat.window_hours as i64);
-        let touches = self.history.recent_negatives(&customers, since).await?;
-        Ok(repeat::candidates(
-            &negative,
-            &touches,
-            &self.taxonomy,
-            &self.cfg,
-            &self.salt,
-            tiers,
-            now,
-        ))
     }
 }
 

@@ -80,6 +80,7 @@ pub fn detect(series: &[SeriesCounts], cfg: &SpikeConfig) -> Vec<Finding> {
     series
         .iter()
         .filter(|s| s.window_count >= cfg.min_count)
+        .filter(|s| s.all_minutes >= cfg.min_history_hours as f64 * 60.0)
         .filter_map(|s| {
             let mu = expected(s, cfg);
             if (s.window_count as f64) < cfg.min_ratio * mu {

@@ -342,6 +342,13 @@ impl ClickHouseHistory {
                 t
             }
         };
+        let all_minutes = (hist_end - history_start).num_seconds().max(0) as f64 / 60.0;
+        // Not enough history for any baseline: the test will not run, skip the query.
+        let missing = if all_minutes < cfg.min_history_hours as f64 * 60.0 {
+            Vec::new()
+        } else {
+            missing
+        };
         for missing in missing.chunks(CHUNK) {
             let pairs = missing
                 .iter()
@@ -378,7 +385,6 @@ impl ClickHouseHistory {
             .map(|k| (k.clone(), c.by_series.get(k).copied().unwrap_or((0, 0))))
             .collect();
         let slot_minutes = spike::slot_minutes(history_start, hist_end, now);
-        let all_minutes = (hist_end - history_start).num_seconds().max(0) as f64 / 60.0;
         Ok((out, slot_minutes, all_minutes))
     }
 }

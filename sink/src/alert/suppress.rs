@@ -36,6 +36,14 @@ pub struct Suppressor {
     open: HashMap<String, Window>,
 }
 
+/// ClickHouse's view of some dedup keys: windows open elsewhere (key ->
+/// alert id, closes at) and (key, trigger) pairs already counted.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    pub elsewhere: HashMap<String, (String, DateTime<Utc>)>,
+    pub seen: HashSet<(String, String)>,
+}
+
 /// What to publish now, and the occurrence rows to store once published.
 #[derive(Debug, Default)]
 pub struct Decision {
@@ -56,12 +64,44 @@ impl Suppressor {
         self.open.len()
     }
 
-    pub async fn admit<H: AlertHistory>(
+    /// What ClickHouse knows about these dedup keys and their triggers
+    /// (windows opened elsewhere, triggers already counted): two lookups at
+    /// once. Keys may be a superset of the candidates' (prefetching).
+    pub async fn lookup<H: AlertHistory>(
+        &self,
+        history: &H,
+        wanted: &[(String, Vec<String>)],
+        now: DateTime<Utc>,
+    ) -> Result<Lookups, AlertError> {
+        let unknown: Vec<&str> = wanted
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !self.open.contains_key(*k))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let pairs: Vec<(&str, &str)> = wanted
+            .iter()
+            .flat_map(|(k, ts)| ts.iter().map(move |t| (k.as_str(), t.as_str())))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let (elsewhere, seen) = tokio::join!(
+            history.open_windows(&unknown, now),
+            history.seen_triggers(&pairs)
+        );
+        Ok(Lookups {
+            elsewhere: elsewhere?,
+            seen: seen?,
+        })
+    }
+
+    pub fn admit(
         &mut self,
         candidates: Vec<Candidate>,
-        history: &H,
+        lookups: &Lookups,
         now: DateTime<Utc>,
-    ) -> Result<Decision, AlertError> {
+    ) -> Decision {
         // Windows of other workers that closed are forgotten; our own wait for close_due.
         self.open
             .retain(|_, w| w.owned.is_some() || w.closes_at > now);
@@ -88,28 +128,7 @@ impl Suppressor {
                 }
             }
         }
-        if merged.is_empty() {
-            return Ok(Decision::default());
-        }
-        let unknown: Vec<&str> = merged
-            .iter()
-            .map(|c| c.alert.dedup_key.as_str())
-            .filter(|k| !self.open.contains_key(*k))
-            .collect();
-        let pairs: Vec<(&str, &str)> = merged
-            .iter()
-            .flat_map(|c| {
-                c.triggers
-                    .iter()
-                    .map(|t| (c.alert.dedup_key.as_str(), t.as_str()))
-            })
-            .collect();
-        // Two independent lookups: run them at once (one round trip of latency).
-        let (elsewhere, seen) = tokio::join!(
-            history.open_windows(&unknown, now),
-            history.seen_triggers(&pairs)
-        );
-        let (elsewhere, seen) = (elsewhere?, seen?);
+        let (elsewhere, seen) = (&lookups.elsewhere, &lookups.seen);
 
         let mut out = Decision::default();
         for c in merged {
@@ -181,7 +200,7 @@ impl Suppressor {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
     /// Updates for this worker's windows that closed with more occurrences

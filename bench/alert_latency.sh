@@ -21,6 +21,7 @@ VOC="$VOC_ROOT/target/release/voc"
 OUT="$VOC_DATA_DIR/bench"; mkdir -p "$OUT"
 P="alat$(date +%s)"
 DB="voc_bench_alerts_$P"
+trap 'curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null' EXIT
 cat >"$OUT/alerts.toml" <<CFG
 [kafka]
 group_id = "$P-worker"
@@ -56,5 +57,4 @@ wait $R
 log "mean stage times per batch: $(tr '\n' ' ' <"$OUT/alerts-stages.txt")"
 log "worker: $(cat "$OUT/alerts-worker.json")"
 log "alerts: $(cat "$OUT/alert-latency.json")"
-curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null
 cat "$OUT/alert-latency.json"

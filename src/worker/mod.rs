@@ -173,7 +173,7 @@ impl Worker {
                 break;
             }
         }
-        self.alerting.flush().await;
+        self.alerting.flush(Duration::from_secs(10)).await;
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
         tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await??;

@@ -288,9 +288,13 @@ impl Alerting {
         });
     }
 
-    /// Wait until background recording finished (at shutdown).
-    pub async fn flush(&self) {
-        drop(self.0.lock().await);
+    /// Wait (at most `limit`) until background recording finished, at
+    /// shutdown; past it the process exits and the record is lost (an extra
+    /// alert later at worst, see `record_in_background`).
+    pub async fn flush(&self, limit: std::time::Duration) {
+        if tokio::time::timeout(limit, self.0.lock()).await.is_err() {
+            tracing::warn!("alerts still being recorded in ClickHouse at shutdown; giving up");
+        }
     }
 }
 

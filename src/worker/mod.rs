@@ -300,13 +300,24 @@ impl Worker {
 
         let t1 = Instant::now();
         let enricher = &mut self.enricher;
-        let events = tokio::task::block_in_place(|| enricher.enrich(feedback, now))
-            .context("enrichment failed")?;
+        let events = Arc::new(
+            tokio::task::block_in_place(|| enricher.enrich(feedback, now))
+                .context("enrichment failed")?,
+        );
         self.metrics
             .stage_seconds
             .with_label_values(&["enrich"])
             .observe(t1.elapsed().as_secs_f64());
 
+        // Alerting (sink/src/alert) runs while ClickHouse stores the batch (it
+        // needs only the batch and earlier history); its alerts are published
+        // after ClickHouse acknowledged the batch, before the commit.
+        let t2 = Instant::now();
+        let alerting = self.alerting.clone();
+        let early = self.cfg.topics.alerts_enabled.then(|| {
+            let (alerting, events) = (alerting.clone(), events.clone());
+            tokio::spawn(async move { alerting.evaluate(&events, Utc::now()).await })
+        });
         let sink = self.sink.clone();
         let took = match self.retry("clickhouse", || sink.insert(&events)).await {
             Ok(d) => d,
@@ -343,27 +354,32 @@ impl Worker {
             self.metrics.visible_seconds.observe(l as f64 / 1000.0);
         }
         self.stats.acknowledged(latencies.into_iter());
-        for e in &events {
+        for e in events.iter() {
             self.metrics
                 .stored
                 .with_label_values(&[e.channel.as_str()])
                 .inc();
         }
 
-        // Alerting (sink/src/alert): after ClickHouse has the batch, so history
-        // queries see it; recorded after the broker acknowledged the alerts.
-        let t2 = Instant::now();
-        let alerting = self.alerting.clone();
-        let alerts = if self.cfg.topics.alerts_enabled {
-            match self
-                .retry("alerting", || alerting.evaluate(&events, Utc::now()))
-                .await
-            {
-                Ok(a) => a,
-                Err(s) => return Ok(Err(s)),
-            }
-        } else {
-            Vec::new()
+        let alerts = match early {
+            None => Vec::new(),
+            Some(task) => match task.await {
+                Ok(Ok(a)) => a,
+                // Failed (ClickHouse unreachable): retry like any step; what
+                // the first try decided is returned by the retry (outbox).
+                other => {
+                    if let Ok(Err(e)) = other {
+                        tracing::warn!(error = %e, "alert evaluation failed; retrying");
+                    }
+                    match self
+                        .retry("alerting", || alerting.evaluate(&events, Utc::now()))
+                        .await
+                    {
+                        Ok(a) => a,
+                        Err(s) => return Ok(Err(s)),
+                    }
+                }
+            },
         };
         self.metrics
             .stage_seconds

@@ -99,9 +99,8 @@ impl<H: AlertHistory> Alerter<H> {
         &self.history
     }
 
-    /// The alerts to publish for a batch that ClickHouse already acknowledged
-    /// (so history queries see it): new alerts, and updates of suppression
-    /// windows that closed. Call [`Alerter::record`] once they are published.
+    /// The alerts to publish for a batch (its own events plus the history in
+    /// ClickHouse): new alerts, and updates of suppression windows that closed. Call [`Alerter::record`] once they are published.
     pub async fn evaluate(
         &mut self,
         events: &[EnrichedEvent],
@@ -238,9 +237,9 @@ impl<H: AlertHistory> Alerter<H> {
     }
 }
 
-/// The worker's handle: an [`Alerter`] on ClickHouse, shareable with retry
-/// closures (`evaluate` after ClickHouse acknowledged a batch, `record` after
-/// the broker acknowledged its alerts).
+/// The worker's handle: an [`Alerter`] on ClickHouse, shareable with tasks
+/// and retry closures (`evaluate` while a batch is stored, `record` after the
+/// broker acknowledged its alerts).
 #[derive(Clone)]
 pub struct Alerting(Arc<tokio::sync::Mutex<Alerter<ClickHouseHistory>>>);
 

@@ -67,7 +67,7 @@ q "Delights (悦点) by channel" \
 q "A few detractors, PII masked" \
   "SELECT channel, nps_score, sentiment_score, tag_ids, substringUTF8(text, 1, 40) AS text FROM $F AND nps_segment = 'detractor' AND notEmpty(pii_masked) LIMIT 5"
 
-echo; echo "-- Detractor alerts on topic voc.alerts (first 5)"
+echo; echo "-- Alerts on topic voc.alerts (first 5: detractor, repeat complainer, spike)"
 "$VOC" peek voc.alerts --max 5 | python3 "$VOC_ROOT/deploy/local/show.py" alerts
 echo; echo "-- Dead letters on topic voc.deadletter (first 5)"
 "$VOC" peek voc.deadletter --max 5 | python3 "$VOC_ROOT/deploy/local/show.py" deadletters

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use voc_enrich::EnrichConfig;
 use voc_ingest::KafkaSourceConfig;
-use voc_sink::ClickHouseConfig;
+use voc_sink::webhook::NotifyConfig;
+use voc_sink::{AlertConfig, ClickHouseConfig};
 
 pub const EXAMPLE_TOML: &str = include_str!("../deploy/voc.example.toml");
 
@@ -24,6 +25,9 @@ pub struct Config {
     pub decode: DecodeConfig,
     pub enrich: EnrichConfig,
     pub clickhouse: ClickHouseConfig,
+    pub alert: AlertConfig,
+    pub notify: NotifyConfig,
+    pub workorders: WorkOrdersConfig,
     pub batch: BatchConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
@@ -35,8 +39,10 @@ pub struct Config {
 pub struct OutputTopics {
     pub dead_letter: String,
     pub alerts: String,
-    /// Publish detractor alerts at all.
+    /// Evaluate and publish alerts at all.
     pub alerts_enabled: bool,
+    /// Work-order status updates from the case system (`voc workorders` reads it).
+    pub workorder_updates: String,
 }
 
 impl Default for OutputTopics {
@@ -45,6 +51,22 @@ impl Default for OutputTopics {
             dead_letter: "voc.deadletter".into(),
             alerts: "voc.alerts".into(),
             alerts_enabled: true,
+            workorder_updates: "voc.workorder.updates".into(),
+        }
+    }
+}
+
+/// `voc workorders`: the consumer of work-order status updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkOrdersConfig {
+    pub group_id: String,
+}
+
+impl Default for WorkOrdersConfig {
+    fn default() -> Self {
+        WorkOrdersConfig {
+            group_id: "voc-workorders".into(),
         }
     }
 }

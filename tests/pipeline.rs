@@ -138,25 +138,41 @@ async fn mixed_channels_end_to_end() {
         "generated traffic has many detractors, found {}",
         detractors.len()
     );
-    let alerts = env.read_topic(&env.alerts, detractors.len(), 60).await;
-    let alerted: HashSet<String> = alerts
-        .iter()
-        .map(|a| a["event"]["event_id"].as_str().unwrap().to_string())
+    // Every detractor raised or fed (suppression) exactly the detractor alerts.
+    let counted: HashSet<String> = env
+        .query("SELECT DISTINCT event_id FROM {db}.alert_occurrences WHERE kind = 'detractor'")
+        .await
+        .into_iter()
         .collect();
-    let missing: Vec<_> = detractors.difference(&alerted).collect();
-    let extra: Vec<_> = alerted.difference(&detractors).collect();
+    let missing: Vec<_> = detractors.difference(&counted).collect();
+    let extra: Vec<_> = counted.difference(&detractors).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "detractors without alert: {missing:?}; alerts for non-detractors: {extra:?}"
     );
+    let windows = env
+        .scalar("SELECT uniqExact(alert_id) FROM {db}.alert_occurrences WHERE kind = 'detractor'")
+        .await as usize;
+    let alerts = env.read_topic(&env.alerts, windows, 60).await;
+    let first: HashSet<&str> = alerts
+        .iter()
+        .filter(|a| a["kind"] == "detractor" && a["revision"] == 0)
+        .map(|a| a["alert_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first.len(), windows, "one alert per suppression window");
     for a in &alerts {
-        assert_eq!(a["schema"], "voc.alert.v1");
+        assert_eq!(a["schema"], "voc.alert.v2");
         assert!(a["work_order_title"]
             .as_str()
             .is_some_and(|s| !s.is_empty()));
-        assert!(!voc_enrich::pii::contains_pii(
-            a["event"]["text_excerpt"].as_str().unwrap()
-        ));
+        for e in a["events"].as_array().unwrap() {
+            assert!(!voc_enrich::pii::contains_pii(
+                e["text_excerpt"].as_str().unwrap()
+            ));
+            if a["kind"] == "detractor" {
+                assert!(detractors.contains(e["event_id"].as_str().unwrap()));
+            }
+        }
     }
 
     // PII: masked wherever it was, leaked nowhere.

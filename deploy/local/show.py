@@ -17,8 +17,8 @@ if kind == "stages":
 for line in sys.stdin:
     r = json.loads(line)
     if kind == "alerts":
-        e = r["event"]
-        print(f'{r["severity"]:8} {r["work_order_title"]} -> {",".join(r["departments"]) or "-"}'
+        e = (r.get("events") or [{"text_excerpt": ""}])[0]
+        print(f'{r["kind"]:17} {r["severity"]:8} x{r["occurrences"]} {r["work_order_title"]} -> {",".join(r["departments"]) or "-"}'
               f' | SLA {r["sla_due"][:16]} | "{e["text_excerpt"][:40]}"')
     else:
         s = r["source"]

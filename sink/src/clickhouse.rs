@@ -49,6 +49,39 @@ pub const SCHEMA: &[(&str, &str)] = &[
         "006_customers",
         include_str!("../../deploy/clickhouse/006_customers.sql"),
     ),
+    // Alerting (issue 6): 020-039.
+    (
+        "020_alerts",
+        include_str!("../../deploy/clickhouse/020_alerts.sql"),
+    ),
+    (
+        "021_alert_occurrences",
+        include_str!("../../deploy/clickhouse/021_alert_occurrences.sql"),
+    ),
+    (
+        "022_negative_touches",
+        include_str!("../../deploy/clickhouse/022_negative_touches.sql"),
+    ),
+    (
+        "023_negative_touches_mv",
+        include_str!("../../deploy/clickhouse/023_negative_touches_mv.sql"),
+    ),
+    (
+        "024_tag_minute",
+        include_str!("../../deploy/clickhouse/024_tag_minute.sql"),
+    ),
+    (
+        "025_tag_minute_mv",
+        include_str!("../../deploy/clickhouse/025_tag_minute_mv.sql"),
+    ),
+    (
+        "026_work_order_updates",
+        include_str!("../../deploy/clickhouse/026_work_order_updates.sql"),
+    ),
+    (
+        "027_alert_deliveries",
+        include_str!("../../deploy/clickhouse/027_alert_deliveries.sql"),
+    ),
 ];
 
 /// Where applied migrations are recorded (created by the runner itself).
@@ -345,6 +378,28 @@ impl ClickHouseSink {
         })
         .await?;
         Ok(start.elapsed())
+    }
+
+    /// Insert rows of any table in one statement (alerting side tables).
+    pub async fn insert_rows<R>(&self, table: &str, rows: &[R]) -> Result<(), SinkError>
+    where
+        R: clickhouse::RowWrite + clickhouse::RowOwned,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.timed(async {
+            let mut insert = self
+                .client
+                .insert::<R>(table)
+                .await
+                .map_err(|e| self.err(e))?;
+            for r in rows {
+                insert.write(r).await.map_err(|e| self.err(e))?;
+            }
+            insert.end().await.map_err(|e| self.err(e))
+        })
+        .await
     }
 
     /// The DDL for `database` as the given server would get it: every

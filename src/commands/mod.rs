@@ -4,12 +4,16 @@ mod bench;
 mod bench_queries;
 mod classify;
 mod gen;
+mod notify;
 mod peek;
 mod query;
 mod report;
 mod run;
 mod schema;
+mod side_consumer;
+mod spike_eval;
 mod topics;
+mod workorders;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -73,6 +77,15 @@ enum Command {
     Topics(topics::Args),
     /// Print messages of a topic (alerts, dead letters) from the beginning.
     Peek(peek::Args),
+    /// Deliver alerts from the alert topic to the configured webhooks (generic
+    /// JSON, WeCom, DingTalk, Feishu) with retries; outcomes go to ClickHouse.
+    Notify(notify::Args),
+    /// Consume work-order status updates (acknowledged, resolved, verified)
+    /// from the updates topic into ClickHouse, idempotently.
+    Workorders(workorders::Args),
+    /// Evaluate the spike test on simulated traffic with and without injected
+    /// spikes: detection rate and false alerts per simulated day.
+    SpikeEval(spike_eval::Args),
     /// Print the effective configuration (defaults + file + environment) as TOML.
     Config(ConfigArgs),
     /// Benchmarks on the local stack: the consume and insert ceilings
@@ -94,6 +107,9 @@ pub fn main() -> ExitCode {
         Command::Topics(a) => topics::run(a),
         Command::Peek(a) => peek::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::SpikeEval(a) => spike_eval::run(a),
+        Command::Notify(a) => notify::run(a),
+        Command::Workorders(a) => workorders::run(a),
         Command::Config(a) => a
             .load()
             .and_then(|c| Ok(toml::to_string_pretty(&c)?))

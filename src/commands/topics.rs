@@ -1,4 +1,4 @@
-//! `voc topics create`: the raw, dead-letter and alert topics.
+//! `voc topics create`: the raw, dead-letter, alert and work-order update topics.
 
 use super::ConfigArgs;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -40,6 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         t.branch.as_str(),
         cfg.topics.dead_letter.as_str(),
         cfg.topics.alerts.as_str(),
+        cfg.topics.workorder_updates.as_str(),
     ];
     super::runtime()?.block_on(async {
         let admin: AdminClient<DefaultClientContext> = cfg.kafka.producer_config().create()?;

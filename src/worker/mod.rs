@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
 use voc_ingest::{decode, DeadLetterReason, DecodeContext, DecodeError, TopicMap};
-use voc_sink::{ClickHouseSink, DeadLetter, DetractorAlert, Publisher};
+use voc_sink::{Alerting, ClickHouseSink, DeadLetter, Publisher};
 
 /// The worker stopped (shutdown requested) before a step could finish.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub struct Worker {
     sink: ClickHouseSink,
     /// Shared with the blocking thread that enriches the next batch.
     enricher: Arc<std::sync::Mutex<Enricher>>,
-    taxonomy: Arc<Taxonomy>,
+    alerting: Alerting,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
     /// Messages received while paused for a retry; they open the next batch.
@@ -75,8 +75,6 @@ struct Enriched {
     batch: Vec<OwnedMessage>,
     events: Vec<voc_core::EnrichedEvent>,
     dead: Vec<DeadLetter>,
-    /// Processing time (now) the batch was decoded at.
-    now: DateTime<Utc>,
     started: Instant,
 }
 
@@ -98,6 +96,12 @@ impl Worker {
             "models loaded"
         );
         let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+        let alerting = Alerting::new(
+            cfg.alert.clone(),
+            cfg.clickhouse.clone(),
+            taxonomy.clone(),
+            &cfg.enrich.pseudonym_salt,
+        );
         let publisher =
             Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
         let topics = TopicMap::new(&cfg.kafka.topics);
@@ -121,7 +125,7 @@ impl Worker {
             publisher,
             sink,
             enricher: Arc::new(std::sync::Mutex::new(enricher)),
-            taxonomy,
+            alerting,
             metrics,
             shutdown,
             carry: Vec::new(),
@@ -161,6 +165,14 @@ impl Worker {
             // Only wait for a first message when nothing is in flight: an
             // enriched batch must not wait for traffic to be delivered.
             let batch = self.collect(in_flight.is_some()).await;
+            if batch.is_empty() && in_flight.is_none() {
+                // Idle for a second: alerts can still be due (spike checks,
+                // closing suppression windows) without new input.
+                if self.idle_alerts().await?.is_err() {
+                    break;
+                }
+                continue;
+            }
             let next = if batch.is_empty() {
                 None
             } else {
@@ -188,6 +200,7 @@ impl Worker {
             let done = enriching.await.context("enrichment thread")??;
             let _ = self.deliver_and_report(done).await?;
         }
+        self.alerting.flush(Duration::from_secs(10)).await;
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
         tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await??;
@@ -217,7 +230,7 @@ impl Worker {
                 r = tokio::time::timeout(wait, self.consumer.recv()) => match r {
                     Err(_) if batch.is_empty() && !bounded => {
                         self.rejoin_if_starved();
-                        continue;
+                        break;
                     }
                     Err(_) => break,
                     Ok(Ok(m)) => {
@@ -328,7 +341,6 @@ impl Worker {
                 batch,
                 events,
                 dead,
-                now,
                 started,
             })
         })
@@ -358,18 +370,18 @@ impl Worker {
             batch,
             events,
             dead,
-            now,
             started: t0,
         } = done;
-        let alerts: Vec<DetractorAlert> = if self.cfg.topics.alerts_enabled {
-            events
-                .iter()
-                .filter_map(|e| DetractorAlert::for_event(e, &self.taxonomy, now))
-                .collect()
-        } else {
-            Vec::new()
-        };
-
+        let events = Arc::new(events);
+        // Alerting (sink/src/alert) runs while ClickHouse stores the batch (it
+        // needs only the batch and earlier history); its alerts are published
+        // after ClickHouse acknowledged the batch, before the commit.
+        let t2 = Instant::now();
+        let alerting = self.alerting.clone();
+        let early = self.cfg.topics.alerts_enabled.then(|| {
+            let (alerting, events) = (alerting.clone(), events.clone());
+            tokio::spawn(async move { alerting.evaluate(&events, Utc::now()).await })
+        });
         let sink = self.sink.clone();
         let took = match self.retry("clickhouse", || sink.insert(&events)).await {
             Ok(d) => d,
@@ -406,20 +418,41 @@ impl Worker {
             self.metrics.visible_seconds.observe(l as f64 / 1000.0);
         }
         self.stats.acknowledged(latencies.into_iter());
-        for e in &events {
+        for e in events.iter() {
             self.metrics
                 .stored
                 .with_label_values(&[e.channel.as_str()])
                 .inc();
         }
 
+        let alerts = match early {
+            None => Vec::new(),
+            Some(task) => match task.await {
+                Ok(Ok(a)) => a,
+                // Failed (ClickHouse unreachable): retry like any step; what
+                // the first try decided is returned by the retry (outbox).
+                other => {
+                    if let Ok(Err(e)) = other {
+                        tracing::warn!(error = %e, "alert evaluation failed; retrying");
+                    }
+                    match self
+                        .retry("alerting", || alerting.evaluate(&events, Utc::now()))
+                        .await
+                    {
+                        Ok(a) => a,
+                        Err(s) => return Ok(Err(s)),
+                    }
+                }
+            },
+        };
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["alert"])
+            .observe(t2.elapsed().as_secs_f64());
+
         let dl_records = encode(&dead, |d| d.key())?;
-        let alert_records = encode(&alerts, |a| a.key())?;
         let publisher = self.publisher.clone();
-        let (dl_topic, alert_topic) = (
-            self.cfg.topics.dead_letter.clone(),
-            self.cfg.topics.alerts.clone(),
-        );
+        let dl_topic = self.cfg.topics.dead_letter.clone();
         if self
             .retry("kafka_dead_letter", || {
                 publisher.publish_all(&dl_topic, &dl_records)
@@ -429,24 +462,8 @@ impl Worker {
         {
             return Ok(Err(Stopped));
         }
-        if self
-            .retry("kafka_alerts", || {
-                publisher.publish_all(&alert_topic, &alert_records)
-            })
-            .await
-            .is_err()
-        {
-            return Ok(Err(Stopped));
-        }
-        for a in &alerts {
-            let sev = serde_json::to_value(a.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            self.metrics
-                .alerts
-                .with_label_values(&[a.kind.as_str(), &sev])
-                .inc();
+        if let Err(s) = self.publish_alerts(&alerts).await? {
+            return Ok(Err(s));
         }
 
         self.commit(&batch);
@@ -462,6 +479,53 @@ impl Worker {
             dead: dead.len(),
             alerts: alerts.len(),
         }))
+    }
+
+    /// Publish alerts, wait for the broker, then record them in ClickHouse
+    /// (so other workers suppress them); both retried until done or stopped.
+    async fn publish_alerts(
+        &mut self,
+        alerts: &[voc_sink::Alert],
+    ) -> anyhow::Result<Result<(), Stopped>> {
+        if !self.cfg.topics.alerts_enabled {
+            return Ok(Ok(()));
+        }
+        let records = encode(alerts, |a| a.key())?;
+        let (publisher, alerting) = (self.publisher.clone(), self.alerting.clone());
+        let topic = self.cfg.topics.alerts.clone();
+        if let Err(s) = self
+            .retry("kafka_alerts", || publisher.publish_all(&topic, &records))
+            .await
+        {
+            return Ok(Err(s));
+        }
+        // Recorded in ClickHouse while the next batch is collected; the next
+        // evaluation waits for it.
+        alerting.record_in_background(alerts.to_vec()).await;
+        for a in alerts {
+            self.metrics
+                .alerts
+                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
+                .inc();
+        }
+        Ok(Ok(()))
+    }
+
+    /// Alerts due while no input arrives: spike checks and suppression
+    /// windows that closed (nothing to commit).
+    async fn idle_alerts(&mut self) -> anyhow::Result<Result<(), Stopped>> {
+        if !self.cfg.topics.alerts_enabled {
+            return Ok(Ok(()));
+        }
+        let alerting = self.alerting.clone();
+        let alerts = match self
+            .retry("alerting", || alerting.evaluate(&[], Utc::now()))
+            .await
+        {
+            Ok(a) => a,
+            Err(s) => return Ok(Err(s)),
+        };
+        self.publish_alerts(&alerts).await
     }
 
     /// Commit the next offset of every partition in the batch.

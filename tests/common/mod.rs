@@ -30,6 +30,7 @@ pub struct Env {
     pub topics: voc_ingest::consumer::ChannelTopics,
     pub dead_letter: String,
     pub alerts: String,
+    pub updates: String,
     http: reqwest::Client,
 }
 
@@ -52,6 +53,7 @@ impl Env {
         let database = format!("voc_{name}");
         let dead_letter = format!("{prefix}voc.deadletter");
         let alerts = format!("{prefix}voc.alerts");
+        let updates = format!("{prefix}voc.workorder.updates");
         let root = env!("CARGO_MANIFEST_DIR");
         let config = dir.join("voc.toml");
         std::fs::write(
@@ -70,6 +72,7 @@ branch = "{}"
 [topics]
 dead_letter = "{dead_letter}"
 alerts = "{alerts}"
+workorder_updates = "{updates}"
 [clickhouse]
 url = "{}"
 database = "{database}"
@@ -98,11 +101,56 @@ max_events = {max_events}
             topics,
             dead_letter,
             alerts,
+            updates,
             http: reqwest::Client::new(),
         };
         env.voc(&["topics", "create", "--partitions", "3"]);
         env.voc(&["schema", "apply"]);
         env
+    }
+
+    /// Append TOML sections to this environment's config (before workers start).
+    pub fn add_config(&self, toml: &str) {
+        let mut c = std::fs::read_to_string(&self.config).unwrap();
+        c.push_str(toml);
+        std::fs::write(&self.config, c).unwrap();
+    }
+
+    /// Start `voc <command>` (notify, workorders) as a process, logs in the test dir.
+    pub fn spawn_command(&self, command: &str) -> Worker {
+        let log = std::fs::File::create(self.dir.join(format!("worker-{command}.log"))).unwrap();
+        Worker(Some(
+            Command::new(voc_bin())
+                .args([command, "--config", self.config.to_str().unwrap()])
+                .env_remove("VOC_KAFKA__BROKERS")
+                .env_remove("VOC_CLICKHOUSE__URL")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawning voc"),
+        ))
+    }
+
+    /// Produce raw payloads to a topic (key, payload) and wait for acks.
+    pub async fn produce_raw(&self, topic: &str, records: &[(String, Vec<u8>)]) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("enable.idempotence", "true")
+            .create()
+            .unwrap();
+        for (k, p) in records {
+            producer
+                .send(
+                    FutureRecord::to(topic)
+                        .key(k.as_bytes())
+                        .payload(p.as_slice()),
+                    Duration::from_secs(10),
+                )
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
     }
 
     /// Run a voc subcommand with this environment's config; panics on failure.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Alert latency at a sustained rate (issue 6): source message produce time ->
+# alert on the alert topic, p50/p99, with the worker doing everything it does
+# in production (ClickHouse insert, detractor/repeat/spike evaluation with its
+# ClickHouse queries, suppression, publish, record, commit).
+#   1. a fresh topic prefix and database, topics and schema;
+#   2. one worker (`voc run`), the latency reader (bench/alert_latency.py);
+#   3. `voc gen --rate RATE` for SECONDS seconds (no duplicates).
+# Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60). Numbers: docs/alerting.md.
+set -euo pipefail
+source "$(dirname "$0")/../deploy/local/env.sh"
+cd "$VOC_ROOT"
+RATE="${VOC_BENCH_RATE:-2000}"
+SECONDS_RUN="${VOC_BENCH_SECONDS:-60}"
+N=$(( RATE * SECONDS_RUN ))
+"$VOC_ROOT/deploy/install.sh" >/dev/null
+source "$VOC_ROOT/deploy/local/env.sh"
+cargo build --release --quiet
+"$VOC_ROOT/deploy/stack.sh" start >/dev/null
+VOC="$VOC_ROOT/target/release/voc"
+OUT="$VOC_DATA_DIR/bench"; mkdir -p "$OUT"
+P="alat$(date +%s)"
+DB="voc_bench_alerts_$P"
+trap 'curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null' EXIT
+cat >"$OUT/alerts.toml" <<CFG
+[kafka]
+group_id = "$P-worker"
+[kafka.topics]
+app = "$P.voc.raw.app"
+call_center = "$P.voc.raw.call_center"
+community = "$P.voc.raw.community"
+branch = "$P.voc.raw.branch"
+[topics]
+dead_letter = "$P.voc.deadletter"
+alerts = "$P.voc.alerts"
+workorder_updates = "$P.voc.workorder.updates"
+[clickhouse]
+database = "$DB"
+[metrics]
+listen = "127.0.0.1:9478"
+CFG
+"$VOC" topics create --config "$OUT/alerts.toml" --partitions 6 2>/dev/null
+"$VOC" schema apply --config "$OUT/alerts.toml"
+"$VOC" run --config "$OUT/alerts.toml" --exit-after "$N" 2>"$OUT/alerts-worker.log" >"$OUT/alerts-worker.json" &
+W=$!
+"$VOC_VENV/bin/python" bench/alert_latency.py --brokers "$VOC_KAFKA__BROKERS" --topic-prefix "$P." \
+    --run-seconds "$SECONDS_RUN" >"$OUT/alert-latency.json" &
+R=$!
+sleep 5   # group join
+# Stage times from the worker's /metrics near the end of the run.
+( sleep $(( SECONDS_RUN - 5 )); curl -s http://127.0.0.1:9478/metrics \
+    | "$VOC_VENV/bin/python" deploy/local/show.py stages >"$OUT/alerts-stages.txt" ) &
+log "producing $N messages at $RATE msg/s"
+"$VOC" gen --config "$OUT/alerts.toml" --count "$N" --rate "$RATE" --run-id "$P" --seed 3 --duplicate-ratio 0 --spread-hours 1
+wait $W
+wait $R
+log "mean stage times per batch: $(tr '\n' ' ' <"$OUT/alerts-stages.txt")"
+log "worker: $(cat "$OUT/alerts-worker.json")"
+log "alerts: $(cat "$OUT/alert-latency.json")"
+cat "$OUT/alert-latency.json"

@@ -1,0 +1,725 @@
+//! Alerts (voc.alert.v2): what alerting and case systems act on.
+//!
+//! Three kinds, one model ([`Alert`], schema docs/alert.schema.json):
+//! - [`detractor`]: an explicit 0-6 score, or strongly negative feedback with
+//!   no score (marked `inferred`);
+//! - [`repeat`]: the same customer negative on N occasions within a window,
+//!   across channels (looked up in ClickHouse, so it is global across workers);
+//! - [`spike`]: a tag's volume in a sliding window far above its
+//!   hour-of-week baseline for a channel, branch, product or app version.
+//!
+//! Every candidate goes through [`suppress`]: one alert per dedup key and
+//! window, plus at most one update carrying the count when the window closes;
+//! a re-delivered source message never raises a second alert. The
+//! [`Alerter`] ties it together: the worker hands it each stored batch and
+//! publishes what it returns, then calls [`Alerter::record`].
+//! Policy (severity, SLA, suppression) is documented in docs/alerting.md.
+
+pub mod config;
+pub mod detractor;
+pub mod model;
+pub mod repeat;
+pub mod spike;
+pub mod spike_eval;
+pub mod store;
+pub mod suppress;
+pub mod title;
+
+pub use config::AlertConfig;
+pub use model::{Alert, AlertEvent, AlertKind, AlertTag, RepeatInfo, Severity, SpikeInfo};
+pub use store::{AlertHistory, ClickHouseHistory};
+
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+use voc_core::{EnrichedEvent, Taxonomy};
+
+pub const ALERT_SCHEMA: &str = "voc.alert.v2";
+
+/// Tags whose presence makes an alert critical (fund safety).
+pub const FUND_SAFETY_TAGS: [&str; 7] = [
+    "c03.t04", "c03.t05", "c10.t01", "c10.t02", "c10.t03", "c12.t02", "c12.t04",
+];
+
+/// Spikes per evaluation that get example events (one query each).
+const MAX_SAMPLED_SPIKES: usize = 10;
+
+pub fn is_fund_safety(tag_id: &str) -> bool {
+    FUND_SAFETY_TAGS.contains(&tag_id)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("alert history in ClickHouse: {0}")]
+    History(#[from] crate::SinkError),
+}
+
+/// A would-be alert before suppression: `triggers` are the ids of what made it
+/// fire now (event ids for detractor and repeat, a window id for spikes); they
+/// are what suppression counts and what makes re-deliveries harmless.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub alert: Alert,
+    pub triggers: Vec<String>,
+}
+
+/// Evaluates batches into alerts; holds the per-worker suppression windows
+/// and the spike schedule.
+pub struct Alerter<H: AlertHistory> {
+    cfg: AlertConfig,
+    taxonomy: Arc<Taxonomy>,
+    salt: String,
+    history: H,
+    suppressor: suppress::Suppressor,
+    last_spike_eval: Option<Instant>,
+    /// Occurrence rows of the alerts returned by `evaluate`, written by `record`.
+    pending: Vec<store::OccurrenceRow>,
+    /// Alerts decided but not yet returned (an `evaluate` that failed halfway
+    /// returns them on its retry, so nothing decided is lost).
+    outbox: Vec<Alert>,
+}
+
+impl<H: AlertHistory> Alerter<H> {
+    /// `salt` keys the pseudonymous customer key in alerts (the enricher's salt).
+    pub fn new(cfg: AlertConfig, taxonomy: Arc<Taxonomy>, salt: &str, history: H) -> Self {
+        Alerter {
+            suppressor: suppress::Suppressor::new(cfg.suppress_window_minutes),
+            cfg,
+            taxonomy,
+            salt: salt.to_string(),
+            history,
+            last_spike_eval: None,
+            pending: Vec::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    pub fn history(&self) -> &H {
+        &self.history
+    }
+
+    /// The alerts to publish for a batch (its own events plus the history in
+    /// ClickHouse): new alerts, and updates of suppression windows that closed. Call [`Alerter::record`] once they are published.
+    pub async fn evaluate(
+        &mut self,
+        events: &[EnrichedEvent],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Alert>, AlertError> {
+        // Each step queries first and changes state last; what it decided is
+        // kept in the outbox until returned.
+        let updates = self.suppressor.close_due(&self.history, now).await?;
+        self.outbox.extend(updates);
+        let mut candidates = Vec::new();
+        let tiers = self.customer_tiers(events).await?;
+        if self.cfg.detractor.enabled {
+            for e in events {
+                let tier = e.keys.customer.as_ref().and_then(|c| tiers.get(c));
+                if let Some(c) = detractor::candidate(
+                    e,
+                    &self.taxonomy,
+                    &self.cfg,
+                    &self.salt,
+                    tier.map(String::as_str),
+                    now,
+                ) {
+                    candidates.push(c);
+                }
+            }
+        }
+        if self.cfg.spike.enabled && self.spike_due() {
+            self.last_spike_eval = Some(Instant::now());
+            let series = self.history.spike_series(&self.cfg.spike, now).await?;
+            for (i, f) in spike::detect(&series, &self.cfg.spike).iter().enumerate() {
+                // Example events for the first spikes only: one query each.
+                let sample = if i < MAX_SAMPLED_SPIKES {
+                    self.history
+                        .spike_sample(&f.tag_id, &f.series, now, &self.cfg.spike)
+                        .await?
+                } else {
+                    Vec::new()
+                };
+                candidates.push(spike::candidate(f, &sample, &self.taxonomy, &self.cfg, now));
+            }
+        }
+        // The customer history for repeat complainers and the suppression
+        // lookups (for every key this batch can produce, repeat keys included)
+        // are independent: one round trip for both.
+        let negative: Vec<&EnrichedEvent> = if self.cfg.repeat.enabled {
+            events
+                .iter()
+                .filter(|e| e.keys.customer.is_some() && repeat::is_negative(e))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let customers: Vec<&str> = negative
+            .iter()
+            .filter_map(|e| e.keys.customer.as_deref())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut wanted: Vec<(String, Vec<String>)> = candidates
+            .iter()
+            .map(|c| (c.alert.dedup_key.clone(), c.triggers.clone()))
+            .collect();
+        for e in &negative {
+            if let Some(c) = e.keys.customer.as_deref() {
+                wanted.push((
+                    format!("repeat:{}", customer_ref(&self.salt, c)),
+                    vec![e.event_id.clone()],
+                ));
+            }
+        }
+        let since = now - chrono::Duration::hours(self.cfg.repeat.window_hours as i64);
+        let history = &self.history;
+        let (touches, lookups) = tokio::join!(
+            async {
+                if customers.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    history.recent_negatives(&customers, since).await
+                }
+            },
+            self.suppressor.lookup(history, &wanted, now)
+        );
+        let (touches, lookups) = (touches?, lookups?);
+        if !negative.is_empty() {
+            candidates.extend(repeat::candidates(
+                &negative,
+                &touches,
+                &self.taxonomy,
+                &self.cfg,
+                &self.salt,
+                &tiers,
+                now,
+            ));
+        }
+        let decided = self.suppressor.admit(candidates, &lookups, now);
+        self.outbox.extend(decided.publish);
+        self.pending.extend(decided.occurrences);
+        Ok(std::mem::take(&mut self.outbox))
+    }
+
+    /// Store what was published (after the broker acknowledged it) and the
+    /// occurrences behind it, so other workers and later runs suppress and count.
+    pub async fn record(&mut self, published: &[Alert]) -> Result<(), AlertError> {
+        self.history.record(published, &self.pending).await?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn spike_due(&self) -> bool {
+        self.last_spike_eval
+            .is_none_or(|t| t.elapsed().as_secs_f64() >= self.cfg.spike.evaluate_every_s as f64)
+    }
+
+    async fn customer_tiers(
+        &self,
+        events: &[EnrichedEvent],
+    ) -> Result<HashMap<String, String>, AlertError> {
+        if self.cfg.customer_value_query.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys: BTreeSet<&str> = events
+            .iter()
+            .filter(|e| detractor::is_detractor(e))
+            .filter_map(|e| e.keys.customer.as_deref())
+            .collect();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys: Vec<&str> = keys.into_iter().collect();
+        Ok(self
+            .history
+            .customer_tiers(&self.cfg.customer_value_query, &keys)
+            .await?)
+    }
+}
+
+/// The worker's handle: an [`Alerter`] on ClickHouse, shareable with tasks
+/// and retry closures (`evaluate` while a batch is stored, `record` after the
+/// broker acknowledged its alerts).
+#[derive(Clone)]
+pub struct Alerting(Arc<tokio::sync::Mutex<Alerter<ClickHouseHistory>>>);
+
+impl Alerting {
+    pub fn new(
+        cfg: AlertConfig,
+        clickhouse: crate::ClickHouseConfig,
+        taxonomy: Arc<Taxonomy>,
+        salt: &str,
+    ) -> Self {
+        let history = ClickHouseHistory::new(clickhouse);
+        Alerting(Arc::new(tokio::sync::Mutex::new(Alerter::new(
+            cfg, taxonomy, salt, history,
+        ))))
+    }
+
+    pub async fn evaluate(
+        &self,
+        events: &[EnrichedEvent],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Alert>, AlertError> {
+        self.0.lock().await.evaluate(events, now).await
+    }
+
+    pub async fn record(&self, published: &[Alert]) -> Result<(), AlertError> {
+        self.0.lock().await.record(published).await
+    }
+
+    /// Record published alerts off the batch's critical path: a task holds
+    /// the alerter until ClickHouse has them (retrying with backoff), so the
+    /// next `evaluate` waits for it and sees them. The batch's offsets can be
+    /// committed meanwhile: the alerts are already on the topic. Lost only if
+    /// the process dies in between, which can cost one extra alert for a key,
+    /// never a missing one (docs/alerting.md).
+    pub async fn record_in_background(&self, published: Vec<Alert>) {
+        let guard = self.0.clone().lock_owned().await;
+        tokio::spawn(async move {
+            let mut guard = guard;
+            let mut delay = std::time::Duration::from_millis(200);
+            while let Err(e) = guard.record(&published).await {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording alerts; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+        });
+    }
+
+    /// Wait (at most `limit`) until background recording finished, at
+    /// shutdown; past it the process exits and the record is lost (an extra
+    /// alert later at worst, see `record_in_background`).
+    pub async fn flush(&self, limit: std::time::Duration) {
+        if tokio::time::timeout(limit, self.0.lock()).await.is_err() {
+            tracing::warn!("alerts still being recorded in ClickHouse at shutdown; giving up");
+        }
+    }
+}
+
+/// The pseudonymous customer key alerts carry: a salted hash, stable per
+/// customer, so case systems can group without seeing the bank's id.
+pub fn customer_ref(salt: &str, key: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_128(format!("{salt}\u{1f}{key}").as_bytes());
+    format!("cust-{:016x}", (h >> 64) as u64)
+}
+
+/// A stable alert id: the same dedup key and first trigger give the same id,
+/// so a re-published alert (crash after publish, before commit) is the same alert.
+pub fn alert_id(kind: AlertKind, dedup_key: &str, first_trigger: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_128(format!("{dedup_key}\u{1f}{first_trigger}").as_bytes());
+    format!("{}-{h:032x}", kind.id_prefix())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::store::memory::MemoryHistory;
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use voc_core::*;
+
+    pub fn event(
+        id: &str,
+        customer: &str,
+        channel: Channel,
+        tags: &[&str],
+        nps: Option<u8>,
+        sentiment: f32,
+    ) -> EnrichedEvent {
+        let tax = Taxonomy::bundled();
+        let tags: Vec<TagScore> = tags
+            .iter()
+            .map(|id| {
+                let d = tax.get(id).unwrap();
+                TagScore {
+                    id: id.to_string(),
+                    score: 0.9,
+                    sentiment: -0.5,
+                    category: d.category_id.clone(),
+                    polarity: d.polarity,
+                    department: d.department.clone(),
+                    journey_stage: d.journey_stage.clone(),
+                }
+            })
+            .collect();
+        let departments = tags.iter().map(|t| t.department.clone()).collect();
+        let score = nps.and_then(NpsScore::new);
+        let segment = score.map(|s| s.segment()).unwrap_or(if sentiment <= -0.5 {
+            NpsSegment::Detractor
+        } else {
+            NpsSegment::Passive
+        });
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).unwrap();
+        EnrichedEvent {
+            schema: "voc.event.v1".into(),
+            event_id: id.into(),
+            source_id: id.into(),
+            channel,
+            event_time: t,
+            ingest_time: t,
+            event_time_source: TimeSource::Payload,
+            keys: Keys {
+                customer: (!customer.is_empty()).then(|| customer.to_string()),
+                ..Keys::default()
+            },
+            text: "大堂经理很热情，但是卡里的钱被盗刷了".into(),
+            context_text: String::new(),
+            tokens: vec![],
+            keywords: vec![],
+            sentiment: Sentiment {
+                label: if sentiment < -0.2 {
+                    SentimentLabel::Negative
+                } else {
+                    SentimentLabel::Neutral
+                },
+                score: sentiment,
+                source: SentimentSource::Model,
+            },
+            tags,
+            categories: vec![],
+            experience: Experience::default(),
+            departments,
+            nps: Nps {
+                score,
+                segment,
+                inferred: score.is_none(),
+            },
+            star_rating: None,
+            wait_minutes: None,
+            duration_s: None,
+            likes: None,
+            pii_masked: vec![],
+            text_truncated: false,
+            source_encoding: "utf-8".into(),
+            model_version: "m".into(),
+            taxonomy_version: "t".into(),
+            lineage: Lineage::default(),
+        }
+    }
+
+    fn alerter(cfg: AlertConfig) -> Alerter<MemoryHistory> {
+        Alerter::new(
+            cfg,
+            Arc::new(Taxonomy::bundled()),
+            "salt",
+            MemoryHistory::default(),
+        )
+    }
+
+    fn quiet() -> AlertConfig {
+        let mut c = AlertConfig::default();
+        c.repeat.enabled = false;
+        c.spike.enabled = false;
+        c
+    }
+
+    pub fn schema_validator() -> jsonschema::Validator {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/alert.schema.json")).unwrap();
+        jsonschema::validator_for(&schema).expect("valid JSON schema")
+    }
+
+    pub fn assert_valid(v: &jsonschema::Validator, a: &Alert) {
+        let j = serde_json::to_value(a).unwrap();
+        let errors: Vec<String> = v
+            .iter_errors(&j)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}\n{j:#}");
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn detractor_severity_departments_title_and_schema() {
+        let v = schema_validator();
+        let mut a = alerter(quiet());
+        let out = a
+            .evaluate(
+                &[
+                    event(
+                        "e1",
+                        "C1",
+                        Channel::App,
+                        &["c07.t07", "c10.t02"],
+                        None,
+                        -0.9,
+                    ),
+                    event("e2", "C2", Channel::Branch, &["c07.t01"], Some(2), -0.3),
+                    event("e3", "C3", Channel::CallCenter, &["c07.t01"], Some(5), -0.3),
+                    event("e4", "C4", Channel::App, &["c07.t01"], Some(9), 0.9),
+                    event("e5", "", Channel::Community, &[], None, -0.85),
+                ],
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 4, "promoter e4 raises nothing");
+        let by = |id: &str| out.iter().find(|a| a.events[0].event_id == id).unwrap();
+        let crit = by("e1");
+        assert_eq!(crit.severity, Severity::Critical);
+        assert_eq!(crit.sla_due, now() + Duration::hours(2));
+        assert_eq!(crit.departments, ["风险管理部", "消费者权益保护部"]);
+        assert_eq!(crit.pain, ["c10.t02"]);
+        assert_eq!(crit.delight, ["c07.t07"]);
+        assert!(crit.inferred);
+        assert!(
+            crit.work_order_title.starts_with("【紧急】手机银行 盗刷"),
+            "{}",
+            crit.work_order_title
+        );
+        assert!(crit.customer_key.as_deref().unwrap().starts_with("cust-"));
+        assert_ne!(
+            crit.customer_key.as_deref(),
+            Some("C1"),
+            "customer key is pseudonymous"
+        );
+        assert_eq!(by("e2").severity, Severity::High);
+        assert_eq!(by("e2").sla_due, now() + Duration::hours(24));
+        assert!(by("e2").work_order_title.contains("评分2分"));
+        assert_eq!(by("e3").severity, Severity::Medium);
+        assert_eq!(
+            by("e5").severity,
+            Severity::High,
+            "inferred, sentiment -0.85"
+        );
+        for a in &out {
+            assert_valid(&v, a);
+        }
+    }
+
+    #[tokio::test]
+    async fn high_value_customers_are_raised_one_level() {
+        let mut cfg = quiet();
+        cfg.customer_value_query =
+            "SELECT customer_key, tier FROM {db}.customers WHERE customer_key IN ({keys})".into();
+        let mut history = MemoryHistory::default();
+        history.tiers.insert("C3".into(), "private_banking".into());
+        let mut a = Alerter::new(cfg, Arc::new(Taxonomy::bundled()), "salt", history);
+        let out = a
+            .evaluate(
+                &[event(
+                    "e3",
+                    "C3",
+                    Channel::CallCenter,
+                    &["c07.t01"],
+                    Some(5),
+                    -0.3,
+                )],
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out[0].severity, Severity::High);
+        assert_eq!(out[0].customer_tier.as_deref(), Some("private_banking"));
+    }
+
+    #[tokio::test]
+    async fn suppression_counts_and_updates_once_and_ignores_duplicates() {
+        let v = schema_validator();
+        let mut a = alerter(quiet());
+        let t0 = now();
+        let first = a
+            .evaluate(
+                &[event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8)],
+                t0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        a.record(&first).await.unwrap();
+        // Same customer, same issue, within the window; plus a duplicate of e1.
+        for (i, id) in ["e2", "e1", "e3", "e3"].iter().enumerate() {
+            let out = a
+                .evaluate(
+                    &[event(
+                        id,
+                        "C1",
+                        Channel::CallCenter,
+                        &["c03.t02"],
+                        Some(3),
+                        -0.8,
+                    )],
+                    t0 + Duration::minutes(5 + i as i64),
+                )
+                .await
+                .unwrap();
+            assert!(out.is_empty(), "suppressed: {out:?}");
+            a.record(&out).await.unwrap();
+        }
+        // Window closes: exactly one update with the count (e1, e2, e3).
+        let later = t0 + Duration::minutes(61);
+        let upd = a.evaluate(&[], later).await.unwrap();
+        assert_eq!(upd.len(), 1);
+        assert_eq!(upd[0].alert_id, first[0].alert_id);
+        assert_eq!(
+            (upd[0].revision, upd[0].occurrences, upd[0].suppressed),
+            (1, 3, 2)
+        );
+        assert_valid(&v, &upd[0]);
+        a.record(&upd).await.unwrap();
+        assert!(a
+            .evaluate(&[], later + Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_empty());
+        // A re-delivered e2 after the window: never a second alert.
+        let again = a
+            .evaluate(
+                &[event(
+                    "e2",
+                    "C1",
+                    Channel::CallCenter,
+                    &["c03.t02"],
+                    Some(3),
+                    -0.8,
+                )],
+                later + Duration::minutes(2),
+            )
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        // A new event after the window opens a new window.
+        let new = a
+            .evaluate(
+                &[event("e9", "C1", Channel::App, &["c03.t02"], Some(3), -0.8)],
+                later + Duration::minutes(3),
+            )
+            .await
+            .unwrap();
+        assert_eq!(new.len(), 1);
+        assert_ne!(new[0].alert_id, first[0].alert_id);
+    }
+
+    #[tokio::test]
+    async fn a_window_opened_by_another_worker_suppresses_here() {
+        let mut one = alerter(quiet());
+        let first = one
+            .evaluate(
+                &[event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8)],
+                now(),
+            )
+            .await
+            .unwrap();
+        one.record(&first).await.unwrap();
+        // A second worker with the same (shared) history.
+        let shared = MemoryHistory::default();
+        *shared.alerts.lock().unwrap() = one.history().alerts.lock().unwrap().clone();
+        *shared.occurrences.lock().unwrap() = one.history().occurrences.lock().unwrap().clone();
+        let mut two = Alerter::new(quiet(), Arc::new(Taxonomy::bundled()), "salt", shared);
+        let out = two
+            .evaluate(
+                &[event(
+                    "e2",
+                    "C1",
+                    Channel::Branch,
+                    &["c03.t02"],
+                    Some(2),
+                    -0.8,
+                )],
+                now() + Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+        assert!(out.is_empty());
+        two.record(&out).await.unwrap();
+        let occ = two.history().occurrences.lock().unwrap().clone();
+        assert_eq!(occ.last().unwrap().alert_id, first[0].alert_id);
+        assert_eq!(occ.last().unwrap().suppressed, 1);
+    }
+
+    #[tokio::test]
+    async fn repeat_complainer_across_channels() {
+        let v = schema_validator();
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        cfg.detractor.enabled = false;
+        let mut a = alerter(cfg);
+        let earlier: Vec<EnrichedEvent> = vec![
+            event("h1", "C7", Channel::App, &["c03.t02"], None, -0.7),
+            event(
+                "h2",
+                "C7",
+                Channel::CallCenter,
+                &["c03.t02", "c08.t01"],
+                None,
+                -0.6,
+            ),
+            event("x1", "C8", Channel::App, &["c03.t02"], None, -0.7),
+        ];
+        a.history()
+            .touches
+            .lock()
+            .unwrap()
+            .extend(earlier.iter().map(repeat::Touch::of));
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap();
+        let out = a
+            .evaluate(
+                &[
+                    event("b1", "C7", Channel::Branch, &["c07.t01"], Some(1), -0.9),
+                    event("b2", "C8", Channel::Branch, &["c07.t01"], Some(1), -0.9),
+                    event("b3", "C9", Channel::Branch, &["c07.t01"], Some(9), 0.9),
+                ],
+                t,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1, "only C7 has 3 occasions: {out:?}");
+        let r = &out[0];
+        assert_eq!(r.kind, AlertKind::RepeatComplainer);
+        let info = r.repeat.as_ref().unwrap();
+        assert_eq!(info.occasions, 3);
+        assert_eq!(info.channels, ["app", "branch", "call_center"]);
+        assert_eq!(r.tags[0].id, "c03.t02", "most frequent issue first");
+        assert!(
+            r.work_order_title.contains("第3次负面反馈"),
+            "{}",
+            r.work_order_title
+        );
+        assert_eq!(r.events.len(), 3);
+        assert_valid(&v, r);
+    }
+
+    #[tokio::test]
+    async fn spike_alert_from_series_counts() {
+        let v = schema_validator();
+        let mut cfg = quiet();
+        cfg.spike.enabled = true;
+        cfg.detractor.enabled = false;
+        let mut a = alerter(cfg);
+        *a.history().series.lock().unwrap() = vec![spike::SeriesCounts {
+            tag_id: "c03.t02".into(),
+            series: "app_version=app 8.2".into(),
+            window_count: 6,
+            slot_count: 2,
+            slot_minutes: 240.0,
+            all_count: 100,
+            all_minutes: 40320.0,
+        }];
+        let out = a.evaluate(&[], now()).await.unwrap();
+        assert_eq!(out.len(), 1);
+        let s = &out[0];
+        assert_eq!(s.kind, AlertKind::Spike);
+        assert_eq!(s.dedup_key, "spike:app_version=app 8.2:c03.t02");
+        assert!(
+            s.work_order_title.contains("手机银行 8.2"),
+            "{}",
+            s.work_order_title
+        );
+        assert!(
+            s.work_order_title.contains("10分钟内6起"),
+            "{}",
+            s.work_order_title
+        );
+        assert_valid(&v, s);
+        // Re-evaluated within the same minute: not counted twice, not re-alerted.
+        a.record(&out).await.unwrap();
+        let again = a
+            .evaluate(&[], now() + Duration::seconds(40))
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+    }
+}

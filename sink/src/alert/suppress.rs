@@ -1,0 +1,250 @@
+//! Suppression: one alert per dedup key and window, not a flood.
+//!
+//! What is emitted for a dedup key (docs/alerting.md):
+//! 1. the first occurrence, immediately (`revision` 0, `occurrences` = the
+//!    triggers seen in that batch, usually 1); its window closes
+//!    `alert.suppress_window_minutes` later;
+//! 2. occurrences inside the window are counted (ClickHouse
+//!    `alert_occurrences`), not published;
+//! 3. when the window closes with more occurrences than the first alert
+//!    carried, exactly one update: same `alert_id`, `revision` 1, the total
+//!    `occurrences` (across all workers) and `suppressed` = occurrences - 1.
+//!    It goes out with the first batch the owning worker processes after the
+//!    window closed. A later occurrence opens a new window (a new alert).
+//!
+//! A trigger (event id, or a spike's window id) already counted under a key,
+//! in memory or in ClickHouse, is dropped: a re-delivered or duplicated source
+//! message never raises or counts a second time. Windows opened by another
+//! worker (or an earlier run) are found in ClickHouse (`alerts`), so they
+//! suppress here too; the worker that opened a window sends its update.
+
+use super::store::{AlertHistory, OccurrenceRow};
+use super::{Alert, AlertError, Candidate};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
+
+struct Window {
+    alert_id: String,
+    closes_at: DateTime<Utc>,
+    /// The published first alert, when this worker opened the window.
+    owned: Option<Alert>,
+    triggers: HashSet<String>,
+}
+
+pub struct Suppressor {
+    window: Duration,
+    open: HashMap<String, Window>,
+}
+
+/// ClickHouse's view of some dedup keys: windows open elsewhere (key ->
+/// alert id, closes at) and (key, trigger) pairs already counted.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    pub elsewhere: HashMap<String, (String, DateTime<Utc>)>,
+    pub seen: HashSet<(String, String)>,
+}
+
+/// What to publish now, and the occurrence rows to store once published.
+#[derive(Debug, Default)]
+pub struct Decision {
+    pub publish: Vec<Alert>,
+    pub occurrences: Vec<OccurrenceRow>,
+}
+
+impl Suppressor {
+    pub fn new(window_minutes: u32) -> Self {
+        Suppressor {
+            window: Duration::minutes(window_minutes as i64),
+            open: HashMap::new(),
+        }
+    }
+
+    /// Open windows (for tests and metrics).
+    pub fn open_windows(&self) -> usize {
+        self.open.len()
+    }
+
+    /// What ClickHouse knows about these dedup keys and their triggers
+    /// (windows opened elsewhere, triggers already counted): two lookups at
+    /// once. Keys may be a superset of the candidates' (prefetching).
+    pub async fn lookup<H: AlertHistory>(
+        &self,
+        history: &H,
+        wanted: &[(String, Vec<String>)],
+        now: DateTime<Utc>,
+    ) -> Result<Lookups, AlertError> {
+        let unknown: Vec<&str> = wanted
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !self.open.contains_key(*k))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let pairs: Vec<(&str, &str)> = wanted
+            .iter()
+            .flat_map(|(k, ts)| ts.iter().map(move |t| (k.as_str(), t.as_str())))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let (elsewhere, seen) = tokio::join!(
+            history.open_windows(&unknown, now),
+            history.seen_triggers(&pairs)
+        );
+        Ok(Lookups {
+            elsewhere: elsewhere?,
+            seen: seen?,
+        })
+    }
+
+    pub fn admit(
+        &mut self,
+        candidates: Vec<Candidate>,
+        lookups: &Lookups,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        // Windows of other workers that closed are forgotten; our own wait for close_due.
+        self.open
+            .retain(|_, w| w.owned.is_some() || w.closes_at > now);
+        // Several candidates of one key in a batch: one, with every trigger,
+        // represented by the most severe.
+        let mut merged: Vec<Candidate> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for c in candidates {
+            match at.get(&c.alert.dedup_key) {
+                Some(&i) => {
+                    let m = &mut merged[i];
+                    for t in c.triggers {
+                        if !m.triggers.contains(&t) {
+                            m.triggers.push(t);
+                        }
+                    }
+                    if c.alert.severity > m.alert.severity {
+                        m.alert = c.alert;
+                    }
+                }
+                None => {
+                    at.insert(c.alert.dedup_key.clone(), merged.len());
+                    merged.push(c);
+                }
+            }
+        }
+        let (elsewhere, seen) = (&lookups.elsewhere, &lookups.seen);
+
+        let mut out = Decision::default();
+        for c in merged {
+            let key = c.alert.dedup_key.clone();
+            let known = self.open.get(&key).map(|w| &w.triggers);
+            let fresh: Vec<String> = c
+                .triggers
+                .into_iter()
+                .filter(|t| !seen.contains(&(key.clone(), t.clone())))
+                .filter(|t| known.is_none_or(|k| !k.contains(t)))
+                .collect();
+            if fresh.is_empty() {
+                continue;
+            }
+            if !self.open.contains_key(&key) {
+                if let Some((alert_id, closes_at)) = elsewhere.get(&key) {
+                    self.open.insert(
+                        key.clone(),
+                        Window {
+                            alert_id: alert_id.clone(),
+                            closes_at: *closes_at,
+                            owned: None,
+                            triggers: HashSet::new(),
+                        },
+                    );
+                }
+            }
+            let kind = c.alert.kind.as_str();
+            match self.open.get_mut(&key) {
+                Some(w) => {
+                    for t in fresh {
+                        out.occurrences.push(OccurrenceRow::new(
+                            &key,
+                            &t,
+                            &w.alert_id,
+                            kind,
+                            now,
+                            true,
+                        ));
+                        w.triggers.insert(t);
+                    }
+                }
+                None => {
+                    let mut a = c.alert;
+                    a.occurrences = fresh.len() as u32;
+                    a.suppressed = a.occurrences - 1;
+                    a.created_at = now;
+                    a.window_closes_at = now + self.window;
+                    for (i, t) in fresh.iter().enumerate() {
+                        out.occurrences.push(OccurrenceRow::new(
+                            &key,
+                            t,
+                            &a.alert_id,
+                            kind,
+                            now,
+                            i > 0,
+                        ));
+                    }
+                    self.open.insert(
+                        key,
+                        Window {
+                            alert_id: a.alert_id.clone(),
+                            closes_at: a.window_closes_at,
+                            owned: Some(a.clone()),
+                            triggers: fresh.into_iter().collect(),
+                        },
+                    );
+                    out.publish.push(a);
+                }
+            }
+        }
+        out
+    }
+
+    /// Updates for this worker's windows that closed with more occurrences
+    /// than their first alert carried (counted across all workers).
+    pub async fn close_due<H: AlertHistory>(
+        &mut self,
+        history: &H,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Alert>, AlertError> {
+        let due: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, w)| w.owned.is_some() && w.closes_at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = due
+            .iter()
+            .filter_map(|k| self.open.get(k))
+            .map(|w| w.alert_id.as_str())
+            .collect();
+        let counts = history.occurrence_counts(&ids).await?;
+        let mut out = Vec::new();
+        for k in due {
+            let Some(w) = self.open.remove(&k) else {
+                continue;
+            };
+            let Some(first) = w.owned else { continue };
+            let total = counts
+                .get(&w.alert_id)
+                .copied()
+                .unwrap_or(0)
+                .max(w.triggers.len() as u32);
+            if total > first.occurrences {
+                let mut update = first;
+                update.revision = 1;
+                update.created_at = now;
+                update.occurrences = total;
+                update.suppressed = total - 1;
+                out.push(update);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -134,6 +134,23 @@ impl Default for ClickHouseConfig {
     }
 }
 
+impl ClickHouseConfig {
+    /// A client for this server and database (RowBinary without type
+    /// validation: 18.16 lacks RowBinaryWithNamesAndTypes).
+    pub fn client(&self) -> Client {
+        let client = Client::default()
+            .with_url(&self.url)
+            .with_user(&self.user)
+            .with_database(&self.database)
+            .with_validation(false);
+        if self.password.is_empty() {
+            client
+        } else {
+            client.with_password(&self.password)
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("ClickHouse at {url}: {source}")]
@@ -321,14 +338,7 @@ pub struct ClickHouseSink {
 
 impl ClickHouseSink {
     pub fn new(cfg: ClickHouseConfig) -> Self {
-        let mut client = Client::default()
-            .with_url(&cfg.url)
-            .with_user(&cfg.user)
-            .with_database(&cfg.database)
-            .with_validation(false);
-        if !cfg.password.is_empty() {
-            client = client.with_password(&cfg.password);
-        }
+        let mut client = cfg.client();
         if cfg.lz4 {
             client = client.with_compression(clickhouse::Compression::Lz4);
         }

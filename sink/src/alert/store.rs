@@ -229,16 +229,8 @@ struct TierRow {
 
 impl ClickHouseHistory {
     pub fn new(cfg: ClickHouseConfig) -> Self {
-        let mut client = Client::default()
-            .with_url(&cfg.url)
-            .with_user(&cfg.user)
-            .with_database(&cfg.database)
-            .with_validation(false);
-        if !cfg.password.is_empty() {
-            client = client.with_password(&cfg.password);
-        }
         ClickHouseHistory {
-            client,
+            client: cfg.client(),
             cfg,
             baselines: Mutex::new(BaselineCache::default()),
         }

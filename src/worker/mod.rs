@@ -70,6 +70,9 @@ struct BatchOutcome {
     alerts: usize,
 }
 
+/// How long `collect` waits for more input while a batch is in flight.
+const IN_FLIGHT_COLLECT_WAIT: Duration = Duration::from_millis(10);
+
 /// A batch after the CPU half (decode + enrich), waiting to be delivered.
 struct Enriched {
     batch: Vec<OwnedMessage>,
@@ -210,12 +213,20 @@ impl Worker {
     }
 
     /// Gather up to `max_events` messages, closing the batch `max_wait_ms` after
-    /// its first (or after `max_wait_ms` at all when `bounded`, possibly empty).
+    /// its first. When `bounded` (a batch is in flight), take what is already
+    /// fetched and return within [`IN_FLIGHT_COLLECT_WAIT`] (possibly empty):
+    /// the in-flight batch is delivered next, and what arrives meanwhile opens
+    /// the following batch.
     async fn collect(&mut self, bounded: bool) -> Vec<OwnedMessage> {
         let max = self.cfg.batch.max_events;
         let mut batch = std::mem::take(&mut self.carry);
-        let mut deadline = (bounded || !batch.is_empty())
-            .then(|| Instant::now() + Duration::from_millis(self.cfg.batch.max_wait_ms));
+        let max_wait = Duration::from_millis(self.cfg.batch.max_wait_ms);
+        let first_wait = if bounded {
+            IN_FLIGHT_COLLECT_WAIT.min(max_wait)
+        } else {
+            max_wait
+        };
+        let mut deadline = (bounded || !batch.is_empty()).then(|| Instant::now() + first_wait);
         let mut shutdown = self.shutdown.clone();
         while batch.len() < max && !self.stopping() {
             self.metrics
@@ -235,7 +246,7 @@ impl Worker {
                     Err(_) => break,
                     Ok(Ok(m)) => {
                         if deadline.is_none() {
-                            deadline = Some(Instant::now() + Duration::from_millis(self.cfg.batch.max_wait_ms));
+                            deadline = Some(Instant::now() + max_wait);
                         }
                         batch.push(m.detach());
                     }

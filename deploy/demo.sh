@@ -68,7 +68,7 @@ q "A few detractors, PII masked" \
   "SELECT channel, nps_score, sentiment_score, tag_ids, substringUTF8(text, 1, 40) AS text FROM $F AND nps_segment = 'detractor' AND notEmpty(pii_masked) LIMIT 5"
 
 echo; echo "-- Alerts on topic voc.alerts (first 5: detractor, repeat complainer, spike)"
-"$VOC" peek voc.alerts --max 5 | python3 "$VOC_ROOT/deploy/local/show.py" alerts
+"$VOC" peek voc.alerts --max 100000 --idle-ms 1500 | python3 "$VOC_ROOT/deploy/local/show.py" alerts 5
 echo; echo "-- Dead letters on topic voc.deadletter (first 5)"
 "$VOC" peek voc.deadletter --max 5 | python3 "$VOC_ROOT/deploy/local/show.py" deadletters
 echo; echo "-- Worker metrics (excerpt)"

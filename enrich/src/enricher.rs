@@ -292,7 +292,7 @@ impl Shard {
                 predictions[i] = Some(p);
             }
         }
-        let meta = self.meta.clone();
+        let meta = &self.meta;
         let mut analysed: Vec<(Sentiment, Vec<TagScore>)> = items
             .iter()
             .zip(&predictions)
@@ -378,7 +378,7 @@ impl Shard {
     /// finds it most strongly (a single tag keeps the item's sentiment). One
     /// batched model call covers the clauses of the whole batch.
     fn aspect_sentiments(
-        &mut self,
+        &self,
         prepared: &[Prepared],
         analysed: &mut [(Sentiment, Vec<TagScore>)],
         tag_ids: &[String],

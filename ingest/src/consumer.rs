@@ -2,7 +2,8 @@
 //! settings at-least-once delivery needs (no auto-commit: the worker commits an
 //! offset only after ClickHouse acknowledged the rows up to it).
 
-use rdkafka::ClientConfig;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voc_core::Channel;
@@ -159,6 +160,23 @@ impl KafkaSourceConfig {
         }
         c
     }
+}
+
+/// The offsets to commit after `batch` was dealt with: per partition, the
+/// next offset after the highest one in the batch.
+pub fn next_offsets(batch: &[OwnedMessage]) -> TopicPartitionList {
+    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for m in batch {
+        let e = next.entry((m.topic(), m.partition())).or_insert(0);
+        *e = (*e).max(m.offset() + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+            tracing::error!(error = %e, topic, partition, "building commit list");
+        }
+    }
+    tpl
 }
 
 #[cfg(test)]

@@ -147,18 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let sink = ClickHouseSink::new(cfg.clickhouse.clone());
         sink.migrate(&Taxonomy::bundled()).await?;
         let customers = voc_gen::customers();
-        let rows: Vec<_> = customers
-            .iter()
-            .map(|c| voc_sink::dimension::CustomerRow {
-                customer_key: &c.customer_key,
-                segment: c.segment,
-                asset_tier: c.asset_tier,
-                tenure_years: c.tenure_years,
-                high_value: c.high_value as u8,
-                city: c.city,
-                updated_at: 1,
-            })
-            .collect();
+        let rows = super::gen::customer_rows(&customers, 1);
         sink.load_customers(&rows).await?;
         let have = count(&sink, &format!("SELECT count() FROM {db}.feedback_events")).await?;
         if have < args.events {

@@ -169,11 +169,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-fn load_customers(c: ConfigArgs) -> anyhow::Result<()> {
-    let cfg = c.load()?;
-    let customers = voc_gen::customers();
-    let now = chrono::Utc::now().timestamp() as u32;
-    let rows: Vec<voc_sink::dimension::CustomerRow<'_>> = customers
+/// The generator's customers as rows of the `customers` dimension.
+pub(super) fn customer_rows(
+    customers: &[voc_gen::Customer],
+    updated_at: u32,
+) -> Vec<voc_sink::dimension::CustomerRow<'_>> {
+    customers
         .iter()
         .map(|c| voc_sink::dimension::CustomerRow {
             customer_key: &c.customer_key,
@@ -182,9 +183,15 @@ fn load_customers(c: ConfigArgs) -> anyhow::Result<()> {
             tenure_years: c.tenure_years,
             high_value: c.high_value as u8,
             city: c.city,
-            updated_at: now,
+            updated_at,
         })
-        .collect();
+        .collect()
+}
+
+fn load_customers(c: ConfigArgs) -> anyhow::Result<()> {
+    let cfg = c.load()?;
+    let customers = voc_gen::customers();
+    let rows = customer_rows(&customers, chrono::Utc::now().timestamp() as u32);
     super::runtime()?.block_on(async {
         voc_sink::ClickHouseSink::new(cfg.clickhouse.clone())
             .load_customers(&rows)

@@ -4,9 +4,7 @@
 //! re-delivers at most the uncommitted batch (at least once).
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
+use rdkafka::message::OwnedMessage;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -64,17 +62,7 @@ where
 }
 
 fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
-    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    for m in batch {
-        let e = next.entry((m.topic(), m.partition())).or_insert(0);
-        *e = (*e).max(m.offset() + 1);
-    }
-    let mut tpl = TopicPartitionList::new();
-    for ((t, p), o) in next {
-        if let Err(e) = tpl.add_partition_offset(t, p, Offset::Offset(o)) {
-            tracing::error!(error = %e, "building commit list");
-        }
-    }
+    let tpl = voc_ingest::consumer::next_offsets(batch);
     if tpl.count() > 0 {
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
             tracing::warn!(error = %e, "offset commit failed; the batch will be re-delivered");

@@ -24,8 +24,7 @@ use chrono::{DateTime, Utc};
 use context::WorkerContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
+use rdkafka::TopicPartitionList;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -541,17 +540,7 @@ impl Worker {
 
     /// Commit the next offset of every partition in the batch.
     fn commit(&self, batch: &[OwnedMessage]) {
-        let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for m in batch {
-            let e = next.entry((m.topic(), m.partition())).or_insert(0);
-            *e = (*e).max(m.offset() + 1);
-        }
-        let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), offset) in next {
-            if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
-                tracing::error!(error = %e, topic, partition, "building commit list");
-            }
-        }
+        let tpl = voc_ingest::consumer::next_offsets(batch);
         let consumer = &self.consumer;
         match tokio::task::block_in_place(|| consumer.commit(&tpl, CommitMode::Sync)) {
             Ok(()) => self.metrics.last_commit.set(Utc::now().timestamp()),

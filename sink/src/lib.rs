@@ -22,7 +22,9 @@ pub mod read;
 pub mod webhook;
 pub mod workorder;
 
-pub use alert::{Alert, AlertConfig, Alerter, Alerting, ClickHouseHistory, ALERT_SCHEMA};
+pub use alert::{
+    Alert, AlertConfig, Alerter, Alerting, ClickHouseHistory, Evaluation, ALERT_SCHEMA,
+};
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError};
 pub use dead_letter::{DeadLetter, DEAD_LETTER_SCHEMA};
 pub use publish::Publisher;

@@ -1,12 +1,16 @@
-//! The worker: consume -> decode -> enrich -> store -> alert -> commit.
+//! The worker: consume -> decode -> enrich -> (store | alert) -> commit.
 //!
 //! One loop, batches delivered strictly in order, so the delivery guarantee
 //! is easy to see: a batch's offsets are committed only after ClickHouse
 //! acknowledged its rows and the broker acknowledged its dead letters and
-//! alerts. Two batches overlap: while batch N is delivered (stored, alerts
-//! published, committed) on this task, batch N+1 is enriched on blocking
-//! threads; only this task polls the consumer, so messages are always taken
-//! in offset order. A failing
+//! alerts. Two batches overlap: while batch N is delivered (stored,
+//! committed) on this task, batch N+1 is enriched on blocking threads; only
+//! this task polls the consumer, so messages are always taken in offset
+//! order. Alerts take a lane of their own: as soon as a batch is enriched,
+//! a task evaluates and publishes its alerts (batches in order, through the
+//! alerter's lock), without waiting for the ClickHouse insert of this batch
+//! or the delivery of the previous one; the batch's commit waits for that
+//! task. A failing
 //! step is retried with backoff while the partitions are paused (bounded
 //! memory: nothing more is fetched); a batch is never skipped. On SIGTERM or
 //! Ctrl-C the worker stops fetching, finishes the batch in hand, commits and
@@ -33,7 +37,7 @@ use tokio::sync::watch;
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
 use voc_ingest::{decode, DeadLetterReason, DecodeContext, DecodeError, TopicMap};
-use voc_sink::{Alerting, ClickHouseSink, DeadLetter, Publisher};
+use voc_sink::{Alerting, ClickHouseSink, DeadLetter, Evaluation, Publisher};
 
 /// The worker stopped (shutdown requested) before a step could finish.
 #[derive(Debug)]
@@ -75,13 +79,76 @@ const IN_FLIGHT_COLLECT_WAIT: Duration = Duration::from_millis(10);
 /// A batch after the CPU half (decode + enrich), waiting to be delivered.
 struct Enriched {
     batch: Vec<OwnedMessage>,
-    events: Vec<voc_core::EnrichedEvent>,
+    events: Arc<Vec<voc_core::EnrichedEvent>>,
     dead: Vec<DeadLetter>,
     started: Instant,
+    /// The alert lane of this batch (when alerts are enabled).
+    alerts: Option<tokio::task::JoinHandle<Lane>>,
 }
 
 /// A batch being enriched on a blocking thread.
 type Enriching = tokio::task::JoinHandle<anyhow::Result<Enriched>>;
+
+/// How a batch's alert lane ended.
+enum Lane {
+    /// Evaluated and on the alert topic (this many alerts); recording in
+    /// ClickHouse continues in the background.
+    Published(usize),
+    /// Evaluation failed: re-evaluate (what the alerter decided is kept in
+    /// its outbox, nothing decided is lost).
+    EvaluateFailed(String),
+    /// Publishing failed: publish this evaluation again.
+    PublishFailed(Evaluation, String),
+}
+
+/// What the alert lane needs, cheap to clone into its task.
+#[derive(Clone)]
+struct AlertLane {
+    alerting: Alerting,
+    publisher: Publisher,
+    topic: String,
+    metrics: Arc<Metrics>,
+}
+
+impl AlertLane {
+    /// Evaluate a batch's alerts and publish them at once (batches in order:
+    /// each waits for the alerter the previous one holds).
+    async fn run(self, events: Arc<Vec<voc_core::EnrichedEvent>>) -> Lane {
+        let t = Instant::now();
+        let evaluation = match self.alerting.evaluate(&events, Utc::now()).await {
+            Ok(e) => e,
+            Err(e) => return Lane::EvaluateFailed(e.to_string()),
+        };
+        if let Err(e) = self.publish(&evaluation.alerts).await {
+            return Lane::PublishFailed(evaluation, format!("{e:#}"));
+        }
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["alert"])
+            .observe(t.elapsed().as_secs_f64());
+        let n = evaluation.alerts.len();
+        self.published(evaluation).await;
+        Lane::Published(n)
+    }
+
+    async fn publish(&self, alerts: &[voc_sink::Alert]) -> anyhow::Result<()> {
+        let records = encode(alerts, |a| a.key())?;
+        self.publisher.publish_all(&self.topic, &records).await?;
+        Ok(())
+    }
+
+    /// After the broker acknowledged: count, and record in ClickHouse in the
+    /// background (the next evaluation does not wait for it).
+    async fn published(&self, evaluation: Evaluation) {
+        for a in &evaluation.alerts {
+            self.metrics
+                .alerts
+                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
+                .inc();
+        }
+        self.alerting.record_in_background(evaluation).await;
+    }
+}
 
 impl Worker {
     pub async fn start(cfg: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<Worker> {
@@ -336,7 +403,8 @@ impl Worker {
 
         let enricher = self.enricher.clone();
         let metrics = self.metrics.clone();
-        tokio::task::spawn_blocking(move || {
+        let lane = self.cfg.topics.alerts_enabled.then(|| self.alert_lane());
+        let enriching = tokio::task::spawn_blocking(move || {
             let t1 = Instant::now();
             let events = enricher
                 .lock()
@@ -347,13 +415,29 @@ impl Worker {
                 .stage_seconds
                 .with_label_values(&["enrich"])
                 .observe(t1.elapsed().as_secs_f64());
+            Ok::<_, anyhow::Error>(events)
+        });
+        tokio::spawn(async move {
+            let events = Arc::new(enriching.await.context("enrichment thread")??);
+            // The alert lane starts now, whatever the delivery of the previous batch is doing.
+            let alerts = lane.map(|l| tokio::spawn(l.run(events.clone())));
             Ok(Enriched {
                 batch,
                 events,
                 dead,
                 started,
+                alerts,
             })
         })
+    }
+
+    fn alert_lane(&self) -> AlertLane {
+        AlertLane {
+            alerting: self.alerting.clone(),
+            publisher: self.publisher.clone(),
+            topic: self.cfg.topics.alerts.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 
     async fn deliver_and_report(
@@ -381,17 +465,8 @@ impl Worker {
             events,
             dead,
             started: t0,
+            alerts: lane,
         } = done;
-        let events = Arc::new(events);
-        // Alerting (sink/src/alert) runs while ClickHouse stores the batch (it
-        // needs only the batch and earlier history); its alerts are published
-        // after ClickHouse acknowledged the batch, before the commit.
-        let t2 = Instant::now();
-        let alerting = self.alerting.clone();
-        let early = self.cfg.topics.alerts_enabled.then(|| {
-            let (alerting, events) = (alerting.clone(), events.clone());
-            tokio::spawn(async move { alerting.evaluate(&events, Utc::now()).await })
-        });
         let sink = self.sink.clone();
         let took = match self.retry("clickhouse", || sink.insert(&events)).await {
             Ok(d) => d,
@@ -435,31 +510,6 @@ impl Worker {
                 .inc();
         }
 
-        let alerts = match early {
-            None => Vec::new(),
-            Some(task) => match task.await {
-                Ok(Ok(a)) => a,
-                // Failed (ClickHouse unreachable): retry like any step; what
-                // the first try decided is returned by the retry (outbox).
-                other => {
-                    if let Ok(Err(e)) = other {
-                        tracing::warn!(error = %e, "alert evaluation failed; retrying");
-                    }
-                    match self
-                        .retry("alerting", || alerting.evaluate(&events, Utc::now()))
-                        .await
-                    {
-                        Ok(a) => a,
-                        Err(s) => return Ok(Err(s)),
-                    }
-                }
-            },
-        };
-        self.metrics
-            .stage_seconds
-            .with_label_values(&["alert"])
-            .observe(t2.elapsed().as_secs_f64());
-
         let dl_records = encode(&dead, |d| d.key())?;
         let publisher = self.publisher.clone();
         let dl_topic = self.cfg.topics.dead_letter.clone();
@@ -472,9 +522,51 @@ impl Worker {
         {
             return Ok(Err(Stopped));
         }
-        if let Err(s) = self.publish_alerts(&alerts).await? {
-            return Ok(Err(s));
-        }
+        // The alert lane has usually finished by now; if it failed, its step
+        // is retried here like any other before the commit.
+        let alerts = match lane {
+            None => 0,
+            Some(task) => {
+                let evaluation = match task.await {
+                    Ok(Lane::Published(n)) => Ok(n),
+                    Ok(Lane::PublishFailed(evaluation, e)) => {
+                        tracing::warn!(error = %e, "publishing alerts failed; retrying");
+                        Err(Some(evaluation))
+                    }
+                    Ok(Lane::EvaluateFailed(e)) => {
+                        tracing::warn!(error = %e, "alert evaluation failed; retrying");
+                        Err(None)
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "alert lane task failed; re-evaluating");
+                        Err(None)
+                    }
+                };
+                match evaluation {
+                    Ok(n) => n,
+                    Err(known) => {
+                        let evaluation = match known {
+                            Some(e) => e,
+                            None => {
+                                let alerting = self.alerting.clone();
+                                match self
+                                    .retry("alerting", || alerting.evaluate(&events, Utc::now()))
+                                    .await
+                                {
+                                    Ok(e) => e,
+                                    Err(s) => return Ok(Err(s)),
+                                }
+                            }
+                        };
+                        let n = evaluation.alerts.len();
+                        if let Err(s) = self.publish_alerts(evaluation).await? {
+                            return Ok(Err(s));
+                        }
+                        n
+                    }
+                }
+            }
+        };
 
         self.commit(&batch);
         self.stats.committed(events.len(), dead.len());
@@ -487,37 +579,28 @@ impl Worker {
             messages: batch.len(),
             stored: events.len(),
             dead: dead.len(),
-            alerts: alerts.len(),
+            alerts,
         }))
     }
 
-    /// Publish alerts, wait for the broker, then record them in ClickHouse
-    /// (so other workers suppress them); both retried until done or stopped.
+    /// Publish alerts (retried until done or stopped, partitions paused),
+    /// then record them in ClickHouse in the background.
     async fn publish_alerts(
         &mut self,
-        alerts: &[voc_sink::Alert],
+        evaluation: Evaluation,
     ) -> anyhow::Result<Result<(), Stopped>> {
-        if !self.cfg.topics.alerts_enabled {
+        let lane = self.alert_lane();
+        if evaluation.alerts.is_empty() {
+            lane.published(evaluation).await;
             return Ok(Ok(()));
         }
-        let records = encode(alerts, |a| a.key())?;
-        let (publisher, alerting) = (self.publisher.clone(), self.alerting.clone());
-        let topic = self.cfg.topics.alerts.clone();
         if let Err(s) = self
-            .retry("kafka_alerts", || publisher.publish_all(&topic, &records))
+            .retry("kafka_alerts", || lane.publish(&evaluation.alerts))
             .await
         {
             return Ok(Err(s));
         }
-        // Recorded in ClickHouse while the next batch is collected; the next
-        // evaluation waits for it.
-        alerting.record_in_background(alerts.to_vec()).await;
-        for a in alerts {
-            self.metrics
-                .alerts
-                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
-                .inc();
-        }
+        lane.published(evaluation).await;
         Ok(Ok(()))
     }
 
@@ -528,14 +611,14 @@ impl Worker {
             return Ok(Ok(()));
         }
         let alerting = self.alerting.clone();
-        let alerts = match self
+        let evaluation = match self
             .retry("alerting", || alerting.evaluate(&[], Utc::now()))
             .await
         {
-            Ok(a) => a,
+            Ok(e) => e,
             Err(s) => return Ok(Err(s)),
         };
-        self.publish_alerts(&alerts).await
+        self.publish_alerts(evaluation).await
     }
 
     /// Commit the next offset of every partition in the batch.

@@ -11,8 +11,10 @@
 //! Every candidate goes through [`suppress`]: one alert per dedup key and
 //! window, plus at most one update carrying the count when the window closes;
 //! a re-delivered source message never raises a second alert. The
-//! [`Alerter`] ties it together: the worker hands it each stored batch and
-//! publishes what it returns, then calls [`Alerter::record`].
+//! [`Alerter`] ties it together: the worker hands it each enriched batch (in
+//! offset order, before the batch is stored: alerts do not wait for the
+//! ClickHouse insert), publishes the [`Evaluation`] it returns, then records
+//! it ([`Evaluation::record`]).
 //! Policy (severity, SLA, suppression) is documented in docs/alerting.md.
 
 pub mod config;
@@ -30,7 +32,7 @@ pub use model::{Alert, AlertEvent, AlertKind, AlertTag, RepeatInfo, Severity, Sp
 pub use store::{AlertHistory, ClickHouseHistory};
 
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 use voc_core::{EnrichedEvent, Taxonomy};
@@ -44,6 +46,11 @@ pub const FUND_SAFETY_TAGS: [&str; 7] = [
 
 /// Spikes per evaluation that get example events (one query each).
 const MAX_SAMPLED_SPIKES: usize = 10;
+
+/// Batches whose negative touches are kept in memory for the repeat rule.
+/// The worker evaluates batch N+1 while batch N is being stored, never
+/// earlier; every batch before N is in ClickHouse. Three leaves a margin.
+const RECENT_TOUCH_BATCHES: usize = 3;
 
 pub fn is_fund_safety(tag_id: &str) -> bool {
     FUND_SAFETY_TAGS.contains(&tag_id)
@@ -64,8 +71,34 @@ pub struct Candidate {
     pub triggers: Vec<String>,
 }
 
-/// Evaluates batches into alerts; holds the per-worker suppression windows
-/// and the spike schedule.
+/// What one [`Alerter::evaluate`] decided: the alerts to publish, and the
+/// occurrence rows behind them, to store once the alerts are on the topic
+/// ([`Evaluation::record`]; stored earlier, a crash before publishing would
+/// make the re-delivered events look already alerted).
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub alerts: Vec<Alert>,
+    occurrences: Vec<store::OccurrenceRow>,
+}
+
+impl Evaluation {
+    /// Nothing to publish and nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty() && self.occurrences.is_empty()
+    }
+
+    /// Store the published alerts and their occurrences, so other workers
+    /// and later runs suppress and count them.
+    pub async fn record<H: AlertHistory>(&self, history: &H) -> Result<(), AlertError> {
+        if !self.is_empty() {
+            history.record(&self.alerts, &self.occurrences).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Evaluates batches into alerts; holds the per-worker suppression windows,
+/// the spike schedule and the last batches' negative touches.
 pub struct Alerter<H: AlertHistory> {
     cfg: AlertConfig,
     taxonomy: Arc<Taxonomy>,
@@ -73,11 +106,12 @@ pub struct Alerter<H: AlertHistory> {
     history: H,
     suppressor: suppress::Suppressor,
     last_spike_eval: Option<Instant>,
-    /// Occurrence rows of the alerts returned by `evaluate`, written by `record`.
-    pending: Vec<store::OccurrenceRow>,
     /// Alerts decided but not yet returned (an `evaluate` that failed halfway
     /// returns them on its retry, so nothing decided is lost).
     outbox: Vec<Alert>,
+    /// Negative touches of the last [`RECENT_TOUCH_BATCHES`] batches: the
+    /// newest may not be in ClickHouse yet when the next one is evaluated.
+    recent: VecDeque<Vec<repeat::Touch>>,
 }
 
 impl<H: AlertHistory> Alerter<H> {
@@ -90,8 +124,8 @@ impl<H: AlertHistory> Alerter<H> {
             salt: salt.to_string(),
             history,
             last_spike_eval: None,
-            pending: Vec::new(),
             outbox: Vec::new(),
+            recent: VecDeque::new(),
         }
     }
 
@@ -99,13 +133,16 @@ impl<H: AlertHistory> Alerter<H> {
         &self.history
     }
 
-    /// The alerts to publish for a batch (its own events plus the history in
-    /// ClickHouse): new alerts, and updates of suppression windows that closed. Call [`Alerter::record`] once they are published.
+    /// The alerts to publish for a batch (its own events, the previous
+    /// batches' in memory and the history in ClickHouse): new alerts, and
+    /// updates of suppression windows that closed. Batches must come in
+    /// offset order; the batch before may still be on its way to ClickHouse.
+    /// Record the result ([`Evaluation::record`]) once it is published.
     pub async fn evaluate(
         &mut self,
         events: &[EnrichedEvent],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Alert>, AlertError> {
+    ) -> Result<Evaluation, AlertError> {
         // Each step queries first and changes state last; what it decided is
         // kept in the outbox until returned.
         let updates = self.suppressor.close_due(&self.history, now).await?;
@@ -183,8 +220,18 @@ impl<H: AlertHistory> Alerter<H> {
             },
             self.suppressor.lookup(history, &wanted, now)
         );
-        let (touches, lookups) = (touches?, lookups?);
+        let (mut touches, lookups) = (touches?, lookups?);
         if !negative.is_empty() {
+            // The last batches' touches may not be in ClickHouse yet
+            // (duplicates by event id are merged by `repeat::candidates`).
+            let wanted: std::collections::HashSet<&str> = customers.iter().copied().collect();
+            touches.extend(
+                self.recent
+                    .iter()
+                    .flatten()
+                    .filter(|t| wanted.contains(t.customer_key.as_str()))
+                    .cloned(),
+            );
             candidates.extend(repeat::candidates(
                 &negative,
                 &touches,
@@ -197,16 +244,17 @@ impl<H: AlertHistory> Alerter<H> {
         }
         let decided = self.suppressor.admit(candidates, &lookups, now);
         self.outbox.extend(decided.publish);
-        self.pending.extend(decided.occurrences);
-        Ok(std::mem::take(&mut self.outbox))
-    }
-
-    /// Store what was published (after the broker acknowledged it) and the
-    /// occurrences behind it, so other workers and later runs suppress and count.
-    pub async fn record(&mut self, published: &[Alert]) -> Result<(), AlertError> {
-        self.history.record(published, &self.pending).await?;
-        self.pending.clear();
-        Ok(())
+        if !negative.is_empty() {
+            if self.recent.len() == RECENT_TOUCH_BATCHES {
+                self.recent.pop_front();
+            }
+            self.recent
+                .push_back(negative.iter().map(|e| repeat::Touch::of(e)).collect());
+        }
+        Ok(Evaluation {
+            alerts: std::mem::take(&mut self.outbox),
+            occurrences: decided.occurrences,
+        })
     }
 
     fn spike_due(&self) -> bool {
@@ -238,10 +286,15 @@ impl<H: AlertHistory> Alerter<H> {
 }
 
 /// The worker's handle: an [`Alerter`] on ClickHouse, shareable with tasks
-/// and retry closures (`evaluate` while a batch is stored, `record` after the
-/// broker acknowledged its alerts).
+/// and retry closures (`evaluate` when a batch is enriched, `record` after
+/// the broker acknowledged its alerts). Recording has its own lock, so the
+/// next evaluation does not wait for the previous batch's alerts to reach
+/// ClickHouse (this worker's own windows are in memory).
 #[derive(Clone)]
-pub struct Alerting(Arc<tokio::sync::Mutex<Alerter<ClickHouseHistory>>>);
+pub struct Alerting {
+    alerter: Arc<tokio::sync::Mutex<Alerter<ClickHouseHistory>>>,
+    recorder: Arc<tokio::sync::Mutex<ClickHouseHistory>>,
+}
 
 impl Alerting {
     pub fn new(
@@ -250,36 +303,37 @@ impl Alerting {
         taxonomy: Arc<Taxonomy>,
         salt: &str,
     ) -> Self {
-        let history = ClickHouseHistory::new(clickhouse);
-        Alerting(Arc::new(tokio::sync::Mutex::new(Alerter::new(
-            cfg, taxonomy, salt, history,
-        ))))
+        let history = ClickHouseHistory::new(clickhouse.clone());
+        Alerting {
+            alerter: Arc::new(tokio::sync::Mutex::new(Alerter::new(
+                cfg, taxonomy, salt, history,
+            ))),
+            recorder: Arc::new(tokio::sync::Mutex::new(ClickHouseHistory::new(clickhouse))),
+        }
     }
 
     pub async fn evaluate(
         &self,
         events: &[EnrichedEvent],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Alert>, AlertError> {
-        self.0.lock().await.evaluate(events, now).await
+    ) -> Result<Evaluation, AlertError> {
+        self.alerter.lock().await.evaluate(events, now).await
     }
 
-    pub async fn record(&self, published: &[Alert]) -> Result<(), AlertError> {
-        self.0.lock().await.record(published).await
-    }
-
-    /// Record published alerts off the batch's critical path: a task holds
-    /// the alerter until ClickHouse has them (retrying with backoff), so the
-    /// next `evaluate` waits for it and sees them. The batch's offsets can be
-    /// committed meanwhile: the alerts are already on the topic. Lost only if
-    /// the process dies in between, which can cost one extra alert for a key,
+    /// Record published alerts off the batch's critical path, in the order
+    /// they were published: a task holds the recorder until ClickHouse has
+    /// them (retrying with backoff). The batch's offsets can be committed
+    /// meanwhile: the alerts are already on the topic. Lost only if the
+    /// process dies in between, which can cost one extra alert for a key,
     /// never a missing one (docs/alerting.md).
-    pub async fn record_in_background(&self, published: Vec<Alert>) {
-        let guard = self.0.clone().lock_owned().await;
+    pub async fn record_in_background(&self, published: Evaluation) {
+        if published.is_empty() {
+            return;
+        }
+        let guard = self.recorder.clone().lock_owned().await;
         tokio::spawn(async move {
-            let mut guard = guard;
             let mut delay = std::time::Duration::from_millis(200);
-            while let Err(e) = guard.record(&published).await {
+            while let Err(e) = published.record(&*guard).await {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording alerts; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(10));
@@ -291,7 +345,10 @@ impl Alerting {
     /// shutdown; past it the process exits and the record is lost (an extra
     /// alert later at worst, see `record_in_background`).
     pub async fn flush(&self, limit: std::time::Duration) {
-        if tokio::time::timeout(limit, self.0.lock()).await.is_err() {
+        if tokio::time::timeout(limit, self.recorder.lock())
+            .await
+            .is_err()
+        {
             tracing::warn!("alerts still being recorded in ClickHouse at shutdown; giving up");
         }
     }
@@ -456,8 +513,13 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(out.len(), 4, "promoter e4 raises nothing");
-        let by = |id: &str| out.iter().find(|a| a.events[0].event_id == id).unwrap();
+        assert_eq!(out.alerts.len(), 4, "promoter e4 raises nothing");
+        let by = |id: &str| {
+            out.alerts
+                .iter()
+                .find(|a| a.events[0].event_id == id)
+                .unwrap()
+        };
         let crit = by("e1");
         assert_eq!(crit.severity, Severity::Critical);
         assert_eq!(crit.sla_due, now() + Duration::hours(2));
@@ -485,7 +547,7 @@ pub(crate) mod tests {
             Severity::High,
             "inferred, sentiment -0.85"
         );
-        for a in &out {
+        for a in &out.alerts {
             assert_valid(&v, a);
         }
     }
@@ -512,8 +574,11 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(out[0].severity, Severity::High);
-        assert_eq!(out[0].customer_tier.as_deref(), Some("private_banking"));
+        assert_eq!(out.alerts[0].severity, Severity::High);
+        assert_eq!(
+            out.alerts[0].customer_tier.as_deref(),
+            Some("private_banking")
+        );
     }
 
     #[tokio::test]
@@ -528,8 +593,8 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(first.len(), 1);
-        a.record(&first).await.unwrap();
+        assert_eq!(first.alerts.len(), 1);
+        first.record(a.history()).await.unwrap();
         // Same customer, same issue, within the window; plus a duplicate of e1.
         for (i, id) in ["e2", "e1", "e3", "e3"].iter().enumerate() {
             let out = a
@@ -546,20 +611,24 @@ pub(crate) mod tests {
                 )
                 .await
                 .unwrap();
-            assert!(out.is_empty(), "suppressed: {out:?}");
-            a.record(&out).await.unwrap();
+            assert!(out.alerts.is_empty(), "suppressed: {out:?}");
+            out.record(a.history()).await.unwrap();
         }
         // Window closes: exactly one update with the count (e1, e2, e3).
         let later = t0 + Duration::minutes(61);
         let upd = a.evaluate(&[], later).await.unwrap();
-        assert_eq!(upd.len(), 1);
-        assert_eq!(upd[0].alert_id, first[0].alert_id);
+        assert_eq!(upd.alerts.len(), 1);
+        assert_eq!(upd.alerts[0].alert_id, first.alerts[0].alert_id);
         assert_eq!(
-            (upd[0].revision, upd[0].occurrences, upd[0].suppressed),
+            (
+                upd.alerts[0].revision,
+                upd.alerts[0].occurrences,
+                upd.alerts[0].suppressed
+            ),
             (1, 3, 2)
         );
-        assert_valid(&v, &upd[0]);
-        a.record(&upd).await.unwrap();
+        assert_valid(&v, &upd.alerts[0]);
+        upd.record(a.history()).await.unwrap();
         assert!(a
             .evaluate(&[], later + Duration::minutes(1))
             .await
@@ -580,7 +649,7 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert!(again.is_empty(), "{again:?}");
+        assert!(again.alerts.is_empty(), "{again:?}");
         // A new event after the window opens a new window.
         let new = a
             .evaluate(
@@ -589,8 +658,8 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(new.len(), 1);
-        assert_ne!(new[0].alert_id, first[0].alert_id);
+        assert_eq!(new.alerts.len(), 1);
+        assert_ne!(new.alerts[0].alert_id, first.alerts[0].alert_id);
     }
 
     #[tokio::test]
@@ -603,7 +672,7 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        one.record(&first).await.unwrap();
+        first.record(one.history()).await.unwrap();
         // A second worker with the same (shared) history.
         let shared = MemoryHistory::default();
         *shared.alerts.lock().unwrap() = one.history().alerts.lock().unwrap().clone();
@@ -623,11 +692,41 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert!(out.is_empty());
-        two.record(&out).await.unwrap();
+        assert!(out.alerts.is_empty());
+        out.record(two.history()).await.unwrap();
         let occ = two.history().occurrences.lock().unwrap().clone();
-        assert_eq!(occ.last().unwrap().alert_id, first[0].alert_id);
+        assert_eq!(occ.last().unwrap().alert_id, first.alerts[0].alert_id);
         assert_eq!(occ.last().unwrap().suppressed, 1);
+    }
+
+    #[tokio::test]
+    async fn repeat_counts_the_previous_batches_before_they_are_stored() {
+        // The worker evaluates batch N+1 while N is still being inserted:
+        // the history (ClickHouse) has none of this customer's events yet.
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        cfg.detractor.enabled = false;
+        let mut a = alerter(cfg);
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap();
+        let channels = [Channel::App, Channel::CallCenter, Channel::Branch];
+        let mut alerts = Vec::new();
+        for (i, ch) in channels.into_iter().enumerate() {
+            let id = format!("n{i}");
+            let e = event(&id, "C5", ch, &["c03.t02"], Some(2), -0.8);
+            let out = a
+                .evaluate(&[e], t + Duration::minutes(i as i64))
+                .await
+                .unwrap();
+            alerts.extend(out.alerts);
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].repeat.as_ref().unwrap().occasions, 3);
+        // Bounded: touches older than the last few batches come from history only.
+        for i in 0..RECENT_TOUCH_BATCHES {
+            let e = event(&format!("o{i}"), "O1", Channel::App, &[], Some(2), -0.8);
+            a.evaluate(&[e], t).await.unwrap();
+        }
+        assert!(a.recent.iter().flatten().all(|t| t.customer_key == "O1"));
     }
 
     #[tokio::test]
@@ -666,8 +765,8 @@ pub(crate) mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(out.len(), 1, "only C7 has 3 occasions: {out:?}");
-        let r = &out[0];
+        assert_eq!(out.alerts.len(), 1, "only C7 has 3 occasions: {out:?}");
+        let r = &out.alerts[0];
         assert_eq!(r.kind, AlertKind::RepeatComplainer);
         let info = r.repeat.as_ref().unwrap();
         assert_eq!(info.occasions, 3);
@@ -699,8 +798,8 @@ pub(crate) mod tests {
             all_minutes: 40320.0,
         }];
         let out = a.evaluate(&[], now()).await.unwrap();
-        assert_eq!(out.len(), 1);
-        let s = &out[0];
+        assert_eq!(out.alerts.len(), 1);
+        let s = &out.alerts[0];
         assert_eq!(s.kind, AlertKind::Spike);
         assert_eq!(s.dedup_key, "spike:app_version=app 8.2:c03.t02");
         assert!(
@@ -715,11 +814,11 @@ pub(crate) mod tests {
         );
         assert_valid(&v, s);
         // Re-evaluated within the same minute: not counted twice, not re-alerted.
-        a.record(&out).await.unwrap();
+        out.record(a.history()).await.unwrap();
         let again = a
             .evaluate(&[], now() + Duration::seconds(40))
             .await
             .unwrap();
-        assert!(again.is_empty());
+        assert!(again.alerts.is_empty());
     }
 }

@@ -172,7 +172,7 @@ mod tests {
             MemoryHistory::default(),
         );
         let e = event("e1", "C1", Channel::App, &["c03.t02"], Some(2), -0.8);
-        a.evaluate(&[e], Utc::now()).await.unwrap().remove(0)
+        a.evaluate(&[e], Utc::now()).await.unwrap().alerts.remove(0)
     }
 
     fn hook(kind: WebhookKind, secret: &str) -> WebhookConfig {

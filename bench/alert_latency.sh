@@ -25,6 +25,7 @@ trap 'curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB"
 cat >"$OUT/alerts.toml" <<CFG
 [kafka]
 group_id = "$P-worker"
+${VOC_BENCH_KAFKA_EXTRA:-}
 [kafka.topics]
 app = "$P.voc.raw.app"
 call_center = "$P.voc.raw.call_center"

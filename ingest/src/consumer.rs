@@ -164,7 +164,7 @@ impl KafkaSourceConfig {
 
 /// The offsets to commit after `batch` was dealt with: per partition, the
 /// next offset after the highest one in the batch.
-pub fn next_offsets(batch: &[OwnedMessage]) -> TopicPartitionList {
+pub fn next_offsets<'a>(batch: impl IntoIterator<Item = &'a OwnedMessage>) -> TopicPartitionList {
     let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for m in batch {
         let e = next.entry((m.topic(), m.partition())).or_insert(0);

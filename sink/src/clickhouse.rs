@@ -366,8 +366,12 @@ impl ClickHouseSink {
             })
     }
 
-    /// Insert all events in one statement; returns the time it took.
-    pub async fn insert(&self, events: &[EnrichedEvent]) -> Result<Duration, SinkError> {
+    /// Insert all events in one statement (several batches can go in one);
+    /// returns the time it took.
+    pub async fn insert<E>(&self, events: &[E]) -> Result<Duration, SinkError>
+    where
+        E: std::borrow::Borrow<EnrichedEvent> + Sync,
+    {
         let start = Instant::now();
         if events.is_empty() {
             return Ok(start.elapsed());
@@ -380,7 +384,7 @@ impl ClickHouseSink {
                 .map_err(|e| self.err(e))?;
             for e in events {
                 insert
-                    .write(&FeedbackRow::from_event(e))
+                    .write(&FeedbackRow::from_event(e.borrow()))
                     .await
                     .map_err(|e| self.err(e))?;
             }

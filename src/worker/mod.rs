@@ -1,153 +1,79 @@
-//! The worker: consume -> decode -> enrich -> (store | alert) -> commit.
+//! The worker: consume -> decode -> enrich -> (alert | store) -> commit.
 //!
-//! One loop, batches delivered strictly in order, so the delivery guarantee
+//! Three parts, batches strictly in offset order, so the delivery guarantee
 //! is easy to see: a batch's offsets are committed only after ClickHouse
 //! acknowledged its rows and the broker acknowledged its dead letters and
-//! alerts. Two batches overlap: while batch N is delivered (stored,
-//! committed) on this task, batch N+1 is enriched on blocking threads; only
-//! this task polls the consumer, so messages are always taken in offset
-//! order. Alerts take a lane of their own: as soon as a batch is enriched,
-//! a task evaluates and publishes its alerts (batches in order, through the
-//! alerter's lock), without waiting for the ClickHouse insert of this batch
-//! or the delivery of the previous one; the batch's commit waits for that
-//! task. A failing
-//! step is retried with backoff while the partitions are paused (bounded
-//! memory: nothing more is fetched); a batch is never skipped. On SIGTERM or
-//! Ctrl-C the worker stops fetching, finishes the batch in hand, commits and
-//! exits; if a step cannot finish, its offsets stay uncommitted and the
-//! messages are re-delivered (storage is idempotent by event id).
+//! alerts.
+//! - This loop polls the consumer (the only one that does, so messages are
+//!   taken in offset order), decodes, and enriches on blocking threads.
+//! - The alert lane ([`lane`]): as soon as a batch is enriched, a task
+//!   evaluates and publishes its alerts; lanes take the alerter in batch
+//!   order. Alerts never wait for ClickHouse inserts.
+//! - The storage task ([`store`]): stores, publishes dead letters, awaits the
+//!   batch's lane and commits; batches that queued up meanwhile go into one
+//!   insert. The queue is short (backpressure: this loop keeps polling but
+//!   stops collecting while it is full).
+//!
+//! A failing step is retried with backoff while the partitions are paused
+//! (bounded memory: nothing more is fetched); a batch is never skipped. On
+//! SIGTERM or Ctrl-C the worker stops fetching, delivers what it holds,
+//! commits and exits; if a step cannot finish, its offsets stay uncommitted
+//! and the messages are re-delivered (storage is idempotent by event id).
 
 mod context;
 mod dead_letters;
+mod lane;
+mod retry;
 pub mod stats;
+mod store;
 
 use crate::config::Config;
 use crate::metrics::{self, Metrics};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use context::WorkerContext;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use lane::AlertLane;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::TopicPartitionList;
-use std::future::Future;
+use retry::Retrier;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use store::{Enriched, Storage};
+use tokio::sync::{mpsc, oneshot, watch};
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
 use voc_ingest::{decode, DeadLetterReason, DecodeContext, DecodeError, TopicMap};
 use voc_sink::{Alerting, ClickHouseSink, DeadLetter, Evaluation, Publisher};
 
-/// The worker stopped (shutdown requested) before a step could finish.
-#[derive(Debug)]
-struct Stopped;
+/// Enriched batches waiting for the storage task; while it is full, this
+/// loop stops collecting (backpressure), so batches grow instead.
+const STORAGE_QUEUE: usize = 4;
 
 pub struct Worker {
     cfg: Config,
     zone: chrono_tz::Tz,
     topics: TopicMap,
-    consumer: StreamConsumer<WorkerContext>,
+    consumer: Arc<StreamConsumer<WorkerContext>>,
+    retrier: Retrier,
     publisher: Publisher,
     sink: ClickHouseSink,
-    /// Shared with the blocking thread that enriches the next batch.
+    /// Shared with the blocking threads that enrich.
     enricher: Arc<std::sync::Mutex<Enricher>>,
     alerting: Alerting,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
-    /// Messages received while paused for a retry; they open the next batch.
+    /// Messages received while waiting (retry, full queue); they open the next batch.
     carry: Vec<OwnedMessage>,
     /// Since when the worker has held no partition (see `rejoin_when_unassigned_ms`).
     unassigned_since: Option<Instant>,
     /// Stop after this many messages were stored or dead-lettered (0 = never).
     exit_after: u64,
-    stats: stats::RunStats,
-}
-
-/// Summary of one processed batch (for logs and tests).
-#[derive(Debug, Default)]
-struct BatchOutcome {
-    messages: usize,
-    stored: usize,
-    dead: usize,
-    alerts: usize,
-}
-
-/// How long `collect` waits for more input while a batch is in flight.
-const IN_FLIGHT_COLLECT_WAIT: Duration = Duration::from_millis(10);
-
-/// A batch after the CPU half (decode + enrich), waiting to be delivered.
-struct Enriched {
-    batch: Vec<OwnedMessage>,
-    events: Arc<Vec<voc_core::EnrichedEvent>>,
-    dead: Vec<DeadLetter>,
-    started: Instant,
-    /// The alert lane of this batch (when alerts are enabled).
-    alerts: Option<tokio::task::JoinHandle<Lane>>,
-}
-
-/// A batch being enriched on a blocking thread.
-type Enriching = tokio::task::JoinHandle<anyhow::Result<Enriched>>;
-
-/// How a batch's alert lane ended.
-enum Lane {
-    /// Evaluated and on the alert topic (this many alerts); recording in
-    /// ClickHouse continues in the background.
-    Published(usize),
-    /// Evaluation failed: re-evaluate (what the alerter decided is kept in
-    /// its outbox, nothing decided is lost).
-    EvaluateFailed(String),
-    /// Publishing failed: publish this evaluation again.
-    PublishFailed(Evaluation, String),
-}
-
-/// What the alert lane needs, cheap to clone into its task.
-#[derive(Clone)]
-struct AlertLane {
-    alerting: Alerting,
-    publisher: Publisher,
-    topic: String,
-    metrics: Arc<Metrics>,
-}
-
-impl AlertLane {
-    /// Evaluate a batch's alerts and publish them at once (batches in order:
-    /// each waits for the alerter the previous one holds).
-    async fn run(self, events: Arc<Vec<voc_core::EnrichedEvent>>) -> Lane {
-        let t = Instant::now();
-        let evaluation = match self.alerting.evaluate(&events, Utc::now()).await {
-            Ok(e) => e,
-            Err(e) => return Lane::EvaluateFailed(e.to_string()),
-        };
-        if let Err(e) = self.publish(&evaluation.alerts).await {
-            return Lane::PublishFailed(evaluation, format!("{e:#}"));
-        }
-        self.metrics
-            .stage_seconds
-            .with_label_values(&["alert"])
-            .observe(t.elapsed().as_secs_f64());
-        let n = evaluation.alerts.len();
-        self.published(evaluation).await;
-        Lane::Published(n)
-    }
-
-    async fn publish(&self, alerts: &[voc_sink::Alert]) -> anyhow::Result<()> {
-        let records = encode(alerts, |a| a.key())?;
-        self.publisher.publish_all(&self.topic, &records).await?;
-        Ok(())
-    }
-
-    /// After the broker acknowledged: count, and record in ClickHouse in the
-    /// background (the next evaluation does not wait for it).
-    async fn published(&self, evaluation: Evaluation) {
-        for a in &evaluation.alerts {
-            self.metrics
-                .alerts
-                .with_label_values(&[a.kind.as_str(), a.severity.as_str()])
-                .inc();
-        }
-        self.alerting.record_in_background(evaluation).await;
-    }
+    stats: Arc<std::sync::Mutex<stats::RunStats>>,
+    /// Fires when the last started alert lane has been evaluated.
+    evaluated: Option<oneshot::Receiver<()>>,
+    /// Alerts decided while idle whose publishing failed (published next time).
+    idle_outbox: Option<Evaluation>,
 }
 
 impl Worker {
@@ -186,11 +112,19 @@ impl Worker {
             .context("subscribing to the raw topics")?;
         tracing::info!(topics = ?topics.topics(), group = %cfg.kafka.group_id, brokers = %cfg.kafka.brokers, "subscribed");
         metrics.health.consumer_ready.store(true, Ordering::Relaxed);
+        let retrier = Retrier {
+            consumer: Arc::new(consumer),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            initial: Duration::from_millis(cfg.batch.retry_initial_ms),
+            max: Duration::from_millis(cfg.batch.retry_max_ms),
+        };
         Ok(Worker {
             zone: cfg.timezone()?,
             cfg,
             topics,
-            consumer,
+            consumer: retrier.consumer.clone(),
+            retrier,
             publisher,
             sink,
             enricher: Arc::new(std::sync::Mutex::new(enricher)),
@@ -200,7 +134,9 @@ impl Worker {
             carry: Vec::new(),
             unassigned_since: None,
             exit_after: 0,
-            stats: stats::RunStats::default(),
+            stats: Arc::new(std::sync::Mutex::new(stats::RunStats::default())),
+            evaluated: None,
+            idle_outbox: None,
         })
     }
 
@@ -214,85 +150,116 @@ impl Worker {
         self
     }
 
+    fn reached_exit_after(&self) -> bool {
+        let s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        self.exit_after > 0 && s.stored + s.dead_letters >= self.exit_after
+    }
+
     /// Run until shutdown is signalled (or `exit_after` is reached); returns what was done.
     pub async fn run(mut self) -> anyhow::Result<stats::Summary> {
-        let mut sink_ready = false;
-        let mut in_flight: Option<Enriching> = None;
-        while !self.stopping() {
-            if !sink_ready {
-                // Wait for ClickHouse before consuming anything, retrying like any batch.
-                let sink = self.sink.clone();
-                if self.retry("clickhouse", || sink.ping()).await.is_err() {
-                    break;
-                }
-                self.metrics
-                    .health
-                    .clickhouse_ok
-                    .store(true, Ordering::Relaxed);
-                sink_ready = true;
-            }
-            // Only wait for a first message when nothing is in flight: an
-            // enriched batch must not wait for traffic to be delivered.
-            let batch = self.collect(in_flight.is_some()).await;
-            if batch.is_empty() && in_flight.is_none() {
-                // Idle for a second: alerts can still be due (spike checks,
-                // closing suppression windows) without new input.
-                if self.idle_alerts().await?.is_err() {
-                    break;
-                }
-                continue;
-            }
-            let next = if batch.is_empty() {
-                None
-            } else {
-                Some(self.start_enriching(batch))
-            };
-            if let Some(enriching) = in_flight.take() {
-                let done = enriching.await.context("enrichment thread")??;
-                if self.deliver_and_report(done).await?.is_err() {
-                    // Stopped mid-delivery: the next batch is dropped uncommitted too.
-                    if let Some(n) = next {
-                        n.abort();
-                    }
-                    break;
-                }
-            }
-            in_flight = next;
-            if self.exit_after > 0 && self.stats.stored + self.stats.dead_letters >= self.exit_after
-            {
-                tracing::info!(events = self.stats.stored, "reached --exit-after");
-                break;
-            }
+        // Wait for ClickHouse before consuming anything, retrying like any step.
+        let sink = self.sink.clone();
+        let retrier = self.retrier.clone();
+        if retrier
+            .run("clickhouse", Some(&mut self.carry), || sink.ping())
+            .await
+            .is_ok()
+        {
+            self.metrics
+                .health
+                .clickhouse_ok
+                .store(true, Ordering::Relaxed);
         }
-        // Finish the batch in hand (shutdown or --exit-after), as the contract says.
-        if let Some(enriching) = in_flight.take() {
-            let done = enriching.await.context("enrichment thread")??;
-            let _ = self.deliver_and_report(done).await?;
-        }
+        let (queue, rx) = mpsc::channel(STORAGE_QUEUE);
+        let storage = tokio::spawn(
+            Storage {
+                retrier: self.retrier.clone(),
+                sink: self.sink.clone(),
+                publisher: self.publisher.clone(),
+                dead_letter_topic: self.cfg.topics.dead_letter.clone(),
+                lane: self.cfg.topics.alerts_enabled.then(|| self.alert_lane()),
+                stats: self.stats.clone(),
+                max_events: self.cfg.batch.max_events,
+            }
+            .run(rx),
+        );
+        let result = self.consume(queue).await;
+        // The queue is closed (dropped): the storage task delivers what it holds.
+        let _ = storage.await;
         self.alerting.flush(Duration::from_secs(10)).await;
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
         tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await??;
         self.consumer.unsubscribe();
         tracing::info!("worker stopped");
-        Ok(self.stats.summary())
+        result?;
+        let summary = self
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .summary();
+        Ok(summary)
     }
 
-    /// Gather up to `max_events` messages, closing the batch `max_wait_ms` after
-    /// its first. When `bounded` (a batch is in flight), take what is already
-    /// fetched and return within [`IN_FLIGHT_COLLECT_WAIT`] (possibly empty):
-    /// the in-flight batch is delivered next, and what arrives meanwhile opens
-    /// the following batch.
-    async fn collect(&mut self, bounded: bool) -> Vec<OwnedMessage> {
+    /// The loop: collect, decode, enrich, start the alert lane, queue for storage.
+    async fn consume(&mut self, queue: mpsc::Sender<Enriched>) -> anyhow::Result<()> {
+        while !self.stopping() {
+            if self.reached_exit_after() {
+                tracing::info!("reached --exit-after");
+                break;
+            }
+            if queue.is_closed() {
+                // The storage task stopped (shutdown mid-delivery).
+                break;
+            }
+            let batch = self.collect().await;
+            if batch.is_empty() {
+                // Idle for a second: alerts can still be due (spike checks,
+                // closing suppression windows) without new input.
+                self.idle_alerts().await;
+                continue;
+            }
+            let enriched = self.enrich(batch).await?;
+            if !self.queue_for_storage(&queue, enriched).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hand a batch to the storage task; while the queue is full, keep
+    /// polling the consumer (group liveness), keeping what arrives for the
+    /// next batch (up to one batch; the rest waits in librdkafka's bounded
+    /// prefetch). False when storage is gone.
+    async fn queue_for_storage(&mut self, queue: &mpsc::Sender<Enriched>, e: Enriched) -> bool {
+        let permit = queue.reserve();
+        tokio::pin!(permit);
+        loop {
+            let room = self.carry.len() < self.cfg.batch.max_events;
+            tokio::select! {
+                p = &mut permit => return match p {
+                    Ok(p) => {
+                        p.send(e);
+                        true
+                    }
+                    Err(_) => false,
+                },
+                r = self.consumer.recv(), if room => {
+                    if let Ok(m) = r {
+                        self.carry.push(m.detach());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gather up to `max_events` messages, closing the batch `max_wait_ms`
+    /// after its first; empty after a second without input.
+    async fn collect(&mut self) -> Vec<OwnedMessage> {
         let max = self.cfg.batch.max_events;
         let mut batch = std::mem::take(&mut self.carry);
         let max_wait = Duration::from_millis(self.cfg.batch.max_wait_ms);
-        let first_wait = if bounded {
-            IN_FLIGHT_COLLECT_WAIT.min(max_wait)
-        } else {
-            max_wait
-        };
-        let mut deadline = (bounded || !batch.is_empty()).then(|| Instant::now() + first_wait);
+        let mut deadline = (!batch.is_empty()).then(|| Instant::now() + max_wait);
         let mut shutdown = self.shutdown.clone();
         while batch.len() < max && !self.stopping() {
             self.metrics
@@ -305,7 +272,7 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 r = tokio::time::timeout(wait, self.consumer.recv()) => match r {
-                    Err(_) if batch.is_empty() && !bounded => {
+                    Err(_) if batch.is_empty() => {
                         self.rejoin_if_starved();
                         break;
                     }
@@ -351,11 +318,16 @@ impl Worker {
         }
     }
 
-    /// Decode on this task, then enrich on a blocking thread (returns at once).
-    fn start_enriching(&mut self, batch: Vec<OwnedMessage>) -> Enriching {
+    /// Decode on this task, enrich on a blocking thread, then start the
+    /// batch's alert lane (after the previous batch's evaluation, so batches
+    /// are evaluated in offset order).
+    async fn enrich(&mut self, batch: Vec<OwnedMessage>) -> anyhow::Result<Enriched> {
         let now = Utc::now();
         let started = Instant::now();
-        self.stats.consumed();
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .consumed();
         let mut feedback = Vec::with_capacity(batch.len());
         let mut dead: Vec<DeadLetter> = Vec::new();
         for m in &batch {
@@ -403,8 +375,7 @@ impl Worker {
 
         let enricher = self.enricher.clone();
         let metrics = self.metrics.clone();
-        let lane = self.cfg.topics.alerts_enabled.then(|| self.alert_lane());
-        let enriching = tokio::task::spawn_blocking(move || {
+        let events = tokio::task::spawn_blocking(move || {
             let t1 = Instant::now();
             let events = enricher
                 .lock()
@@ -416,18 +387,26 @@ impl Worker {
                 .with_label_values(&["enrich"])
                 .observe(t1.elapsed().as_secs_f64());
             Ok::<_, anyhow::Error>(events)
-        });
-        tokio::spawn(async move {
-            let events = Arc::new(enriching.await.context("enrichment thread")??);
-            // The alert lane starts now, whatever the delivery of the previous batch is doing.
-            let alerts = lane.map(|l| tokio::spawn(l.run(events.clone())));
-            Ok(Enriched {
-                batch,
-                events,
-                dead,
-                started,
-                alerts,
-            })
+        })
+        .await
+        .context("enrichment thread")??;
+        let events = Arc::new(events);
+        let alerts = if self.cfg.topics.alerts_enabled {
+            if let Some(previous) = self.evaluated.take() {
+                let _ = previous.await;
+            }
+            let (tx, rx) = oneshot::channel();
+            self.evaluated = Some(rx);
+            Some(tokio::spawn(self.alert_lane().run(events.clone(), tx)))
+        } else {
+            None
+        };
+        Ok(Enriched {
+            batch,
+            events,
+            dead,
+            started,
+            alerts,
         })
     }
 
@@ -440,267 +419,38 @@ impl Worker {
         }
     }
 
-    async fn deliver_and_report(
-        &mut self,
-        done: Enriched,
-    ) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
-        let outcome = self.deliver(done).await?;
-        match &outcome {
-            Ok(o) => tracing::debug!(
-                messages = o.messages,
-                stored = o.stored,
-                dead = o.dead,
-                alerts = o.alerts,
-                "batch committed"
-            ),
-            Err(Stopped) => tracing::warn!("stopped before the batch was acknowledged; its offsets stay uncommitted and will be re-delivered"),
-        }
-        Ok(outcome)
-    }
-
-    /// Store, publish and commit one enriched batch (retrying while paused).
-    async fn deliver(&mut self, done: Enriched) -> anyhow::Result<Result<BatchOutcome, Stopped>> {
-        let Enriched {
-            batch,
-            events,
-            dead,
-            started: t0,
-            alerts: lane,
-        } = done;
-        let sink = self.sink.clone();
-        let took = match self.retry("clickhouse", || sink.insert(&events)).await {
-            Ok(d) => d,
-            Err(s) => return Ok(Err(s)),
-        };
-        self.metrics
-            .health
-            .clickhouse_ok
-            .store(true, Ordering::Relaxed);
-        self.metrics.insert_seconds.observe(took.as_secs_f64());
-        // Produce-to-visible latency: broker timestamp -> ClickHouse acknowledgement.
-        let acked_ms = Utc::now().timestamp_millis();
-        let lineage_ts: std::collections::HashMap<(&str, i32, i64), i64> = batch
-            .iter()
-            .filter_map(|m| {
-                Some((
-                    (m.topic(), m.partition(), m.offset()),
-                    m.timestamp().to_millis()?,
-                ))
-            })
-            .collect();
-        let latencies: Vec<u32> = events
-            .iter()
-            .filter_map(|e| {
-                let ts = lineage_ts.get(&(
-                    e.lineage.topic.as_str(),
-                    e.lineage.partition,
-                    e.lineage.offset,
-                ))?;
-                Some((acked_ms - ts).max(0) as u32)
-            })
-            .collect();
-        for &l in &latencies {
-            self.metrics.visible_seconds.observe(l as f64 / 1000.0);
-        }
-        self.stats.acknowledged(latencies.into_iter());
-        for e in events.iter() {
-            self.metrics
-                .stored
-                .with_label_values(&[e.channel.as_str()])
-                .inc();
-        }
-
-        let dl_records = encode(&dead, |d| d.key())?;
-        let publisher = self.publisher.clone();
-        let dl_topic = self.cfg.topics.dead_letter.clone();
-        if self
-            .retry("kafka_dead_letter", || {
-                publisher.publish_all(&dl_topic, &dl_records)
-            })
-            .await
-            .is_err()
-        {
-            return Ok(Err(Stopped));
-        }
-        // The alert lane has usually finished by now; if it failed, its step
-        // is retried here like any other before the commit.
-        let alerts = match lane {
-            None => 0,
-            Some(task) => {
-                let evaluation = match task.await {
-                    Ok(Lane::Published(n)) => Ok(n),
-                    Ok(Lane::PublishFailed(evaluation, e)) => {
-                        tracing::warn!(error = %e, "publishing alerts failed; retrying");
-                        Err(Some(evaluation))
-                    }
-                    Ok(Lane::EvaluateFailed(e)) => {
-                        tracing::warn!(error = %e, "alert evaluation failed; retrying");
-                        Err(None)
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "alert lane task failed; re-evaluating");
-                        Err(None)
-                    }
-                };
-                match evaluation {
-                    Ok(n) => n,
-                    Err(known) => {
-                        let evaluation = match known {
-                            Some(e) => e,
-                            None => {
-                                let alerting = self.alerting.clone();
-                                match self
-                                    .retry("alerting", || alerting.evaluate(&events, Utc::now()))
-                                    .await
-                                {
-                                    Ok(e) => e,
-                                    Err(s) => return Ok(Err(s)),
-                                }
-                            }
-                        };
-                        let n = evaluation.alerts.len();
-                        if let Err(s) = self.publish_alerts(evaluation).await? {
-                            return Ok(Err(s));
-                        }
-                        n
-                    }
-                }
-            }
-        };
-
-        self.commit(&batch);
-        self.stats.committed(events.len(), dead.len());
-        self.metrics.batch_events.observe(batch.len() as f64);
-        self.metrics
-            .stage_seconds
-            .with_label_values(&["total"])
-            .observe(t0.elapsed().as_secs_f64());
-        Ok(Ok(BatchOutcome {
-            messages: batch.len(),
-            stored: events.len(),
-            dead: dead.len(),
-            alerts,
-        }))
-    }
-
-    /// Publish alerts (retried until done or stopped, partitions paused),
-    /// then record them in ClickHouse in the background.
-    async fn publish_alerts(
-        &mut self,
-        evaluation: Evaluation,
-    ) -> anyhow::Result<Result<(), Stopped>> {
-        let lane = self.alert_lane();
-        if evaluation.alerts.is_empty() {
-            lane.published(evaluation).await;
-            return Ok(Ok(()));
-        }
-        if let Err(s) = self
-            .retry("kafka_alerts", || lane.publish(&evaluation.alerts))
-            .await
-        {
-            return Ok(Err(s));
-        }
-        lane.published(evaluation).await;
-        Ok(Ok(()))
-    }
-
     /// Alerts due while no input arrives: spike checks and suppression
-    /// windows that closed (nothing to commit).
-    async fn idle_alerts(&mut self) -> anyhow::Result<Result<(), Stopped>> {
+    /// windows that closed (nothing to commit). One attempt per idle second;
+    /// what was decided but not published is kept and published next time.
+    async fn idle_alerts(&mut self) {
         if !self.cfg.topics.alerts_enabled {
-            return Ok(Ok(()));
+            return;
         }
-        let alerting = self.alerting.clone();
-        let evaluation = match self
-            .retry("alerting", || alerting.evaluate(&[], Utc::now()))
-            .await
-        {
-            Ok(e) => e,
-            Err(s) => return Ok(Err(s)),
-        };
-        self.publish_alerts(evaluation).await
-    }
-
-    /// Commit the next offset of every partition in the batch.
-    fn commit(&self, batch: &[OwnedMessage]) {
-        let tpl = voc_ingest::consumer::next_offsets(batch);
-        let consumer = &self.consumer;
-        match tokio::task::block_in_place(|| consumer.commit(&tpl, CommitMode::Sync)) {
-            Ok(()) => self.metrics.last_commit.set(Utc::now().timestamp()),
-            Err(e) => {
-                // Typically a rebalance moved the partition: the new owner re-reads
-                // from the last committed offset and idempotent storage absorbs it.
-                self.metrics.commit_failures.inc();
-                tracing::warn!(error = %e, "offset commit failed; the batch will be re-delivered");
-            }
-        }
-    }
-
-    /// Run `op` until it succeeds, with exponential backoff. While retrying, the
-    /// assigned partitions are paused so nothing more is fetched, and the
-    /// consumer keeps being polled so the group does not evict the worker.
-    async fn retry<T, E, F, Fut>(&mut self, target: &'static str, mut op: F) -> Result<T, Stopped>
-    where
-        E: std::fmt::Display,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let mut delay = Duration::from_millis(self.cfg.batch.retry_initial_ms);
-        let max = Duration::from_millis(
-            self.cfg
-                .batch
-                .retry_max_ms
-                .max(self.cfg.batch.retry_initial_ms),
-        );
-        let mut paused: Option<TopicPartitionList> = None;
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            match op().await {
-                Ok(v) => {
-                    if let Some(tpl) = paused {
-                        if let Err(e) = self.consumer.resume(&tpl) {
-                            tracing::warn!(error = %e, "resuming partitions");
-                        }
-                        tracing::info!(target, "recovered; consumption resumed");
-                    }
-                    return Ok(v);
-                }
+        let lane = self.alert_lane();
+        let evaluation = match self.idle_outbox.take() {
+            Some(e) => e,
+            None => match self.alerting.evaluate(&[], Utc::now()).await {
+                Ok(e) => e,
                 Err(e) => {
-                    self.metrics.retries.with_label_values(&[target]).inc();
-                    if target == "clickhouse" {
-                        self.metrics
-                            .health
-                            .clickhouse_ok
-                            .store(false, Ordering::Relaxed);
-                    }
-                    tracing::warn!(target, error = %e, retry_in_ms = delay.as_millis() as u64, "operation failed; retrying");
-                    if paused.is_none() {
-                        if let Ok(tpl) = self.consumer.assignment() {
-                            if self.consumer.pause(&tpl).is_ok() {
-                                paused = Some(tpl);
-                            }
-                        }
-                    }
-                    let until = tokio::time::Instant::now() + delay;
-                    loop {
-                        if self.stopping() {
-                            return Err(Stopped);
-                        }
-                        self.metrics
-                            .health
-                            .last_turn
-                            .store(Utc::now().timestamp(), Ordering::Relaxed);
-                        tokio::select! {
-                            _ = shutdown.changed() => {}
-                            r = tokio::time::timeout_at(until, self.consumer.recv()) => match r {
-                                Err(_) => break,
-                                Ok(Ok(m)) => self.carry.push(m.detach()),
-                                Ok(Err(_)) => {}
-                            },
-                        }
-                    }
-                    delay = (delay * 2).min(max);
+                    self.metrics.retries.with_label_values(&["alerting"]).inc();
+                    tracing::warn!(error = %e, "idle alert evaluation failed; trying again in a second");
+                    return;
                 }
+            },
+        };
+        if evaluation.alerts.is_empty() {
+            lane.published(evaluation);
+            return;
+        }
+        match lane.publish(&evaluation.alerts).await {
+            Ok(()) => lane.published(evaluation),
+            Err(e) => {
+                self.metrics
+                    .retries
+                    .with_label_values(&["kafka_alerts"])
+                    .inc();
+                tracing::warn!(error = %e, "publishing idle alerts failed; trying again in a second");
+                self.idle_outbox = Some(evaluation);
             }
         }
     }

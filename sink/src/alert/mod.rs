@@ -286,17 +286,26 @@ impl<H: AlertHistory> Alerter<H> {
 }
 
 /// The worker's handle: an [`Alerter`] on ClickHouse, shareable with tasks
-/// and retry closures (`evaluate` when a batch is enriched, `record` after
-/// the broker acknowledged its alerts). Recording has its own lock, so the
-/// next evaluation does not wait for the previous batch's alerts to reach
-/// ClickHouse (this worker's own windows are in memory).
+/// and retry closures (`evaluate` when a batch is enriched,
+/// `record_in_background` after the broker acknowledged its alerts).
+/// Recording is a task of its own, so the next evaluation never waits for
+/// the previous batch's alerts to reach ClickHouse (this worker's own windows
+/// are in memory); it writes what accumulated in one insert per table, at
+/// most every [`RECORD_EVERY`], which keeps ClickHouse's part count (and CPU)
+/// down under a stream of small batches.
 #[derive(Clone)]
 pub struct Alerting {
     alerter: Arc<tokio::sync::Mutex<Alerter<ClickHouseHistory>>>,
-    recorder: Arc<tokio::sync::Mutex<ClickHouseHistory>>,
+    recorder: tokio::sync::mpsc::UnboundedSender<Evaluation>,
+    /// Evaluations handed to the recorder and not yet in ClickHouse.
+    unrecorded: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Shortest time between two writes of the alert recorder.
+pub const RECORD_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Alerting {
+    /// Needs a tokio runtime (spawns the recorder task).
     pub fn new(
         cfg: AlertConfig,
         clickhouse: crate::ClickHouseConfig,
@@ -304,11 +313,19 @@ impl Alerting {
         salt: &str,
     ) -> Self {
         let history = ClickHouseHistory::new(clickhouse.clone());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let unrecorded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(record_loop(
+            ClickHouseHistory::new(clickhouse),
+            rx,
+            unrecorded.clone(),
+        ));
         Alerting {
             alerter: Arc::new(tokio::sync::Mutex::new(Alerter::new(
                 cfg, taxonomy, salt, history,
             ))),
-            recorder: Arc::new(tokio::sync::Mutex::new(ClickHouseHistory::new(clickhouse))),
+            recorder: tx,
+            unrecorded,
         }
     }
 
@@ -321,36 +338,63 @@ impl Alerting {
     }
 
     /// Record published alerts off the batch's critical path, in the order
-    /// they were published: a task holds the recorder until ClickHouse has
-    /// them (retrying with backoff). The batch's offsets can be committed
-    /// meanwhile: the alerts are already on the topic. Lost only if the
-    /// process dies in between, which can cost one extra alert for a key,
-    /// never a missing one (docs/alerting.md).
-    pub async fn record_in_background(&self, published: Evaluation) {
+    /// they were published (retrying with backoff). The batch's offsets can
+    /// be committed meanwhile: the alerts are already on the topic. Lost only
+    /// if the process dies in between, which can cost one extra alert for a
+    /// key, never a missing one (docs/alerting.md).
+    pub fn record_in_background(&self, published: Evaluation) {
         if published.is_empty() {
             return;
         }
-        let guard = self.recorder.clone().lock_owned().await;
-        tokio::spawn(async move {
-            let mut delay = std::time::Duration::from_millis(200);
-            while let Err(e) = published.record(&*guard).await {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording alerts; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(10));
-            }
-        });
+        self.unrecorded
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.recorder.send(published).is_err() {
+            self.unrecorded
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            tracing::error!("the alert recorder stopped; alerts are on the topic but not recorded");
+        }
     }
 
-    /// Wait (at most `limit`) until background recording finished, at
-    /// shutdown; past it the process exits and the record is lost (an extra
-    /// alert later at worst, see `record_in_background`).
+    /// Wait (at most `limit`) until everything handed to the recorder is in
+    /// ClickHouse, at shutdown; past it the process exits and the record is
+    /// lost (an extra alert later at worst, see `record_in_background`).
     pub async fn flush(&self, limit: std::time::Duration) {
-        if tokio::time::timeout(limit, self.recorder.lock())
-            .await
-            .is_err()
-        {
-            tracing::warn!("alerts still being recorded in ClickHouse at shutdown; giving up");
+        let until = std::time::Instant::now() + limit;
+        while self.unrecorded.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if std::time::Instant::now() >= until {
+                tracing::warn!("alerts still being recorded in ClickHouse at shutdown; giving up");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// The recorder: waits for published evaluations, merges what accumulated,
+/// writes it (retrying with backoff until it is stored), then rests until
+/// [`RECORD_EVERY`] has passed since the write began.
+async fn record_loop(
+    history: ClickHouseHistory,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Evaluation>,
+    unrecorded: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    while let Some(first) = rx.recv().await {
+        let started = std::time::Instant::now();
+        let mut merged = first;
+        let mut n = 1;
+        while let Ok(more) = rx.try_recv() {
+            merged.alerts.extend(more.alerts);
+            merged.occurrences.extend(more.occurrences);
+            n += 1;
+        }
+        let mut delay = std::time::Duration::from_millis(200);
+        while let Err(e) = merged.record(&history).await {
+            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording alerts; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+        }
+        unrecorded.fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(RECORD_EVERY.saturating_sub(started.elapsed())).await;
     }
 }
 

@@ -1,0 +1,110 @@
+//! Retrying a failing step: exponential backoff with the assigned partitions
+//! paused, so nothing more is fetched while a step cannot finish (bounded
+//! memory), and resumed once it does.
+
+use super::context::WorkerContext;
+use crate::metrics::Metrics;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::TopicPartitionList;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The worker stopped (shutdown requested) before a step could finish.
+#[derive(Debug)]
+pub struct Stopped;
+
+/// Shared by the worker's loop and its storage task.
+#[derive(Clone)]
+pub struct Retrier {
+    pub consumer: Arc<StreamConsumer<WorkerContext>>,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: watch::Receiver<bool>,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Retrier {
+    pub fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Run `op` until it succeeds (or the worker stops). While retrying, the
+    /// assigned partitions are paused; with `carry`, the consumer is polled
+    /// meanwhile (messages already fetched are kept there for the next batch)
+    /// so the group does not evict a worker whose only loop is waiting here.
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        target: &'static str,
+        mut carry: Option<&mut Vec<OwnedMessage>>,
+        mut op: F,
+    ) -> Result<T, Stopped>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut delay = self.initial;
+        let max = self.max.max(self.initial);
+        let mut paused: Option<TopicPartitionList> = None;
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            match op().await {
+                Ok(v) => {
+                    if let Some(tpl) = paused {
+                        if let Err(e) = self.consumer.resume(&tpl) {
+                            tracing::warn!(error = %e, "resuming partitions");
+                        }
+                        tracing::info!(target, "recovered; consumption resumed");
+                    }
+                    return Ok(v);
+                }
+                Err(e) => {
+                    self.metrics.retries.with_label_values(&[target]).inc();
+                    if target == "clickhouse" {
+                        self.metrics
+                            .health
+                            .clickhouse_ok
+                            .store(false, Ordering::Relaxed);
+                    }
+                    tracing::warn!(target, error = %e, retry_in_ms = delay.as_millis() as u64, "operation failed; retrying");
+                    if paused.is_none() {
+                        if let Ok(tpl) = self.consumer.assignment() {
+                            if self.consumer.pause(&tpl).is_ok() {
+                                paused = Some(tpl);
+                            }
+                        }
+                    }
+                    let until = tokio::time::Instant::now() + delay;
+                    loop {
+                        if self.stopping() {
+                            return Err(Stopped);
+                        }
+                        self.metrics
+                            .health
+                            .last_turn
+                            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+                        match carry.as_deref_mut() {
+                            Some(carry) => tokio::select! {
+                                _ = shutdown.changed() => {}
+                                r = tokio::time::timeout_at(until, self.consumer.recv()) => match r {
+                                    Err(_) => break,
+                                    Ok(Ok(m)) => carry.push(m.detach()),
+                                    Ok(Err(_)) => {}
+                                },
+                            },
+                            None => tokio::select! {
+                                _ = shutdown.changed() => {}
+                                _ = tokio::time::sleep_until(until) => break,
+                            },
+                        }
+                    }
+                    delay = (delay * 2).min(max);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The storage task: enriched batches, in offset order, are stored in
+//! ClickHouse, their dead letters published, their alert lanes awaited, and
+//! then their offsets committed. What queued up while the previous insert
+//! ran goes into one insert (fewer, larger inserts: each one makes a part in
+//! the events table and in every materialized view behind it), so the
+//! worker's loop can keep collecting small batches for low alert latency
+//! while ClickHouse sees large ones.
+
+use super::lane::{AlertLane, Lane};
+use super::retry::{Retrier, Stopped};
+use super::stats::RunStats;
+use chrono::Utc;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use voc_core::EnrichedEvent;
+use voc_sink::{ClickHouseSink, DeadLetter, Publisher};
+
+/// A batch after the CPU half (decode + enrich), waiting to be stored.
+pub struct Enriched {
+    pub batch: Vec<OwnedMessage>,
+    pub events: Arc<Vec<EnrichedEvent>>,
+    pub dead: Vec<DeadLetter>,
+    pub started: Instant,
+    /// The alert lane of this batch (when alerts are enabled).
+    pub alerts: Option<tokio::task::JoinHandle<Lane>>,
+}
+
+pub struct Storage {
+    pub retrier: Retrier,
+    pub sink: ClickHouseSink,
+    pub publisher: Publisher,
+    pub dead_letter_topic: String,
+    /// To redo a failed alert lane (None when alerts are disabled).
+    pub lane: Option<AlertLane>,
+    pub stats: Arc<Mutex<RunStats>>,
+    /// At most this many events per insert (`batch.max_events`).
+    pub max_events: usize,
+}
+
+impl Storage {
+    /// Until the worker's loop closes the queue (everything queued is
+    /// delivered first) or a step cannot finish before shutdown.
+    pub async fn run(self, mut queue: mpsc::Receiver<Enriched>) {
+        while let Some(first) = queue.recv().await {
+            let mut batches = vec![first];
+            let mut events = batches[0].events.len();
+            while events < self.max_events {
+                match queue.try_recv() {
+                    Ok(b) => {
+                        events += b.events.len();
+                        batches.push(b);
+                    }
+                    Err(_) => break,
+                }
+            }
+            match self.deliver(batches).await {
+                Ok(()) => {}
+                Err(Stopped) => {
+                    tracing::warn!("stopped before a batch was acknowledged; its offsets stay uncommitted and will be re-delivered");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.retrier.metrics
+    }
+
+    /// Store, publish and commit batches (retrying while paused).
+    async fn deliver(&self, mut batches: Vec<Enriched>) -> Result<(), Stopped> {
+        let sink = &self.sink;
+        let all: Vec<&EnrichedEvent> = batches.iter().flat_map(|b| b.events.iter()).collect();
+        let took = self
+            .retrier
+            .run("clickhouse", None, || sink.insert(&all))
+            .await?;
+        drop(all);
+        let metrics = self.metrics();
+        metrics.health.clickhouse_ok.store(true, Ordering::Relaxed);
+        metrics.insert_seconds.observe(took.as_secs_f64());
+        self.observe_visible(&batches);
+
+        let dead: Vec<&DeadLetter> = batches.iter().flat_map(|b| b.dead.iter()).collect();
+        let records = super::encode(&dead, |d| d.key()).map_err(|e| {
+            tracing::error!(error = %e, "encoding dead letters");
+            Stopped
+        })?;
+        let (publisher, topic) = (&self.publisher, &self.dead_letter_topic);
+        self.retrier
+            .run("kafka_dead_letter", None, || {
+                publisher.publish_all(topic, &records)
+            })
+            .await?;
+
+        let mut alerts = 0;
+        for b in &mut batches {
+            if let Some(task) = b.alerts.take() {
+                alerts += self.finish_lane(task, &b.events).await?;
+            }
+        }
+
+        let messages: Vec<&OwnedMessage> = batches.iter().flat_map(|b| b.batch.iter()).collect();
+        self.commit(messages.iter().copied());
+        let (stored, dead): (usize, usize) = batches
+            .iter()
+            .map(|b| (b.events.len(), b.dead.len()))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .committed(stored, dead);
+        for b in &batches {
+            metrics.batch_events.observe(b.batch.len() as f64);
+            metrics
+                .stage_seconds
+                .with_label_values(&["total"])
+                .observe(b.started.elapsed().as_secs_f64());
+        }
+        tracing::debug!(
+            batches = batches.len(),
+            stored,
+            dead,
+            alerts,
+            "batches committed"
+        );
+        Ok(())
+    }
+
+    /// Produce-to-visible latency: broker timestamp -> ClickHouse acknowledgement.
+    fn observe_visible(&self, batches: &[Enriched]) {
+        let acked_ms = Utc::now().timestamp_millis();
+        let metrics = self.metrics();
+        let mut latencies: Vec<u32> = Vec::new();
+        for b in batches {
+            let lineage_ts: HashMap<(&str, i32, i64), i64> = b
+                .batch
+                .iter()
+                .filter_map(|m| {
+                    Some((
+                        (m.topic(), m.partition(), m.offset()),
+                        m.timestamp().to_millis()?,
+                    ))
+                })
+                .collect();
+            for e in b.events.iter() {
+                metrics
+                    .stored
+                    .with_label_values(&[e.channel.as_str()])
+                    .inc();
+                if let Some(ts) = lineage_ts.get(&(
+                    e.lineage.topic.as_str(),
+                    e.lineage.partition,
+                    e.lineage.offset,
+                )) {
+                    latencies.push((acked_ms - ts).max(0) as u32);
+                }
+            }
+        }
+        for &l in &latencies {
+            metrics.visible_seconds.observe(l as f64 / 1000.0);
+        }
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .acknowledged(latencies.into_iter());
+    }
+
+    /// Wait for a batch's alert lane; if it failed, redo its step here,
+    /// retried like any other, before the commit. Returns the alert count.
+    async fn finish_lane(
+        &self,
+        task: tokio::task::JoinHandle<Lane>,
+        events: &[EnrichedEvent],
+    ) -> Result<usize, Stopped> {
+        let Some(lane) = &self.lane else {
+            return Ok(0);
+        };
+        let known = match task.await {
+            Ok(Lane::Published(n)) => return Ok(n),
+            Ok(Lane::PublishFailed(evaluation, e)) => {
+                tracing::warn!(error = %e, "publishing alerts failed; retrying");
+                Some(evaluation)
+            }
+            Ok(Lane::EvaluateFailed(e)) => {
+                tracing::warn!(error = %e, "alert evaluation failed; retrying");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "alert lane task failed; re-evaluating");
+                None
+            }
+        };
+        let evaluation = match known {
+            Some(e) => e,
+            None => {
+                self.retrier
+                    .run("alerting", None, || {
+                        lane.alerting.evaluate(events, Utc::now())
+                    })
+                    .await?
+            }
+        };
+        let n = evaluation.alerts.len();
+        self.retrier
+            .run("kafka_alerts", None, || lane.publish(&evaluation.alerts))
+            .await?;
+        lane.published(evaluation);
+        Ok(n)
+    }
+
+    /// Commit the next offset of every partition in the messages.
+    fn commit<'a>(&self, messages: impl IntoIterator<Item = &'a OwnedMessage>) {
+        let tpl = voc_ingest::consumer::next_offsets(messages);
+        let consumer = &self.retrier.consumer;
+        match tokio::task::block_in_place(|| consumer.commit(&tpl, CommitMode::Sync)) {
+            Ok(()) => self.metrics().last_commit.set(Utc::now().timestamp()),
+            Err(e) => {
+                // Typically a rebalance moved the partition: the new owner re-reads
+                // from the last committed offset and idempotent storage absorbs it.
+                self.metrics().commit_failures.inc();
+                tracing::warn!(error = %e, "offset commit failed; the batch will be re-delivered");
+            }
+        }
+    }
+}

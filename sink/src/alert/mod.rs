@@ -98,7 +98,7 @@ impl Evaluation {
 }
 
 /// Evaluates batches into alerts; holds the per-worker suppression windows,
-/// the spike schedule and the last batches' negative touches.
+/// the spike schedule (or inbox) and the last batches' negative touches.
 pub struct Alerter<H: AlertHistory> {
     cfg: AlertConfig,
     taxonomy: Arc<Taxonomy>,
@@ -106,6 +106,9 @@ pub struct Alerter<H: AlertHistory> {
     history: H,
     suppressor: suppress::Suppressor,
     last_spike_eval: Option<Instant>,
+    /// When set, spikes are detected by a background task ([`Alerting`])
+    /// and its candidates wait here; otherwise `evaluate` detects them when due.
+    spike_inbox: Option<SpikeInbox>,
     /// Alerts decided but not yet returned (an `evaluate` that failed halfway
     /// returns them on its retry, so nothing decided is lost).
     outbox: Vec<Alert>,
@@ -124,6 +127,7 @@ impl<H: AlertHistory> Alerter<H> {
             salt: salt.to_string(),
             history,
             last_spike_eval: None,
+            spike_inbox: None,
             outbox: Vec::new(),
             recent: VecDeque::new(),
         }
@@ -164,20 +168,16 @@ impl<H: AlertHistory> Alerter<H> {
                 }
             }
         }
-        if self.cfg.spike.enabled && self.spike_due() {
+        // Spike candidates from the background detector: copied now, removed
+        // from the inbox only once the lookups below succeeded.
+        let mut from_inbox = 0;
+        if let Some(inbox) = &self.spike_inbox {
+            let found = inbox.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            from_inbox = found.len();
+            candidates.extend(found);
+        } else if self.cfg.spike.enabled && self.spike_due() {
             self.last_spike_eval = Some(Instant::now());
-            let series = self.history.spike_series(&self.cfg.spike, now).await?;
-            for (i, f) in spike::detect(&series, &self.cfg.spike).iter().enumerate() {
-                // Example events for the first spikes only: one query each.
-                let sample = if i < MAX_SAMPLED_SPIKES {
-                    self.history
-                        .spike_sample(&f.tag_id, &f.series, now, &self.cfg.spike)
-                        .await?
-                } else {
-                    Vec::new()
-                };
-                candidates.push(spike::candidate(f, &sample, &self.taxonomy, &self.cfg, now));
-            }
+            candidates.extend(detect_spikes(&self.history, &self.cfg, &self.taxonomy, now).await?);
         }
         // The customer history for repeat complainers and the suppression
         // lookups (for every key this batch can produce, repeat keys included)
@@ -221,6 +221,12 @@ impl<H: AlertHistory> Alerter<H> {
             self.suppressor.lookup(history, &wanted, now)
         );
         let (mut touches, lookups) = (touches?, lookups?);
+        if let Some(inbox) = &self.spike_inbox {
+            inbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain(..from_inbox);
+        }
         if !negative.is_empty() {
             // The last batches' touches may not be in ClickHouse yet
             // (duplicates by event id are merged by `repeat::candidates`).
@@ -285,6 +291,60 @@ impl<H: AlertHistory> Alerter<H> {
     }
 }
 
+/// Spike candidates found by the background detector, waiting for the next evaluation.
+pub type SpikeInbox = Arc<std::sync::Mutex<Vec<Candidate>>>;
+
+/// Spike candidates now: the window's series against their baselines, with
+/// example events for the first few.
+pub async fn detect_spikes<H: AlertHistory>(
+    history: &H,
+    cfg: &AlertConfig,
+    taxonomy: &Taxonomy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Candidate>, AlertError> {
+    let series = history.spike_series(&cfg.spike, now).await?;
+    let mut out = Vec::new();
+    for (i, f) in spike::detect(&series, &cfg.spike).iter().enumerate() {
+        // Example events for the first spikes only: one query each.
+        let sample = if i < MAX_SAMPLED_SPIKES {
+            history
+                .spike_sample(&f.tag_id, &f.series, now, &cfg.spike)
+                .await?
+        } else {
+            Vec::new()
+        };
+        out.push(spike::candidate(f, &sample, taxonomy, cfg, now));
+    }
+    Ok(out)
+}
+
+/// The background spike detector: every `spike.evaluate_every_s`, its
+/// queries (window counts, baselines, samples: the heaviest alerting does)
+/// run off the batches' alert lanes; what it finds is admitted (suppressed,
+/// published) with the next evaluation, within a second when idle.
+async fn spike_loop(
+    history: ClickHouseHistory,
+    cfg: AlertConfig,
+    taxonomy: Arc<Taxonomy>,
+    inbox: SpikeInbox,
+) {
+    let every = std::time::Duration::from_secs(cfg.spike.evaluate_every_s.max(1) as u64);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match detect_spikes(&history, &cfg, &taxonomy, Utc::now()).await {
+            Ok(found) => inbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(found),
+            Err(e) => {
+                tracing::warn!(error = %e, "spike detection failed; trying again next period")
+            }
+        }
+    }
+}
+
 /// The worker's handle: an [`Alerter`] on ClickHouse, shareable with tasks
 /// and retry closures (`evaluate` when a batch is enriched,
 /// `record_in_background` after the broker acknowledged its alerts).
@@ -316,14 +376,23 @@ impl Alerting {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let unrecorded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         tokio::spawn(record_loop(
-            ClickHouseHistory::new(clickhouse),
+            ClickHouseHistory::new(clickhouse.clone()),
             rx,
             unrecorded.clone(),
         ));
+        let mut alerter = Alerter::new(cfg.clone(), taxonomy.clone(), salt, history);
+        if cfg.spike.enabled {
+            let inbox = SpikeInbox::default();
+            alerter.spike_inbox = Some(inbox.clone());
+            tokio::spawn(spike_loop(
+                ClickHouseHistory::new(clickhouse),
+                cfg,
+                taxonomy,
+                inbox,
+            ));
+        }
         Alerting {
-            alerter: Arc::new(tokio::sync::Mutex::new(Alerter::new(
-                cfg, taxonomy, salt, history,
-            ))),
+            alerter: Arc::new(tokio::sync::Mutex::new(alerter)),
             recorder: tx,
             unrecorded,
         }
@@ -823,6 +892,43 @@ pub(crate) mod tests {
         );
         assert_eq!(r.events.len(), 3);
         assert_valid(&v, r);
+    }
+
+    #[tokio::test]
+    async fn spikes_from_the_background_detector_are_admitted_once() {
+        let mut cfg = quiet();
+        cfg.spike.enabled = true;
+        cfg.detractor.enabled = false;
+        let history = MemoryHistory::default();
+        *history.series.lock().unwrap() = vec![spike::SeriesCounts {
+            tag_id: "c03.t02".into(),
+            series: "channel=app".into(),
+            window_count: 9,
+            slot_count: 2,
+            slot_minutes: 240.0,
+            all_count: 100,
+            all_minutes: 40320.0,
+        }];
+        let tax = Taxonomy::bundled();
+        let found = detect_spikes(&history, &cfg, &tax, now()).await.unwrap();
+        assert_eq!(found.len(), 1);
+        let mut a = Alerter::new(cfg, Arc::new(tax), "salt", history);
+        let inbox = SpikeInbox::default();
+        a.spike_inbox = Some(inbox.clone());
+        // The detector ran twice on the same window before an evaluation.
+        inbox.lock().unwrap().extend(
+            found
+                .iter()
+                .chain(found.iter())
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let out = a.evaluate(&[], now()).await.unwrap();
+        assert_eq!(out.alerts.len(), 1, "{out:?}");
+        assert_eq!(out.alerts[0].kind, AlertKind::Spike);
+        assert!(inbox.lock().unwrap().is_empty());
+        // With an inbox, `evaluate` does not query spikes itself.
+        assert!(a.evaluate(&[], now()).await.unwrap().alerts.is_empty());
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ ap.add_argument("--topic-prefix", required=True)
 ap.add_argument("--run-seconds", type=float, required=True, help="stop this long after the first alert (plus --idle)")
 ap.add_argument("--idle", type=float, default=8.0)
 ap.add_argument("--warmup", type=float, default=5.0, help="ignore alerts of source messages in the first seconds")
+ap.add_argument("--dump", help="write every (produce ms, latency ms) pair here as JSON lines")
 ap.add_argument("--fetch-wait-ms", type=int, default=50, help="the reader's fetch.wait.max.ms (the worker's default)")
 a = ap.parse_args()
 p = a.topic_prefix
@@ -96,6 +97,10 @@ c.close()
 lat = [(produced[s], recv - produced[s]) for s, recv in received if s in produced]
 if not lat:
     raise SystemExit("no detractor alerts matched their source messages")
+if a.dump:
+    with open(a.dump, "w") as f:
+        for ts, l in sorted(lat):
+            f.write(json.dumps([ts, round(l, 1)]) + "\n")
 t0 = min(produced.values())
 vals = sorted(l for ts, l in lat if ts - t0 >= a.warmup * 1000)
 q = lambda f: vals[min(len(vals) - 1, int(f * len(vals)))]

@@ -45,7 +45,7 @@ CFG
 "$VOC" run --config "$OUT/alerts.toml" --exit-after "$N" 2>"$OUT/alerts-worker.log" >"$OUT/alerts-worker.json" &
 W=$!
 "$VOC_VENV/bin/python" bench/alert_latency.py --brokers "$VOC_KAFKA__BROKERS" --topic-prefix "$P." \
-    --run-seconds "$SECONDS_RUN" >"$OUT/alert-latency.json" &
+    --run-seconds "$SECONDS_RUN" --dump "$OUT/alert-latency-pairs.jsonl" >"$OUT/alert-latency.json" &
 R=$!
 sleep 5   # group join
 # Stage times from the worker's /metrics near the end of the run.

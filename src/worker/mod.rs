@@ -48,7 +48,7 @@ use voc_sink::{Alerting, ClickHouseSink, DeadLetter, Evaluation, Publisher};
 
 /// Enriched batches waiting for the storage task; while it is full, this
 /// loop stops collecting (backpressure), so batches grow instead.
-const STORAGE_QUEUE: usize = 4;
+const STORAGE_QUEUE: usize = 2;
 
 pub struct Worker {
     cfg: Config,

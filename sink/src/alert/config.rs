@@ -29,6 +29,16 @@ pub struct AlertConfig {
     pub spike: SpikeConfig,
 }
 
+impl AlertConfig {
+    /// Rows of a customer's history the repeat rule reads: enough to decide
+    /// and to list `max_events` (the total comes as a count).
+    pub fn repeat_rows_per_customer(&self) -> usize {
+        self.max_events
+            .max(self.repeat.min_occasions as usize)
+            .max(1)
+    }
+}
+
 impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {

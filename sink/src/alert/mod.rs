@@ -215,7 +215,9 @@ impl<H: AlertHistory> Alerter<H> {
                 if customers.is_empty() {
                     Ok(Vec::new())
                 } else {
-                    history.recent_negatives(&customers, since).await
+                    history
+                        .recent_negatives(&customers, since, self.cfg.repeat_rows_per_customer())
+                        .await
                 }
             },
             self.suppressor.lookup(history, &wanted, now)
@@ -810,6 +812,59 @@ pub(crate) mod tests {
         let occ = two.history().occurrences.lock().unwrap().clone();
         assert_eq!(occ.last().unwrap().alert_id, first.alerts[0].alert_id);
         assert_eq!(occ.last().unwrap().suppressed, 1);
+    }
+
+    #[tokio::test]
+    async fn repeat_counts_history_beyond_the_rows_it_reads() {
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        cfg.detractor.enabled = false;
+        let per_customer = cfg.repeat_rows_per_customer();
+        let a = alerter(cfg);
+        let base = Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).unwrap();
+        a.history()
+            .touches
+            .lock()
+            .unwrap()
+            .extend((0..per_customer + 5).map(|i| {
+                let mut e = event(
+                    &format!("h{i}"),
+                    "C6",
+                    Channel::App,
+                    &["c03.t02"],
+                    None,
+                    -0.7,
+                );
+                e.event_time = base + Duration::seconds(i as i64);
+                repeat::Touch::of(&e)
+            }));
+        let mut a = a;
+        let out = a
+            .evaluate(
+                &[event(
+                    "b1",
+                    "C6",
+                    Channel::Branch,
+                    &["c07.t01"],
+                    Some(1),
+                    -0.9,
+                )],
+                base + Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.alerts.len(), 1);
+        let r = &out.alerts[0];
+        assert_eq!(
+            r.repeat.as_ref().unwrap().occasions as usize,
+            per_customer + 6,
+            "stored history (counted) + the batch's event"
+        );
+        assert_eq!(r.events.len(), 10, "listed: the newest max_events");
+        assert_eq!(
+            r.events[0].event_id, "h14",
+            "newest stored first; batch event at its own time"
+        );
     }
 
     #[tokio::test]

@@ -33,6 +33,9 @@ pub struct Touch {
     pub tag_ids: Vec<String>,
     pub nps_score: Option<u8>,
     pub sentiment_score: f32,
+    /// From ClickHouse: the customer's negative events in the window, of
+    /// which only the newest few were fetched; 0 for touches not read there.
+    pub history_count: u32,
 }
 
 impl Touch {
@@ -46,6 +49,7 @@ impl Touch {
             tag_ids: e.tags.iter().map(|t| t.id.clone()).collect(),
             nps_score: e.nps.score.map(|s| s.get()),
             sentiment_score: e.sentiment.score,
+            history_count: 0,
         }
     }
 
@@ -112,7 +116,11 @@ pub fn candidates(
     }
     let mut out = Vec::new();
     for (customer, by_id) in touches {
-        let occasions = by_id.len() as u32;
+        // ClickHouse sent only the newest rows and the customer's total; the
+        // events it did not know (this and the last batches) come on top.
+        let stored = by_id.values().map(|t| t.history_count).max().unwrap_or(0);
+        let not_stored = by_id.values().filter(|t| t.history_count == 0).count() as u32;
+        let occasions = (by_id.len() as u32).max(stored + not_stored);
         if occasions < cfg.repeat.min_occasions {
             continue;
         }

@@ -97,11 +97,14 @@ pub fn epoch(t: DateTime<Utc>) -> u32 {
 
 /// The history alerting needs; every call is one query.
 pub trait AlertHistory: Send + Sync {
-    /// Negative events of these customers since `since`.
+    /// The newest `per_customer` negative events of each of these customers
+    /// since `since`, each carrying the customer's total count
+    /// (`Touch::history_count`).
     fn recent_negatives(
         &self,
         customers: &[&str],
         since: DateTime<Utc>,
+        per_customer: usize,
     ) -> impl Future<Output = Result<Vec<Touch>, SinkError>> + Send;
     /// Window counts and baselines of every (tag, series) seen in the window.
     fn spike_series(
@@ -386,20 +389,28 @@ impl AlertHistory for ClickHouseHistory {
         &self,
         customers: &[&str],
         since: DateTime<Utc>,
+        per_customer: usize,
     ) -> Result<Vec<Touch>, SinkError> {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
+        // Only the newest few rows per customer cross the wire (a busy
+        // customer's history grows without bound), with the count beside them.
         self.fetch_chunked(customers, |part| {
+            let (db, list, since) = (self.db(), in_list(part.iter().copied()), since.timestamp());
             format!(
-            "SELECT customer_key, toUInt32(event_time) AS event_time, event_id, channel, text, \
-             tag_ids, nps_score, sentiment_score FROM {}.negative_touches \
-             WHERE customer_key IN ({}) AND event_time >= {} \
-             ORDER BY customer_key, event_time DESC LIMIT 50 BY customer_key",
-            self.db(),
-            in_list(part.iter().copied()),
-            since.timestamp()
-        )
+                "SELECT customer_key, event_time, event_id, channel, text, tag_ids, nps_score, \
+                 sentiment_score, history_count FROM \
+                 (SELECT customer_key, toUInt32(event_time) AS event_time, event_id, channel, text, \
+                  tag_ids, nps_score, sentiment_score FROM {db}.negative_touches \
+                  WHERE customer_key IN ({list}) AND event_time >= {since} \
+                  ORDER BY customer_key, event_time DESC LIMIT {per_customer} BY customer_key) \
+                 ANY LEFT JOIN \
+                 (SELECT customer_key, toUInt32(uniqExact(event_id)) AS history_count \
+                  FROM {db}.negative_touches \
+                  WHERE customer_key IN ({list}) AND event_time >= {since} GROUP BY customer_key) \
+                 USING customer_key"
+            )
         })
         .await
     }
@@ -651,8 +662,9 @@ pub mod memory {
             &self,
             customers: &[&str],
             since: DateTime<Utc>,
+            per_customer: usize,
         ) -> Result<Vec<Touch>, SinkError> {
-            Ok(self
+            let mut all: Vec<Touch> = self
                 .touches
                 .lock()
                 .unwrap()
@@ -662,7 +674,18 @@ pub mod memory {
                         && t.event_time as i64 >= since.timestamp()
                 })
                 .cloned()
-                .collect())
+                .collect();
+            all.sort_by_key(|t| std::cmp::Reverse(t.event_time));
+            let mut out: Vec<Touch> = Vec::new();
+            for c in customers {
+                let mine: Vec<&Touch> = all.iter().filter(|t| t.customer_key == *c).collect();
+                let n = mine.len() as u32;
+                out.extend(mine.into_iter().take(per_customer).map(|t| Touch {
+                    history_count: n,
+                    ..t.clone()
+                }));
+            }
+            Ok(out)
         }
         async fn spike_series(
             &self,

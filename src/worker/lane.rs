@@ -37,11 +37,12 @@ impl AlertLane {
     /// batch's lane after it, so batches are evaluated in offset order).
     pub async fn run(
         self,
+        seq: u64,
         events: Arc<Vec<EnrichedEvent>>,
         evaluated: oneshot::Sender<()>,
     ) -> Lane {
         let t = Instant::now();
-        let result = self.alerting.evaluate(&events, Utc::now()).await;
+        let result = self.alerting.evaluate(seq, &events, Utc::now()).await;
         let _ = evaluated.send(());
         let evaluation = match result {
             Ok(e) => e,

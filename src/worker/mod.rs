@@ -70,6 +70,8 @@ pub struct Worker {
     /// Stop after this many messages were stored or dead-lettered (0 = never).
     exit_after: u64,
     stats: Arc<std::sync::Mutex<stats::RunStats>>,
+    /// Sequence number of the next batch.
+    next_batch: u64,
     /// Fires when the last started alert lane has been evaluated.
     evaluated: Option<oneshot::Receiver<()>>,
     /// Alerts decided while idle whose publishing failed (published next time).
@@ -135,6 +137,7 @@ impl Worker {
             unassigned_since: None,
             exit_after: 0,
             stats: Arc::new(std::sync::Mutex::new(stats::RunStats::default())),
+            next_batch: 0,
             evaluated: None,
             idle_outbox: None,
         })
@@ -391,17 +394,20 @@ impl Worker {
         .await
         .context("enrichment thread")??;
         let events = Arc::new(events);
+        let seq = self.next_batch;
+        self.next_batch += 1;
         let alerts = if self.cfg.topics.alerts_enabled {
             if let Some(previous) = self.evaluated.take() {
                 let _ = previous.await;
             }
             let (tx, rx) = oneshot::channel();
             self.evaluated = Some(rx);
-            Some(tokio::spawn(self.alert_lane().run(events.clone(), tx)))
+            Some(tokio::spawn(self.alert_lane().run(seq, events.clone(), tx)))
         } else {
             None
         };
         Ok(Enriched {
+            seq,
             batch,
             events,
             dead,
@@ -429,7 +435,11 @@ impl Worker {
         let lane = self.alert_lane();
         let evaluation = match self.idle_outbox.take() {
             Some(e) => e,
-            None => match self.alerting.evaluate(&[], Utc::now()).await {
+            None => match self
+                .alerting
+                .evaluate(self.next_batch, &[], Utc::now())
+                .await
+            {
                 Ok(e) => e,
                 Err(e) => {
                     self.metrics.retries.with_label_values(&["alerting"]).inc();

@@ -22,6 +22,8 @@ use voc_sink::{ClickHouseSink, DeadLetter, Publisher};
 
 /// A batch after the CPU half (decode + enrich), waiting to be stored.
 pub struct Enriched {
+    /// Batch sequence number (increasing in offset order).
+    pub seq: u64,
     pub batch: Vec<OwnedMessage>,
     pub events: Arc<Vec<EnrichedEvent>>,
     pub dead: Vec<DeadLetter>,
@@ -101,6 +103,9 @@ impl Storage {
             .run("clickhouse", None, || sink.insert(&all))
             .await?;
         drop(all);
+        if let (Some(lane), Some(last)) = (&self.lane, batches.last()) {
+            lane.alerting.stored_through(last.seq);
+        }
         let metrics = self.metrics();
         metrics.health.clickhouse_ok.store(true, Ordering::Relaxed);
         metrics.insert_seconds.observe(took.as_secs_f64());
@@ -121,7 +126,7 @@ impl Storage {
         let mut alerts = 0;
         for b in &mut batches {
             if let Some(task) = b.alerts.take() {
-                alerts += self.finish_lane(task, &b.events).await?;
+                alerts += self.finish_lane(task, b.seq, &b.events).await?;
             }
         }
 
@@ -196,6 +201,7 @@ impl Storage {
     async fn finish_lane(
         &self,
         task: tokio::task::JoinHandle<Lane>,
+        seq: u64,
         events: &[EnrichedEvent],
     ) -> Result<usize, Stopped> {
         let Some(lane) = &self.lane else {
@@ -221,7 +227,7 @@ impl Storage {
             None => {
                 self.retrier
                     .run("alerting", None, || {
-                        lane.alerting.evaluate(events, Utc::now())
+                        lane.alerting.evaluate(seq, events, Utc::now())
                     })
                     .await?
             }

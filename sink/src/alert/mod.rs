@@ -47,10 +47,15 @@ pub const FUND_SAFETY_TAGS: [&str; 7] = [
 /// Spikes per evaluation that get example events (one query each).
 const MAX_SAMPLED_SPIKES: usize = 10;
 
-/// Batches whose negative touches are kept in memory for the repeat rule.
-/// The worker evaluates batch N+1 while batch N is being stored, never
-/// earlier; every batch before N is in ClickHouse. Three leaves a margin.
-const RECENT_TOUCH_BATCHES: usize = 3;
+/// At most this many batches' negative touches are kept in memory waiting
+/// for [`Alerting::stored_through`] (a bound in case it is never called).
+const MAX_RECENT_BATCHES: usize = 64;
+
+/// Negative touches of evaluated batches not yet confirmed stored in
+/// ClickHouse, by batch sequence number: the repeat rule merges them with
+/// what ClickHouse returns (a batch is evaluated before, or while, the
+/// batches before it are stored).
+pub type RecentTouches = Arc<std::sync::Mutex<VecDeque<(u64, Vec<repeat::Touch>)>>>;
 
 pub fn is_fund_safety(tag_id: &str) -> bool {
     FUND_SAFETY_TAGS.contains(&tag_id)
@@ -112,9 +117,10 @@ pub struct Alerter<H: AlertHistory> {
     /// Alerts decided but not yet returned (an `evaluate` that failed halfway
     /// returns them on its retry, so nothing decided is lost).
     outbox: Vec<Alert>,
-    /// Negative touches of the last [`RECENT_TOUCH_BATCHES`] batches: the
-    /// newest may not be in ClickHouse yet when the next one is evaluated.
-    recent: VecDeque<Vec<repeat::Touch>>,
+    /// Negative touches of batches not yet stored (see [`RecentTouches`]).
+    recent: RecentTouches,
+    /// Sequence number of the next batch when the caller gives none.
+    next_seq: u64,
 }
 
 impl<H: AlertHistory> Alerter<H> {
@@ -129,7 +135,8 @@ impl<H: AlertHistory> Alerter<H> {
             last_spike_eval: None,
             spike_inbox: None,
             outbox: Vec::new(),
-            recent: VecDeque::new(),
+            recent: RecentTouches::default(),
+            next_seq: 0,
         }
     }
 
@@ -144,6 +151,20 @@ impl<H: AlertHistory> Alerter<H> {
     /// Record the result ([`Evaluation::record`]) once it is published.
     pub async fn evaluate(
         &mut self,
+        events: &[EnrichedEvent],
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, AlertError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.evaluate_batch(seq, events, now).await
+    }
+
+    /// [`Alerter::evaluate`] for the batch numbered `seq` by the caller
+    /// (increasing); its negative touches stay in memory until
+    /// [`Alerter::stored_through`] covers `seq`.
+    pub async fn evaluate_batch(
+        &mut self,
+        seq: u64,
         events: &[EnrichedEvent],
         now: DateTime<Utc>,
     ) -> Result<Evaluation, AlertError> {
@@ -235,8 +256,10 @@ impl<H: AlertHistory> Alerter<H> {
             let wanted: std::collections::HashSet<&str> = customers.iter().copied().collect();
             touches.extend(
                 self.recent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
                     .iter()
-                    .flatten()
+                    .flat_map(|(_, b)| b)
                     .filter(|t| wanted.contains(t.customer_key.as_str()))
                     .cloned(),
             );
@@ -253,16 +276,21 @@ impl<H: AlertHistory> Alerter<H> {
         let decided = self.suppressor.admit(candidates, &lookups, now);
         self.outbox.extend(decided.publish);
         if !negative.is_empty() {
-            if self.recent.len() == RECENT_TOUCH_BATCHES {
-                self.recent.pop_front();
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if recent.len() == MAX_RECENT_BATCHES {
+                recent.pop_front();
             }
-            self.recent
-                .push_back(negative.iter().map(|e| repeat::Touch::of(e)).collect());
+            recent.push_back((seq, negative.iter().map(|e| repeat::Touch::of(e)).collect()));
         }
         Ok(Evaluation {
             alerts: std::mem::take(&mut self.outbox),
             occurrences: decided.occurrences,
         })
+    }
+
+    /// Batches up to `seq` are in ClickHouse: forget their touches.
+    pub fn stored_through(&self, seq: u64) {
+        forget_through(&self.recent, seq);
     }
 
     fn spike_due(&self) -> bool {
@@ -291,6 +319,13 @@ impl<H: AlertHistory> Alerter<H> {
             .customer_tiers(&self.cfg.customer_value_query, &keys)
             .await?)
     }
+}
+
+fn forget_through(recent: &RecentTouches, seq: u64) {
+    recent
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(s, _)| *s > seq);
 }
 
 /// Spike candidates found by the background detector, waiting for the next evaluation.
@@ -361,6 +396,8 @@ pub struct Alerting {
     recorder: tokio::sync::mpsc::UnboundedSender<Evaluation>,
     /// Evaluations handed to the recorder and not yet in ClickHouse.
     unrecorded: Arc<std::sync::atomic::AtomicUsize>,
+    /// The alerter's unstored touches (forgotten without its lock).
+    recent: RecentTouches,
 }
 
 /// Shortest time between two writes of the alert recorder.
@@ -394,18 +431,32 @@ impl Alerting {
             ));
         }
         Alerting {
+            recent: alerter.recent.clone(),
             alerter: Arc::new(tokio::sync::Mutex::new(alerter)),
             recorder: tx,
             unrecorded,
         }
     }
 
+    /// Evaluate batch number `seq` (increasing in offset order), or the
+    /// idle check with no events.
     pub async fn evaluate(
         &self,
+        seq: u64,
         events: &[EnrichedEvent],
         now: DateTime<Utc>,
     ) -> Result<Evaluation, AlertError> {
-        self.alerter.lock().await.evaluate(events, now).await
+        self.alerter
+            .lock()
+            .await
+            .evaluate_batch(seq, events, now)
+            .await
+    }
+
+    /// Batches up to `seq` were stored in ClickHouse (their touches are
+    /// found there now).
+    pub fn stored_through(&self, seq: u64) {
+        forget_through(&self.recent, seq);
     }
 
     /// Record published alerts off the batch's critical path, in the order
@@ -889,12 +940,17 @@ pub(crate) mod tests {
         }
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert_eq!(alerts[0].repeat.as_ref().unwrap().occasions, 3);
-        // Bounded: touches older than the last few batches come from history only.
-        for i in 0..RECENT_TOUCH_BATCHES {
+        // Kept until the batches are stored; then ClickHouse has them.
+        assert_eq!(a.recent.lock().unwrap().len(), 3);
+        a.stored_through(1);
+        let left: Vec<u64> = a.recent.lock().unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(left, [2]);
+        // Bounded even if nothing is ever confirmed.
+        for i in 0..MAX_RECENT_BATCHES + 5 {
             let e = event(&format!("o{i}"), "O1", Channel::App, &[], Some(2), -0.8);
             a.evaluate(&[e], t).await.unwrap();
         }
-        assert!(a.recent.iter().flatten().all(|t| t.customer_key == "O1"));
+        assert_eq!(a.recent.lock().unwrap().len(), MAX_RECENT_BATCHES);
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 #   1. a fresh topic prefix and database, topics and schema;
 #   2. one worker (`voc run`), the latency reader (bench/alert_latency.py);
 #   3. `voc gen --rate RATE` for SECONDS seconds (no duplicates).
-# Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60). Numbers: docs/alerting.md.
+# Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60), VOC_BENCH_BIN (a prebuilt
+# voc binary, for A/B runs; default: build target/release/voc). Numbers: docs/alerting.md.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
 cd "$VOC_ROOT"
@@ -15,9 +16,9 @@ SECONDS_RUN="${VOC_BENCH_SECONDS:-60}"
 N=$(( RATE * SECONDS_RUN ))
 "$VOC_ROOT/deploy/install.sh" >/dev/null
 source "$VOC_ROOT/deploy/local/env.sh"
-cargo build --release --quiet
+[ -n "${VOC_BENCH_BIN:-}" ] || cargo build --release --quiet
 "$VOC_ROOT/deploy/stack.sh" start >/dev/null
-VOC="$VOC_ROOT/target/release/voc"
+VOC="${VOC_BENCH_BIN:-$VOC_ROOT/target/release/voc}"
 OUT="$VOC_DATA_DIR/bench"; mkdir -p "$OUT"
 P="alat$(date +%s)"
 DB="voc_bench_alerts_$P"

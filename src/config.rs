@@ -92,7 +92,8 @@ impl Default for DecodeConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
-    /// A batch closes at this many messages...
+    /// A batch closes at this many messages (also the most rows per
+    /// ClickHouse insert, where queued batches go together)...
     pub max_events: usize,
     /// ...or this long after its first message, whichever comes first.
     pub max_wait_ms: u64,

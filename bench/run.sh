@@ -43,14 +43,6 @@ CFG
 P="bench$(date +%s)"
 config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
 config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
-# The run's topics go when it ends (a broker on SQLite slows down as old
-# benchmark messages pile up; the databases are dropped at the next run).
-cleanup() {
-    for c in rust rate; do
-        [ -f "$OUT/$c.toml" ] && "$VOC" topics delete --config "$OUT/$c.toml" --yes >/dev/null 2>&1 || true
-    done
-}
-trap cleanup EXIT
 "$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
 for db in voc_bench_rust voc_bench_python; do   # fresh tables every run
     "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db"

@@ -188,7 +188,11 @@ impl Worker {
         );
         let result = self.consume(queue).await;
         // The queue is closed (dropped): the storage task delivers what it holds.
-        let _ = storage.await;
+        let stored = storage
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r)
+            .context("storage task");
         self.alerting.flush(Duration::from_secs(10)).await;
         tracing::info!("shutting down: flushing producer");
         let publisher = self.publisher.clone();
@@ -196,6 +200,7 @@ impl Worker {
         self.consumer.unsubscribe();
         tracing::info!("worker stopped");
         result?;
+        stored?;
         let summary = self
             .stats
             .lock()

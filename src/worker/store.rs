@@ -38,6 +38,20 @@ pub struct Enriched {
 /// ClickHouse more CPU (alerts do not wait for inserts).
 const INSERT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Why a delivery did not finish.
+enum Halt {
+    /// Shutdown before a step could finish: offsets stay uncommitted.
+    Stopped,
+    /// A step that retrying cannot fix: the worker exits with this error.
+    Failed(anyhow::Error),
+}
+
+impl From<Stopped> for Halt {
+    fn from(_: Stopped) -> Self {
+        Halt::Stopped
+    }
+}
+
 pub struct Storage {
     pub retrier: Retrier,
     pub sink: ClickHouseSink,
@@ -52,8 +66,9 @@ pub struct Storage {
 
 impl Storage {
     /// Until the worker's loop closes the queue (everything queued is
-    /// delivered first) or a step cannot finish before shutdown.
-    pub async fn run(self, mut queue: mpsc::Receiver<Enriched>) {
+    /// delivered first) or a step cannot finish before shutdown; an error
+    /// that retrying cannot fix is returned (the batch stays uncommitted).
+    pub async fn run(self, mut queue: mpsc::Receiver<Enriched>) -> anyhow::Result<()> {
         let mut last_insert: Option<Instant> = None;
         while let Some(first) = queue.recv().await {
             // Pace inserts (at most one per INSERT_EVERY), taking what queues
@@ -82,12 +97,14 @@ impl Storage {
             last_insert = Some(Instant::now());
             match self.deliver(batches).await {
                 Ok(()) => {}
-                Err(Stopped) => {
+                Err(Halt::Stopped) => {
                     tracing::warn!("stopped before a batch was acknowledged; its offsets stay uncommitted and will be re-delivered");
-                    return;
+                    return Ok(());
                 }
+                Err(Halt::Failed(e)) => return Err(e),
             }
         }
+        Ok(())
     }
 
     fn metrics(&self) -> &crate::metrics::Metrics {
@@ -95,7 +112,7 @@ impl Storage {
     }
 
     /// Store, publish and commit batches (retrying while paused).
-    async fn deliver(&self, mut batches: Vec<Enriched>) -> Result<(), Stopped> {
+    async fn deliver(&self, mut batches: Vec<Enriched>) -> Result<(), Halt> {
         let sink = &self.sink;
         let all: Vec<&EnrichedEvent> = batches.iter().flat_map(|b| b.events.iter()).collect();
         let took = self
@@ -112,10 +129,7 @@ impl Storage {
         self.observe_visible(&batches);
 
         let dead: Vec<&DeadLetter> = batches.iter().flat_map(|b| b.dead.iter()).collect();
-        let records = super::encode(&dead, |d| d.key()).map_err(|e| {
-            tracing::error!(error = %e, "encoding dead letters");
-            Stopped
-        })?;
+        let records = super::encode(&dead, |d| d.key()).map_err(Halt::Failed)?;
         let (publisher, topic) = (&self.publisher, &self.dead_letter_topic);
         self.retrier
             .run("kafka_dead_letter", None, || {

@@ -7,7 +7,12 @@
 #   2. one worker (`voc run`), the latency reader (bench/alert_latency.py);
 #   3. `voc gen --rate RATE` for SECONDS seconds (no duplicates).
 # Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60), VOC_BENCH_BIN (a prebuilt
-# voc binary, for A/B runs; default: build target/release/voc). Numbers: docs/alerting.md.
+# voc binary, for A/B runs; default: build target/release/voc),
+# VOC_BENCH_BROKER: `private` (default) runs a throwaway tansu on
+# VOC_BENCH_KAFKA_PORT (19092) with empty storage, deleted afterwards, because
+# the local tansu slows down as earlier runs' topics pile up in its SQLite file
+# (and tansu 0.6.0 cannot delete one topic); `shared` uses the stack's broker.
+# Numbers: docs/alerting.md.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
 cd "$VOC_ROOT"
@@ -22,7 +27,23 @@ VOC="${VOC_BENCH_BIN:-$VOC_ROOT/target/release/voc}"
 OUT="$VOC_DATA_DIR/bench"; mkdir -p "$OUT"
 P="alat$(date +%s)"
 DB="voc_bench_alerts_$P"
-trap 'curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null' EXIT
+BROKER_DIR="$OUT/broker-$P"
+cleanup() {
+    curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null || true
+    if [ -d "$BROKER_DIR" ]; then
+        VOC_DATA_DIR="$BROKER_DIR" VOC_KAFKA_PORT="$BENCH_PORT" "$VOC_ROOT/deploy/stack.sh" stop-broker || true
+        rm -rf "$BROKER_DIR"
+    fi
+}
+trap cleanup EXIT
+case "${VOC_BENCH_BROKER:-private}" in
+    private)
+        BENCH_PORT="${VOC_BENCH_KAFKA_PORT:-19092}"
+        VOC_DATA_DIR="$BROKER_DIR" VOC_KAFKA_PORT="$BENCH_PORT" "$VOC_ROOT/deploy/stack.sh" start-broker
+        export VOC_KAFKA__BROKERS="127.0.0.1:$BENCH_PORT" ;;
+    shared) ;;
+    *) die "VOC_BENCH_BROKER must be private or shared" ;;
+esac
 cat >"$OUT/alerts.toml" <<CFG
 [kafka]
 group_id = "$P-worker"
@@ -50,12 +71,20 @@ W=$!
 R=$!
 sleep 5   # group join
 # Stage times from the worker's /metrics near the end of the run.
-( sleep $(( SECONDS_RUN - 5 )); curl -s http://127.0.0.1:9478/metrics \
-    | "$VOC_VENV/bin/python" deploy/local/show.py stages >"$OUT/alerts-stages.txt" ) &
+( sleep $(( SECONDS_RUN - 5 )); curl -s http://127.0.0.1:9478/metrics >"$OUT/alerts-metrics.txt"
+  "$VOC_VENV/bin/python" deploy/local/show.py stages <"$OUT/alerts-metrics.txt" >"$OUT/alerts-stages.txt" ) &
+# CPU seconds of the broker and ClickHouse over the run (the machine is shared
+# by all three; the worker reports its own).
+if [ "${VOC_BENCH_BROKER:-private}" = private ]; then TPID="$(cat "$BROKER_DIR/tansu/tansu.pid")"
+else TPID="$(cat "$VOC_DATA_DIR/tansu/tansu.pid")"; fi
+CPID="$(cat "$VOC_DATA_DIR/clickhouse/clickhouse.pid")"
+cpu() { ps -o times= -g "$1" | awk '{s += $1} END {print s + 0}'; }
+T0="$(cpu "$TPID")"; C0="$(cpu "$CPID")"
 log "producing $N messages at $RATE msg/s"
 "$VOC" gen --config "$OUT/alerts.toml" --count "$N" --rate "$RATE" --run-id "$P" --seed 3 --duplicate-ratio 0 --spread-hours 1
-wait $W
-wait $R
+wait $W || die "the worker failed: see $OUT/alerts-worker.log"
+log "cpu seconds during the run: broker $(( $(cpu "$TPID") - T0 )), clickhouse $(( $(cpu "$CPID") - C0 ))"
+wait $R || die "the latency reader failed"
 log "mean stage times per batch: $(tr '\n' ' ' <"$OUT/alerts-stages.txt")"
 log "worker: $(cat "$OUT/alerts-worker.json")"
 log "alerts: $(cat "$OUT/alert-latency.json")"

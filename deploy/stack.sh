@@ -5,6 +5,8 @@
 #   deploy/stack.sh stop     stop both
 #   deploy/stack.sh status   show what runs where
 #   deploy/stack.sh reset    stop and delete all local data
+#   deploy/stack.sh start-broker | stop-broker   only tansu (benchmarks run a
+#                            throwaway one with their own VOC_DATA_DIR and port)
 # Ports: VOC_KAFKA_PORT (9092), VOC_CLICKHOUSE_HTTP_PORT (8123), VOC_CLICKHOUSE_TCP_PORT (9000).
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
@@ -76,6 +78,8 @@ case "${1:-}" in
         alive "$T/tansu.pid" && echo "tansu      running pid $(cat "$T/tansu.pid") 127.0.0.1:$VOC_KAFKA_PORT" || echo "tansu      stopped"
         alive "$C/clickhouse.pid" && echo "clickhouse running pid $(cat "$C/clickhouse.pid") 127.0.0.1:$VOC_CLICKHOUSE_HTTP_PORT" || echo "clickhouse stopped"
         ;;
+    start-broker) start_tansu ;;
+    stop-broker) stop_pid tansu "$T/tansu.pid" ;;
     reset) "$0" stop; rm -rf "$VOC_DATA_DIR"; log "deleted $VOC_DATA_DIR" ;;
-    *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|reset|start-broker|stop-broker" >&2; exit 2 ;;
 esac

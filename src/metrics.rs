@@ -25,6 +25,7 @@ pub struct Metrics {
     pub retries: IntCounterVec,
     pub commit_failures: IntCounter,
     pub consumer_lag: IntGaugeVec,
+    pub consumer_requests: IntGaugeVec,
     pub last_commit: IntGauge,
     pub assigned_partitions: IntGauge,
     pub health: Health,
@@ -84,6 +85,15 @@ impl Metrics {
             &["topic", "partition"],
         )
         .unwrap();
+        let consumer_requests = IntGaugeVec::new(
+            Opts::new(
+                "voc_consumer_broker_requests",
+                "Requests the consumer sent, per broker and request type, since it started \
+                 (librdkafka statistics; a counter refreshed every 5 s)",
+            ),
+            &["broker", "request"],
+        )
+        .unwrap();
         let commit_failures = IntCounter::new("voc_commit_failures_total", "Offset commits the broker rejected (the batch will be re-delivered; storage is idempotent)").unwrap();
         let last_commit = IntGauge::new(
             "voc_last_commit_timestamp_seconds",
@@ -101,6 +111,7 @@ impl Metrics {
             Box::new(visible_seconds.clone()),
             Box::new(stage_seconds.clone()),
             Box::new(consumer_lag.clone()),
+            Box::new(consumer_requests.clone()),
             Box::new(commit_failures.clone()),
             Box::new(last_commit.clone()),
             Box::new(assigned_partitions.clone()),
@@ -145,6 +156,7 @@ impl Metrics {
             stage_seconds,
             commit_failures,
             consumer_lag,
+            consumer_requests,
             last_commit,
             assigned_partitions,
             health: Health::default(),

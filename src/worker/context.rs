@@ -22,6 +22,16 @@ impl ClientContext for WorkerContext {
                 }
             }
         }
+        for (name, b) in &stats.brokers {
+            for (request, n) in &b.req {
+                if *n > 0 {
+                    self.metrics
+                        .consumer_requests
+                        .with_label_values(&[name.as_str(), request.as_str()])
+                        .set(*n);
+                }
+            }
+        }
     }
 }
 

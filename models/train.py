@@ -383,7 +383,12 @@ def main():
     import report as model_report  # models/report.py
     report["per_category"] = model_report.per_category(Yt, Pt, tag_ids)
     report["worst_tags"] = model_report.confusions(Yt, Pt, tag_ids)
-    model_report.write_readme(os.path.join(HERE, "README.md"), model_report.markdown(report, tax))
+    section = model_report.markdown(report, tax)
+    if os.path.abspath(a.out) == HERE:
+        model_report.write_readme(os.path.join(HERE, "README.md"), section)
+    else:  # an experiment elsewhere leaves the shipped model card alone
+        with open(os.path.join(a.out, "eval.md"), "w", encoding="utf-8") as f:
+            f.write(section + "\n")
     with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, ensure_ascii=False, indent=1)
     print(json.dumps({k: v for k, v in report.items() if k not in ("per_tag_f1", "per_category", "worst_tags")}, ensure_ascii=False, indent=1))

@@ -27,7 +27,16 @@ ap.add_argument("--idle", type=float, default=8.0)
 ap.add_argument("--warmup", type=float, default=5.0, help="ignore alerts of source messages in the first seconds")
 ap.add_argument("--dump", help="write every (produce ms, latency ms) pair here as JSON lines")
 ap.add_argument("--fetch-wait-ms", type=int, default=50, help="the reader's fetch.wait.max.ms (the worker's default)")
+ap.add_argument("--timeout", type=float, help="give up after this many seconds in all (default: run seconds + 180)")
 a = ap.parse_args()
+# A reader left polling a broker (its worker died, no alert ever came) would
+# load every later run on this machine: always end.
+give_up = time.time() + (a.timeout if a.timeout is not None else a.run_seconds + 180)
+
+
+def check_deadline(what):
+    if time.time() > give_up:
+        raise SystemExit(f"alert_latency.py: gave up {what} after the --timeout")
 p = a.topic_prefix
 raw = [f"{p}voc.raw.{c}" for c in ("app", "call_center", "community", "branch")]
 alerts_topic = f"{p}voc.alerts"
@@ -53,6 +62,7 @@ last_msg = time.time()
 while True:
     m = c.poll(0.2)
     now = time.time()
+    check_deadline("waiting for alerts")
     if m is None:
         if first is not None and now - first > a.run_seconds and now - last_msg > a.idle:
             break
@@ -85,6 +95,7 @@ left = {(tp.topic, tp.partition): hi for tp, hi in parts}
 produced = {}
 raw_count = 0
 while left:
+    check_deadline("reading the source messages")
     m = c.poll(1.0)
     if m is None or m.error():
         continue

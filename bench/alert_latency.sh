@@ -29,6 +29,8 @@ P="alat$(date +%s)"
 DB="voc_bench_alerts_$P"
 BROKER_DIR="$OUT/broker-$P"
 cleanup() {
+    # Never leave the worker or the reader running (they would load later runs).
+    for pid in ${W:-} ${R:-}; do kill "$pid" 2>/dev/null || true; done
     curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null || true
     if [ -d "$BROKER_DIR" ]; then
         VOC_DATA_DIR="$BROKER_DIR" VOC_KAFKA_PORT="$BENCH_PORT" "$VOC_ROOT/deploy/stack.sh" stop-broker || true

@@ -27,8 +27,27 @@ struct Window {
     alert_id: String,
     closes_at: DateTime<Utc>,
     /// The published first alert, when this worker opened the window.
-    owned: Option<Alert>,
+    owned: Option<FirstAlert>,
     triggers: HashSet<String>,
+}
+
+/// A window's first alert, kept until the window closes (an hour by default,
+/// so thousands of them at high alert rates): as its JSON in one allocation,
+/// about half the memory of the struct's many small strings and vectors.
+struct FirstAlert(Box<str>);
+
+impl FirstAlert {
+    fn new(a: &Alert) -> Self {
+        FirstAlert(
+            serde_json::to_string(a)
+                .expect("an alert serializes")
+                .into_boxed_str(),
+        )
+    }
+
+    fn alert(&self) -> Alert {
+        serde_json::from_str(&self.0).expect("a first alert kept as JSON reads back")
+    }
 }
 
 pub struct Suppressor {
@@ -192,7 +211,7 @@ impl Suppressor {
                         Window {
                             alert_id: a.alert_id.clone(),
                             closes_at: a.window_closes_at,
-                            owned: Some(a.clone()),
+                            owned: Some(FirstAlert::new(&a)),
                             triggers: fresh.into_iter().collect(),
                         },
                     );
@@ -230,7 +249,9 @@ impl Suppressor {
             let Some(w) = self.open.remove(&k) else {
                 continue;
             };
-            let Some(first) = w.owned else { continue };
+            let Some(first) = w.owned.map(|f| f.alert()) else {
+                continue;
+            };
             let total = counts
                 .get(&w.alert_id)
                 .copied()

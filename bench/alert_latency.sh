@@ -8,13 +8,12 @@
 #   3. `voc gen --rate RATE` for SECONDS seconds (no duplicates).
 # Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60), VOC_BENCH_BIN (a prebuilt
 # voc binary, for A/B runs; default: build target/release/voc),
-# VOC_BENCH_BROKER: `private` (default) runs a throwaway tansu on
-# VOC_BENCH_KAFKA_PORT (19092) with empty storage, deleted afterwards, because
-# the local tansu slows down as earlier runs' topics pile up in its SQLite file
-# (and tansu 0.6.0 cannot delete one topic); `shared` uses the stack's broker.
+# VOC_BENCH_BROKER: `private` (default: a throwaway broker, see bench/lib.sh)
+# or `shared` (the stack's).
 # Numbers: docs/alerting.md.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$VOC_ROOT"
 RATE="${VOC_BENCH_RATE:-2000}"
 SECONDS_RUN="${VOC_BENCH_SECONDS:-60}"
@@ -27,25 +26,14 @@ VOC="${VOC_BENCH_BIN:-$VOC_ROOT/target/release/voc}"
 OUT="$VOC_DATA_DIR/bench"; mkdir -p "$OUT"
 P="alat$(date +%s)"
 DB="voc_bench_alerts_$P"
-BROKER_DIR="$OUT/broker-$P"
 cleanup() {
     # Never leave the worker or the reader running (they would load later runs).
     for pid in ${W:-} ${R:-}; do kill "$pid" 2>/dev/null || true; done
     curl -s "$VOC_CLICKHOUSE__URL" --data-binary "DROP DATABASE IF EXISTS $DB" >/dev/null || true
-    if [ -d "$BROKER_DIR" ]; then
-        VOC_DATA_DIR="$BROKER_DIR" VOC_KAFKA_PORT="$BENCH_PORT" "$VOC_ROOT/deploy/stack.sh" stop-broker || true
-        rm -rf "$BROKER_DIR"
-    fi
+    bench_broker_stop
 }
 trap cleanup EXIT
-case "${VOC_BENCH_BROKER:-private}" in
-    private)
-        BENCH_PORT="${VOC_BENCH_KAFKA_PORT:-19092}"
-        VOC_DATA_DIR="$BROKER_DIR" VOC_KAFKA_PORT="$BENCH_PORT" "$VOC_ROOT/deploy/stack.sh" start-broker
-        export VOC_KAFKA__BROKERS="127.0.0.1:$BENCH_PORT" ;;
-    shared) ;;
-    *) die "VOC_BENCH_BROKER must be private or shared" ;;
-esac
+bench_broker_start "$OUT/broker-$P"
 cat >"$OUT/alerts.toml" <<CFG
 [kafka]
 group_id = "$P-worker"
@@ -77,15 +65,13 @@ sleep 5   # group join
   "$VOC_VENV/bin/python" deploy/local/show.py stages <"$OUT/alerts-metrics.txt" >"$OUT/alerts-stages.txt" ) &
 # CPU seconds of the broker and ClickHouse over the run (the machine is shared
 # by all three; the worker reports its own).
-if [ "${VOC_BENCH_BROKER:-private}" = private ]; then TPID="$(cat "$BROKER_DIR/tansu/tansu.pid")"
-else TPID="$(cat "$VOC_DATA_DIR/tansu/tansu.pid")"; fi
+TPID="$(bench_broker_pid)"
 CPID="$(cat "$VOC_DATA_DIR/clickhouse/clickhouse.pid")"
-cpu() { ps -o times= -g "$1" | awk '{s += $1} END {print s + 0}'; }
-T0="$(cpu "$TPID")"; C0="$(cpu "$CPID")"
+T0="$(cpu_seconds "$TPID")"; C0="$(cpu_seconds "$CPID")"
 log "producing $N messages at $RATE msg/s"
 "$VOC" gen --config "$OUT/alerts.toml" --count "$N" --rate "$RATE" --run-id "$P" --seed 3 --duplicate-ratio 0 --spread-hours 1
 wait $W || die "the worker failed: see $OUT/alerts-worker.log"
-log "cpu seconds during the run: broker $(( $(cpu "$TPID") - T0 )), clickhouse $(( $(cpu "$CPID") - C0 ))"
+log "cpu seconds during the run: broker $(( $(cpu_seconds "$TPID") - T0 )), clickhouse $(( $(cpu_seconds "$CPID") - C0 ))"
 wait $R || die "the latency reader failed"
 log "mean stage times per batch: $(tr '\n' ' ' <"$OUT/alerts-stages.txt")"
 log "worker: $(cat "$OUT/alerts-worker.json")"

@@ -7,9 +7,11 @@
 #      of the same messages, raw insert of as many enriched rows;
 #   2. fixed rate: the Rust worker under a steady VOC_BENCH_RATE msg/s load,
 #      reporting produce-to-visible latency.
-# Env: VOC_BENCH_COUNT (50000), VOC_BENCH_RATE (5000), VOC_BENCH_RATE_SECONDS (10).
+# Env: VOC_BENCH_COUNT (50000), VOC_BENCH_RATE (5000), VOC_BENCH_RATE_SECONDS (10),
+# VOC_BENCH_BROKER (`private`: a throwaway broker, see bench/lib.sh; or `shared`).
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$VOC_ROOT"
 N="${VOC_BENCH_COUNT:-50000}"
 RATE="${VOC_BENCH_RATE:-5000}"
@@ -41,6 +43,12 @@ CFG
 }
 
 P="bench$(date +%s)"
+cleanup() {
+    for pid in ${W:-}; do kill "$pid" 2>/dev/null || true; done
+    bench_broker_stop
+}
+trap cleanup EXIT
+bench_broker_start "$OUT/broker-$P"
 config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
 config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
 "$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
@@ -70,7 +78,7 @@ config "$P2" voc_bench_rust "$P2-rust" >"$OUT/rate.toml"
 W=$!
 sleep 5   # group join
 "$VOC" gen --config "$OUT/rate.toml" --count "$RATE_N" --rate "$RATE" --run-id "$P2" --seed 2 --duplicate-ratio 0
-wait $W
+wait $W || die "the fixed-rate worker failed: see $OUT/rate.log"
 cat "$OUT/rate.json"
 
 "$VOC_VENV/bin/python" - "$OUT" <<'PY'

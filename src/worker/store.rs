@@ -70,12 +70,22 @@ impl Storage {
     /// that retrying cannot fix is returned (the batch stays uncommitted).
     pub async fn run(self, mut queue: mpsc::Receiver<Enriched>) -> anyhow::Result<()> {
         let mut last_insert: Option<Instant> = None;
-        while let Some(first) = queue.recv().await {
+        // A batch received that would have taken an insert past `max_events`:
+        // it opens the next insert.
+        let mut held: Option<Enriched> = None;
+        loop {
+            let first = match held.take() {
+                Some(b) => b,
+                None => match queue.recv().await {
+                    Some(b) => b,
+                    None => break,
+                },
+            };
             // Pace inserts (at most one per INSERT_EVERY), taking what queues
             // up meanwhile, up to `max_events`.
             let due = last_insert.map(|t| t + INSERT_EVERY);
+            let mut events = first.events.len();
             let mut batches = vec![first];
-            let mut events = batches[0].events.len();
             while events < self.max_events {
                 let next = match due {
                     Some(due) if due > Instant::now() => {
@@ -87,6 +97,10 @@ impl Storage {
                     _ => queue.try_recv().ok(),
                 };
                 match next {
+                    Some(b) if events + b.events.len() > self.max_events => {
+                        held = Some(b);
+                        break;
+                    }
                     Some(b) => {
                         events += b.events.len();
                         batches.push(b);

@@ -120,6 +120,7 @@ impl Worker {
             shutdown: shutdown.clone(),
             initial: Duration::from_millis(cfg.batch.retry_initial_ms),
             max: Duration::from_millis(cfg.batch.retry_max_ms),
+            pausing: Default::default(),
         };
         Ok(Worker {
             zone: cfg.timezone()?,
@@ -236,14 +237,16 @@ impl Worker {
     }
 
     /// Hand a batch to the storage task; while the queue is full, keep
-    /// polling the consumer (group liveness), keeping what arrives for the
-    /// next batch (up to one batch; the rest waits in librdkafka's bounded
-    /// prefetch). False when storage is gone.
+    /// polling the consumer (group liveness: librdkafka leaves the group after
+    /// `max_poll_interval_ms` without a poll), keeping what arrives for the
+    /// next batches: up to one batch, or without limit while a retry holds
+    /// the partitions paused (then only librdkafka's bounded prefetch can
+    /// arrive). False when storage is gone.
     async fn queue_for_storage(&mut self, queue: &mpsc::Sender<Enriched>, e: Enriched) -> bool {
         let permit = queue.reserve();
         tokio::pin!(permit);
         loop {
-            let room = self.carry.len() < self.cfg.batch.max_events;
+            let room = self.carry.len() < self.cfg.batch.max_events || self.retrier.paused();
             tokio::select! {
                 p = &mut permit => return match p {
                     Ok(p) => {
@@ -265,7 +268,9 @@ impl Worker {
     /// after its first; empty after a second without input.
     async fn collect(&mut self) -> Vec<OwnedMessage> {
         let max = self.cfg.batch.max_events;
-        let mut batch = std::mem::take(&mut self.carry);
+        // What was kept while waiting opens the batch (at most `max` of it).
+        let rest = self.carry.split_off(self.carry.len().min(max));
+        let mut batch = std::mem::replace(&mut self.carry, rest);
         let max_wait = Duration::from_millis(self.cfg.batch.max_wait_ms);
         let mut deadline = (!batch.is_empty()).then(|| Instant::now() + max_wait);
         let mut shutdown = self.shutdown.clone();

@@ -8,7 +8,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::TopicPartitionList;
 use std::future::Future;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,11 +25,20 @@ pub struct Retrier {
     pub shutdown: watch::Receiver<bool>,
     pub initial: Duration,
     pub max: Duration,
+    /// Retries that currently hold the assigned partitions paused.
+    pub pausing: Arc<AtomicUsize>,
 }
 
 impl Retrier {
     pub fn stopping(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// Some retry holds the partitions paused: nothing new is fetched, so
+    /// polling the consumer yields at most what librdkafka had prefetched
+    /// (bounded by `queued.max.messages.kbytes`).
+    pub fn paused(&self) -> bool {
+        self.pausing.load(Ordering::SeqCst) > 0
     }
 
     /// Run `op` until it succeeds (or the worker stops). While retrying, the
@@ -55,6 +64,7 @@ impl Retrier {
             match op().await {
                 Ok(v) => {
                     if let Some(tpl) = paused {
+                        self.pausing.fetch_sub(1, Ordering::SeqCst);
                         if let Err(e) = self.consumer.resume(&tpl) {
                             tracing::warn!(error = %e, "resuming partitions");
                         }
@@ -74,6 +84,7 @@ impl Retrier {
                     if paused.is_none() {
                         if let Ok(tpl) = self.consumer.assignment() {
                             if self.consumer.pause(&tpl).is_ok() {
+                                self.pausing.fetch_add(1, Ordering::SeqCst);
                                 paused = Some(tpl);
                             }
                         }

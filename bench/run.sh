@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark on the local stack (issue 7), one run, same input:
-#   1. peak: N messages pre-produced, then the Rust worker drains them, then the
-#      Python baseline (bench/python_baseline/pipeline.py) drains the same topics
-#      with its own consumer group into its own database;
+#   1. peak: N messages pre-produced, then the Rust worker drains them twice
+#      (everything, alerting included; then alerting off, the baseline's work),
+#      then the Python baseline (bench/python_baseline/pipeline.py) drains the
+#      same topics, each with its own consumer group into its own database;
 #      Before them, `voc bench consume|insert` measure the ceilings: raw consume
 #      of the same messages, raw insert of as many enriched rows;
 #   2. fixed rate: the Rust worker under a steady VOC_BENCH_RATE msg/s load,
@@ -51,12 +52,14 @@ trap cleanup EXIT
 bench_broker_start "$OUT/broker-$P"
 config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
 config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
+config "$P" voc_bench_same "$P-same" >"$OUT/same.toml"
 "$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
-for db in voc_bench_rust voc_bench_python; do   # fresh tables every run
+for db in voc_bench_rust voc_bench_same voc_bench_python; do   # fresh tables every run
     "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db"
 done
 "$VOC" schema apply --config "$OUT/rust.toml"
 "$VOC" schema apply --config "$OUT/python.toml"
+"$VOC" schema apply --config "$OUT/same.toml"
 
 log "peak: producing $N messages (no duplicates, no malformed: both pipelines see only valid input)"
 "$VOC" gen --config "$OUT/rust.toml" --count "$N" --run-id "$P" --seed 1 --duplicate-ratio 0
@@ -64,8 +67,13 @@ log "ceilings: raw consume of the same $N messages, raw insert of $N enriched ro
 "$VOC" bench consume --config "$OUT/rust.toml" --count "$N" | tee "$OUT/consume.json"
 "$VOC" bench insert --config "$OUT/rust.toml" --count "$N" | tee "$OUT/insert.json"
 "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=b"DROP DATABASE IF EXISTS voc_bench_rust_bench").read()' "$VOC_CLICKHOUSE__URL"
-log "Rust worker draining $N messages"
+log "Rust worker draining $N messages (everything it does in production, alerting included)"
 "$VOC" run --config "$OUT/rust.toml" --exit-after "$N" 2>"$OUT/rust.log" | tee "$OUT/rust.json"
+# The same work as the baseline: alerting is the one stage the baseline lacks
+# (the worker still does more: dead-letter checks, keywords, clause analysis).
+log "Rust worker with alerting off (the baseline's work) draining the same $N messages"
+VOC_ALERT__DETRACTOR__ENABLED=false VOC_ALERT__REPEAT__ENABLED=false VOC_ALERT__SPIKE__ENABLED=false \
+    "$VOC" run --config "$OUT/same.toml" --exit-after "$N" 2>"$OUT/same.log" | tee "$OUT/same.json"
 log "Python baseline draining the same $N messages"
 "$VOC_VENV/bin/python" bench/python_baseline/pipeline.py --topic-prefix "$P." --group "$P-python" \
     --database voc_bench_python --expect "$N" | tee "$OUT/python.json"
@@ -84,15 +92,16 @@ cat "$OUT/rate.json"
 "$VOC_VENV/bin/python" - "$OUT" <<'PY'
 import json, sys, os
 o = sys.argv[1]
-r, p, q, cc, ci = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "python.json", "rate.json", "consume.json", "insert.json"))
-rust_per_core = r["events"] / max(r["cpu_seconds"], 1e-9)
-py_per_core = p["events"] / max(p["cpu_seconds"], 1e-9)
+r, s, p, q, cc, ci = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "same.json", "python.json", "rate.json", "consume.json", "insert.json"))
+per_core = lambda x: x["events"] / max(x["cpu_seconds"], 1e-9)
 print()
 print("| pipeline | events | seconds | events/s | CPU s / 1000 events | events/s per CPU core | peak RSS MB |")
 print("|---|---|---|---|---|---|---|")
-print(f'| Rust voc | {r["events"]} | {r["seconds"]:.2f} | {r["events_per_s"]:,.0f} | {r["cpu_seconds_per_1000_events"]:.3f} | {rust_per_core:,.0f} | {r["peak_rss_mb"]:.0f} |')
-print(f'| Python baseline | {p["events"]} | {p["seconds"]:.2f} | {p["events_per_s"]:,.0f} | {1000 * p["cpu_seconds"] / p["events"]:.3f} | {py_per_core:,.0f} | - |')
-print(f'\nRust / Python: {r["events_per_s"] / p["events_per_s"]:.1f}x events/s, {rust_per_core / py_per_core:.1f}x events/s per CPU core')
+for name, x in (("Rust voc, alerting off (the baseline's work)", s), ("Rust voc, everything (alerting on)", r)):
+    print(f'| {name} | {x["events"]} | {x["seconds"]:.2f} | {x["events_per_s"]:,.0f} | {x["cpu_seconds_per_1000_events"]:.3f} | {per_core(x):,.0f} | {x["peak_rss_mb"]:.0f} |')
+print(f'| Python baseline | {p["events"]} | {p["seconds"]:.2f} | {p["events_per_s"]:,.0f} | {1000 * p["cpu_seconds"] / p["events"]:.3f} | {per_core(p):,.0f} | - |')
+print(f'\nRust / Python, same work: {s["events_per_s"] / p["events_per_s"]:.1f}x events/s, {per_core(s) / per_core(p):.1f}x events/s per CPU core')
+print(f'Rust with alerting / Python: {r["events_per_s"] / p["events_per_s"]:.1f}x events/s, {per_core(r) / per_core(p):.1f}x events/s per CPU core')
 print(f'Ceilings: raw consume {cc["items_per_s"]:,.0f} msg/s ({cc["mb_per_s"]:.1f} MB/s), raw insert {ci["items_per_s"]:,.0f} rows/s (batches of {ci["batch"]}); the worker reached {r["events_per_s"] / cc["items_per_s"]:.0%} of the consume and {r["events_per_s"] / ci["items_per_s"]:.0%} of the insert ceiling')
 print(f'Fixed rate: {q["events"]} events, produce-to-visible p50 {q["latency_ms_p50"]} ms, p99 {q["latency_ms_p99"]} ms, max {q["latency_ms_max"]} ms, peak RSS {q["peak_rss_mb"]:.0f} MB')
 PY

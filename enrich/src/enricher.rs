@@ -167,8 +167,9 @@ impl TextPipeline {
 /// The enrichment stage. A batch is split into contiguous slices enriched in
 /// parallel, one thread per slice. The segmenter (jieba, ~100 ms to build) and
 /// the ONNX Runtime session (~44 MB each) are shared: a thread holds the model
-/// only for one chunk of `model_batch` rows at a time, between which it
-/// prepares the next chunk's text, so the threads rarely wait for each other.
+/// only for one call of `model_batch` rows at a time and prepares its next
+/// window of rows in between, so the threads rarely wait for each other.
+/// Scores can differ in their last float bits with the rows a call groups.
 pub struct Enricher {
     shards: Vec<Shard>,
 }
@@ -176,6 +177,11 @@ pub struct Enricher {
 /// Items per thread below which a batch is not split (thread start-up and a
 /// model call per slice would cost more than they save).
 const MIN_ITEMS_PER_THREAD: usize = 64;
+
+/// Model calls per window of prepared items: rows are sorted by width within
+/// a window, so wider windows pad less; narrower ones let the threads take
+/// turns on the shared model more often.
+const ROWS_PER_WINDOW: usize = 4;
 
 impl Enricher {
     pub fn new(cfg: EnrichConfig, taxonomy: Arc<Taxonomy>) -> Result<Self, EnrichError> {
@@ -269,12 +275,13 @@ impl Shard {
         items: Vec<Feedback>,
         ingest_time: DateTime<Utc>,
     ) -> Result<Vec<EnrichedEvent>, ModelError> {
-        // Prepare and predict chunk by chunk (see [`Enricher`]).
-        let rows = self.cfg.model_batch.max(1);
+        // Prepare and predict window by window (see [`Enricher`]); a window
+        // holds a few model calls' worth of rows, sorted by width.
+        let window = self.cfg.model_batch.max(1) * ROWS_PER_WINDOW;
         let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
         let mut predictions = vec![None; items.len()];
-        for start in (0..items.len()).step_by(rows) {
-            let end = (start + rows).min(items.len());
+        for start in (0..items.len()).step_by(window) {
+            let end = (start + window).min(items.len());
             prepared.extend(
                 items[start..end]
                     .iter()
@@ -288,7 +295,7 @@ impl Shard {
             }
             let feats: Vec<&FeatureVec> =
                 with_text.iter().map(|&i| &prepared[i].features).collect();
-            for (&i, p) in with_text.iter().zip(self.predict(&feats)?) {
+            for (&i, p) in with_text.iter().zip(self.predict_by_width(&feats)?) {
                 predictions[i] = Some(p);
             }
         }
@@ -366,6 +373,27 @@ impl Shard {
         Ok(out)
     }
 
+    /// Predictions for `feats`, in their order. A model call pads every row
+    /// to its widest (the feature counts of a short app review and a long
+    /// community post differ tenfold, and padded rows cost as much as real
+    /// ones), so rows go to the model in order of width, `model_batch` at a
+    /// time: on the generator's channel mix this halves the rows' cells.
+    fn predict_by_width(&self, feats: &[&FeatureVec]) -> Result<Vec<Prediction>, ModelError> {
+        let mut order: Vec<usize> = (0..feats.len()).collect();
+        order.sort_by_key(|&i| feats[i].ids.len());
+        let mut out: Vec<Option<Prediction>> = vec![None; feats.len()];
+        for chunk in order.chunks(self.cfg.model_batch.max(1)) {
+            let rows: Vec<&FeatureVec> = chunk.iter().map(|&i| feats[i]).collect();
+            for (&i, p) in chunk.iter().zip(self.predict(&rows)?) {
+                out[i] = Some(p);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|p| p.expect("every row was predicted"))
+            .collect())
+    }
+
     fn predict(&self, feats: &[&FeatureVec]) -> Result<Vec<Prediction>, ModelError> {
         self.model
             .lock()
@@ -402,11 +430,8 @@ impl Shard {
         if clause_feats.is_empty() {
             return Ok(());
         }
-        let mut preds = Vec::with_capacity(clause_feats.len());
-        for chunk in clause_feats.chunks(self.cfg.model_batch.max(1)) {
-            let refs: Vec<&FeatureVec> = chunk.iter().collect();
-            preds.extend(self.predict(&refs)?);
-        }
+        let refs: Vec<&FeatureVec> = clause_feats.iter().collect();
+        let preds = self.predict_by_width(&refs)?;
         let index: std::collections::HashMap<&str, usize> = tag_ids
             .iter()
             .enumerate()

@@ -7,7 +7,7 @@
 #      Before them, `voc bench consume|insert` measure the ceilings: raw consume
 #      of the same messages, raw insert of as many enriched rows;
 #   2. fixed rate: the Rust worker under a steady VOC_BENCH_RATE msg/s load,
-#      reporting produce-to-visible latency.
+#      reporting produce-to-visible latency; twice, alerting on and off.
 # Env: VOC_BENCH_COUNT (50000), VOC_BENCH_RATE (5000), VOC_BENCH_RATE_SECONDS (10),
 # VOC_BENCH_BROKER (`private`: a throwaway broker, see bench/lib.sh; or `shared`).
 set -euo pipefail
@@ -78,21 +78,28 @@ log "Python baseline draining the same $N messages"
 "$VOC_VENV/bin/python" bench/python_baseline/pipeline.py --topic-prefix "$P." --group "$P-python" \
     --database voc_bench_python --expect "$N" | tee "$OUT/python.json"
 
-log "fixed rate: $RATE msg/s for $RATE_N messages into the Rust worker"
-P2="${P}r"
-config "$P2" voc_bench_rust "$P2-rust" >"$OUT/rate.toml"
-"$VOC" topics create --config "$OUT/rate.toml" --partitions 6 2>/dev/null
-"$VOC" run --config "$OUT/rate.toml" --exit-after "$RATE_N" 2>"$OUT/rate.log" >"$OUT/rate.json" &
-W=$!
-sleep 5   # group join
-"$VOC" gen --config "$OUT/rate.toml" --count "$RATE_N" --rate "$RATE" --run-id "$P2" --seed 2 --duplicate-ratio 0
-wait $W || die "the fixed-rate worker failed: see $OUT/rate.log"
-cat "$OUT/rate.json"
+# fixed_rate NAME SUFFIX [ENV...]: a fresh worker (with ENV) on fresh topics
+# under RATE msg/s for RATE_N messages; its summary goes to $OUT/NAME.json.
+fixed_rate() {
+    local name="$1" p2="${P}$2"; shift 2
+    log "fixed rate ($name): $RATE msg/s for $RATE_N messages into the Rust worker"
+    config "$p2" voc_bench_rust "$p2-rust" >"$OUT/$name.toml"
+    "$VOC" topics create --config "$OUT/$name.toml" --partitions 6 2>/dev/null
+    env "$@" "$VOC" run --config "$OUT/$name.toml" --exit-after "$RATE_N" 2>"$OUT/$name.log" >"$OUT/$name.json" &
+    W=$!
+    sleep 5   # group join
+    "$VOC" gen --config "$OUT/$name.toml" --count "$RATE_N" --rate "$RATE" --run-id "$p2" --seed 2 --duplicate-ratio 0
+    wait $W || die "the fixed-rate worker failed: see $OUT/$name.log"
+    W=""
+    cat "$OUT/$name.json"
+}
+fixed_rate rate r
+fixed_rate rate_same s VOC_ALERT__DETRACTOR__ENABLED=false VOC_ALERT__REPEAT__ENABLED=false VOC_ALERT__SPIKE__ENABLED=false
 
 "$VOC_VENV/bin/python" - "$OUT" <<'PY'
 import json, sys, os
 o = sys.argv[1]
-r, s, p, q, cc, ci = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "same.json", "python.json", "rate.json", "consume.json", "insert.json"))
+r, s, p, q, qs, cc, ci = (json.load(open(os.path.join(o, f))) for f in ("rust.json", "same.json", "python.json", "rate.json", "rate_same.json", "consume.json", "insert.json"))
 per_core = lambda x: x["events"] / max(x["cpu_seconds"], 1e-9)
 print()
 print("| pipeline | events | seconds | events/s | CPU s / 1000 events | events/s per CPU core | peak RSS MB |")
@@ -103,5 +110,6 @@ print(f'| Python baseline | {p["events"]} | {p["seconds"]:.2f} | {p["events_per_
 print(f'\nRust / Python, same work: {s["events_per_s"] / p["events_per_s"]:.1f}x events/s, {per_core(s) / per_core(p):.1f}x events/s per CPU core')
 print(f'Rust with alerting / Python: {r["events_per_s"] / p["events_per_s"]:.1f}x events/s, {per_core(r) / per_core(p):.1f}x events/s per CPU core')
 print(f'Ceilings: raw consume {cc["items_per_s"]:,.0f} msg/s ({cc["mb_per_s"]:.1f} MB/s), raw insert {ci["items_per_s"]:,.0f} rows/s (batches of {ci["batch"]}); the worker reached {r["events_per_s"] / cc["items_per_s"]:.0%} of the consume and {r["events_per_s"] / ci["items_per_s"]:.0%} of the insert ceiling')
-print(f'Fixed rate: {q["events"]} events, produce-to-visible p50 {q["latency_ms_p50"]} ms, p99 {q["latency_ms_p99"]} ms, max {q["latency_ms_max"]} ms, peak RSS {q["peak_rss_mb"]:.0f} MB')
+for name, x in (("alerting off", qs), ("alerting on", q)):
+    print(f'Fixed rate, {name}: {x["events"]} events, produce-to-visible p50 {x["latency_ms_p50"]} ms, p99 {x["latency_ms_p99"]} ms, max {x["latency_ms_max"]} ms, {x["cpu_seconds_per_1000_events"]:.3f} CPU s / 1000 events, peak RSS {x["peak_rss_mb"]:.0f} MB')
 PY

@@ -352,6 +352,135 @@ async fn every_alert_kind_suppression_and_duplicates() {
     env.drop_database().await;
 }
 
+/// A restarted worker finds what the first one stored (an open suppression
+/// window, a customer's earlier negative touches) through the lookup index
+/// it loads from ClickHouse at start, so it neither alerts twice nor misses
+/// a repeat complainer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_finds_the_history_through_its_lookup_index() {
+    let env = Env::new("alertindex", 500).await;
+    env.add_config("[alert.spike]\nenabled = false\n");
+    let (a, b, c) = (
+        env.topic(Channel::App).to_string(),
+        env.topic(Channel::Branch).to_string(),
+        env.topic(Channel::CallCenter).to_string(),
+    );
+    let t = now_s();
+    let first = env.spawn_worker("1");
+    env.produce_raw(
+        &a,
+        &[
+            rec(
+                "x1",
+                app("it-x-1", "CX1", "8.1.0", Some(1), TRANSFER_FAIL, t),
+            ),
+            rec(
+                "q1",
+                app(
+                    "it-q-1",
+                    "CQ1",
+                    "8.1.0",
+                    Some(2),
+                    "转账一直失败，气死了",
+                    t - 60,
+                ),
+            ),
+        ],
+    )
+    .await;
+    env.produce_raw(
+        &c,
+        &[rec(
+            "q2",
+            call("it-q-2", "CQ1", "转账又失败了 打客服也没用 气死了", t - 30),
+        )],
+    )
+    .await;
+    let x1 = event_id(Channel::App, "it-x-1");
+    let alerts = alerts_until(&env, 90, |a| a.iter().any(|x| has_event(x, &x1))).await;
+    let x_alert = alerts.iter().find(|x| has_event(x, &x1)).unwrap().clone();
+    let x_id = x_alert["alert_id"].as_str().unwrap().to_string();
+    // Everything the first worker knows is in ClickHouse before it stops.
+    env.wait_for_count(
+        &format!("SELECT count() FROM {{db}}.alerts WHERE alert_id = '{x_id}'"),
+        1,
+        30,
+    )
+    .await;
+    env.wait_for_count(
+        "SELECT count() FROM {db}.negative_touches WHERE customer_key = 'CQ1'",
+        2,
+        30,
+    )
+    .await;
+    assert!(stop(first).success());
+
+    let second = env.spawn_worker("2");
+    let log = env.dir.join("worker-2.log");
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("alert lookup index loaded") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the index never loaded: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.produce_raw(
+        &a,
+        &[rec(
+            "x2",
+            app("it-x-2", "CX1", "8.1.0", Some(1), TRANSFER_FAIL, now_s()),
+        )],
+    )
+    .await;
+    env.produce_raw(
+        &b,
+        &[rec(
+            "q3",
+            branch(
+                "it-q-3",
+                "CQ1",
+                2,
+                "网点办转账还是失败，排了一个小时",
+                now_s(),
+            ),
+        )],
+    )
+    .await;
+    let q3 = event_id(Channel::Branch, "it-q-3");
+    let alerts = alerts_until(&env, 90, |a| {
+        a.iter()
+            .any(|x| x["kind"] == "repeat_complainer" && has_event(x, &q3))
+    })
+    .await;
+    let rep = alerts
+        .iter()
+        .find(|x| x["kind"] == "repeat_complainer")
+        .unwrap();
+    assert_eq!(rep["repeat"]["occasions"], 3, "{rep:#}");
+    // The second detractor of CX1 is counted under the first alert, not sent.
+    env.wait_for_count(
+        &format!(
+            "SELECT uniqExact(event_id) FROM {{db}}.alert_occurrences WHERE alert_id = '{x_id}'"
+        ),
+        2,
+        60,
+    )
+    .await;
+    let x2 = event_id(Channel::App, "it-x-2");
+    let again = env.read_topic(&env.alerts, alerts.len(), 5).await;
+    assert!(
+        !again.iter().any(|x| has_event(x, &x2)),
+        "a window the first worker opened suppresses the restarted one"
+    );
+    assert!(stop(second).success());
+    env.drop_database().await;
+}
+
 /// One request the receiver saw: route, headers, body.
 type Hit = (String, axum::http::HeaderMap, Vec<u8>);
 

@@ -27,6 +27,7 @@ pub struct AlertConfig {
     pub detractor: DetractorConfig,
     pub repeat: RepeatConfig,
     pub spike: SpikeConfig,
+    pub lookup_index: LookupIndexConfig,
 }
 
 impl AlertConfig {
@@ -53,6 +54,37 @@ impl Default for AlertConfig {
             detractor: DetractorConfig::default(),
             repeat: RepeatConfig::default(),
             spike: SpikeConfig::default(),
+            lookup_index: LookupIndexConfig::default(),
+        }
+    }
+}
+
+/// The index of keys ClickHouse holds (sink/src/alert/index.rs): keys outside
+/// it are not looked up per batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LookupIndexConfig {
+    /// Seconds between reloads from ClickHouse; 0 turns the index off (every
+    /// key is looked up). Rows another worker stored meanwhile are not seen
+    /// for up to this long.
+    pub refresh_s: u32,
+    /// Dedup keys with occurrences in this many hours are indexed (at least
+    /// the suppression window plus an hour). Events older than this (by their
+    /// event time) are looked up as without the index; a message re-delivered
+    /// later than this after it first alerted, with a recent event time, can
+    /// alert again.
+    pub horizon_hours: u32,
+    /// Above this many keys in ClickHouse an index holds "everything" (every
+    /// key is looked up) until the keys fit again.
+    pub max_keys: usize,
+}
+
+impl Default for LookupIndexConfig {
+    fn default() -> Self {
+        LookupIndexConfig {
+            refresh_s: 5,
+            horizon_hours: 24,
+            max_keys: 2_000_000,
         }
     }
 }
@@ -68,6 +100,13 @@ impl AlertConfig {
 
     pub fn window(&self) -> Duration {
         Duration::minutes(self.suppress_window_minutes as i64)
+    }
+
+    /// How far back the dedup-key index reaches: `lookup_index.horizon_hours`,
+    /// but always past the longest suppression window.
+    pub fn lookup_horizon(&self) -> Duration {
+        Duration::hours(self.lookup_index.horizon_hours as i64)
+            .max(self.window() + Duration::hours(1))
     }
 
     pub fn raise_for(&self, tier: Option<&str>, s: Severity) -> Severity {

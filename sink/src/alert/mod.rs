@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod detractor;
+pub mod index;
 pub mod model;
 pub mod repeat;
 pub mod spike;
@@ -119,6 +120,8 @@ pub struct Alerter<H: AlertHistory> {
     outbox: Vec<Alert>,
     /// Negative touches of batches not yet stored (see [`RecentTouches`]).
     recent: RecentTouches,
+    /// Keys ClickHouse holds: the others are not looked up (none: all are).
+    index: Option<Arc<index::LookupIndex>>,
     /// Sequence number of the next batch when the caller gives none.
     next_seq: u64,
 }
@@ -136,12 +139,20 @@ impl<H: AlertHistory> Alerter<H> {
             spike_inbox: None,
             outbox: Vec::new(),
             recent: RecentTouches::default(),
+            index: None,
             next_seq: 0,
         }
     }
 
     pub fn history(&self) -> &H {
         &self.history
+    }
+
+    /// Look up only the keys `index` may hold (it is kept up to date by the
+    /// caller: reloads, and [`Alerter::stored_through`] / the recorder).
+    pub fn with_index(mut self, index: Arc<index::LookupIndex>) -> Self {
+        self.index = Some(index);
+        self
     }
 
     /// The alerts to publish for a batch (its own events, the previous
@@ -217,6 +228,18 @@ impl<H: AlertHistory> Alerter<H> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // Keys ClickHouse certainly has no rows for are not looked up; events
+        // older than the index reaches make the whole batch look everything up.
+        let oldest_indexed = now - self.cfg.lookup_horizon();
+        let index = self
+            .index
+            .as_deref()
+            .filter(|_| events.iter().all(|e| e.event_time >= oldest_indexed));
+        let lookup_customers: Vec<&str> = customers
+            .iter()
+            .copied()
+            .filter(|c| index.is_none_or(|i| i.customers.may_hold(c)))
+            .collect();
         let mut wanted: Vec<(String, Vec<String>)> = candidates
             .iter()
             .map(|c| (c.alert.dedup_key.clone(), c.triggers.clone()))
@@ -229,15 +252,22 @@ impl<H: AlertHistory> Alerter<H> {
                 ));
             }
         }
+        if let Some(i) = index {
+            wanted.retain(|(k, _)| i.dedup_keys.may_hold(k));
+        }
         let since = now - chrono::Duration::hours(self.cfg.repeat.window_hours as i64);
         let history = &self.history;
         let (touches, lookups) = tokio::join!(
             async {
-                if customers.is_empty() {
+                if lookup_customers.is_empty() {
                     Ok(Vec::new())
                 } else {
                     history
-                        .recent_negatives(&customers, since, self.cfg.repeat_rows_per_customer())
+                        .recent_negatives(
+                            &lookup_customers,
+                            since,
+                            self.cfg.repeat_rows_per_customer(),
+                        )
                         .await
                 }
             },
@@ -278,7 +308,11 @@ impl<H: AlertHistory> Alerter<H> {
         if !negative.is_empty() {
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
             if recent.len() == MAX_RECENT_BATCHES {
-                recent.pop_front();
+                // Never confirmed stored: maybe stored, so indexed.
+                if let (Some((_, dropped)), Some(i)) = (recent.pop_front(), &self.index) {
+                    i.customers
+                        .stored(dropped.iter().map(|t| t.customer_key.as_str()));
+                }
             }
             recent.push_back((seq, negative.iter().map(|e| repeat::Touch::of(e)).collect()));
         }
@@ -290,7 +324,7 @@ impl<H: AlertHistory> Alerter<H> {
 
     /// Batches up to `seq` are in ClickHouse: forget their touches.
     pub fn stored_through(&self, seq: u64) {
-        forget_through(&self.recent, seq);
+        forget_through(&self.recent, self.index.as_deref(), seq);
     }
 
     fn spike_due(&self) -> bool {
@@ -321,11 +355,18 @@ impl<H: AlertHistory> Alerter<H> {
     }
 }
 
-fn forget_through(recent: &RecentTouches, seq: u64) {
-    recent
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .retain(|(s, _)| *s > seq);
+/// Forget the touches of batches up to `seq` (stored now: indexed instead).
+fn forget_through(recent: &RecentTouches, index: Option<&index::LookupIndex>, seq: u64) {
+    let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = index {
+        i.customers.stored(
+            recent
+                .iter()
+                .filter(|(s, _)| *s <= seq)
+                .flat_map(|(_, b)| b.iter().map(|t| t.customer_key.as_str())),
+        );
+    }
+    recent.retain(|(s, _)| *s > seq);
 }
 
 /// Spike candidates found by the background detector, waiting for the next evaluation.
@@ -398,6 +439,7 @@ pub struct Alerting {
     unrecorded: Arc<std::sync::atomic::AtomicUsize>,
     /// The alerter's unstored touches (forgotten without its lock).
     recent: RecentTouches,
+    index: Option<Arc<index::LookupIndex>>,
 }
 
 /// Shortest time between two writes of the alert recorder.
@@ -414,12 +456,23 @@ impl Alerting {
         let history = ClickHouseHistory::new(clickhouse.clone());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let unrecorded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let index = (cfg.lookup_index.refresh_s > 0)
+            .then(|| Arc::new(index::LookupIndex::new(&cfg.lookup_index)));
         tokio::spawn(record_loop(
             ClickHouseHistory::new(clickhouse.clone()),
             rx,
             unrecorded.clone(),
+            index.clone(),
         ));
         let mut alerter = Alerter::new(cfg.clone(), taxonomy.clone(), salt, history);
+        if let Some(index) = &index {
+            alerter = alerter.with_index(index.clone());
+            tokio::spawn(index_loop(
+                ClickHouseHistory::new(clickhouse.clone()),
+                cfg.clone(),
+                index.clone(),
+            ));
+        }
         if cfg.spike.enabled {
             let inbox = SpikeInbox::default();
             alerter.spike_inbox = Some(inbox.clone());
@@ -432,6 +485,7 @@ impl Alerting {
         }
         Alerting {
             recent: alerter.recent.clone(),
+            index,
             alerter: Arc::new(tokio::sync::Mutex::new(alerter)),
             recorder: tx,
             unrecorded,
@@ -456,7 +510,7 @@ impl Alerting {
     /// Batches up to `seq` were stored in ClickHouse (their touches are
     /// found there now).
     pub fn stored_through(&self, seq: u64) {
-        forget_through(&self.recent, seq);
+        forget_through(&self.recent, self.index.as_deref(), seq);
     }
 
     /// Record published alerts off the batch's critical path, in the order
@@ -499,6 +553,7 @@ async fn record_loop(
     history: ClickHouseHistory,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Evaluation>,
     unrecorded: Arc<std::sync::atomic::AtomicUsize>,
+    index: Option<Arc<index::LookupIndex>>,
 ) {
     while let Some(first) = rx.recv().await {
         let started = std::time::Instant::now();
@@ -515,8 +570,29 @@ async fn record_loop(
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(std::time::Duration::from_secs(10));
         }
+        if let Some(i) = &index {
+            i.dedup_keys.stored(
+                merged
+                    .alerts
+                    .iter()
+                    .map(|a| a.dedup_key.as_str())
+                    .chain(merged.occurrences.iter().map(|o| o.dedup_key.as_str())),
+            );
+        }
         unrecorded.fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(RECORD_EVERY.saturating_sub(started.elapsed())).await;
+    }
+}
+
+/// Reloads the lookup index every `alert.lookup_index.refresh_s` (the first
+/// time at once; until then every key is looked up).
+async fn index_loop(history: ClickHouseHistory, cfg: AlertConfig, index: Arc<index::LookupIndex>) {
+    let every = std::time::Duration::from_secs(cfg.lookup_index.refresh_s.max(1) as u64);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        index.reload(&history, &cfg, Utc::now()).await;
     }
 }
 
@@ -863,6 +939,106 @@ pub(crate) mod tests {
         let occ = two.history().occurrences.lock().unwrap().clone();
         assert_eq!(occ.last().unwrap().alert_id, first.alerts[0].alert_id);
         assert_eq!(occ.last().unwrap().suppressed, 1);
+    }
+
+    /// An alerter whose lookup index was loaded from its (empty) history.
+    async fn indexed(cfg: AlertConfig) -> Alerter<MemoryHistory> {
+        let index = Arc::new(index::LookupIndex::new(&cfg.lookup_index));
+        let a = alerter(cfg.clone()).with_index(index.clone());
+        index.reload(a.history(), &cfg, now()).await;
+        a
+    }
+
+    #[tokio::test]
+    async fn the_index_skips_keys_without_rows_until_a_reload_sees_them() {
+        let mut one = alerter(quiet());
+        let e1 = event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8);
+        let first = one.evaluate(&[e1], now()).await.unwrap();
+        // Another worker loaded its index before `one` stored its alert.
+        let mut two = indexed(quiet()).await;
+        first.record(two.history()).await.unwrap();
+        let e2 = event("e2", "C1", Channel::Branch, &["c03.t02"], Some(2), -0.8);
+        let out = two
+            .evaluate(&[e2], now() + Duration::minutes(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.alerts.len(),
+            1,
+            "within refresh_s a window stored elsewhere is not seen (documented)"
+        );
+        // After a reload the key is looked up: a third worker's event is suppressed.
+        let mut three = indexed(quiet()).await;
+        first.record(three.history()).await.unwrap();
+        three
+            .index
+            .as_ref()
+            .unwrap()
+            .reload(three.history(), &quiet(), now() + Duration::minutes(1))
+            .await;
+        let e3 = event("e3", "C1", Channel::Branch, &["c03.t02"], Some(2), -0.8);
+        let out = three
+            .evaluate(&[e3], now() + Duration::minutes(2))
+            .await
+            .unwrap();
+        assert!(out.alerts.is_empty(), "{:?}", out.alerts);
+        assert_eq!(out.occurrences[0].alert_id, first.alerts[0].alert_id);
+    }
+
+    #[tokio::test]
+    async fn the_index_holds_the_touches_this_worker_stored() {
+        // Without them in the index, the third occasion would not find the
+        // first (stored, so no longer in memory) and no alert would fire.
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        cfg.detractor.enabled = false;
+        let mut a = indexed(cfg).await;
+        let mut alerts = Vec::new();
+        for (i, ch) in [Channel::App, Channel::CallCenter, Channel::Branch]
+            .into_iter()
+            .enumerate()
+        {
+            let e = event(&format!("n{i}"), "C5", ch, &["c03.t02"], Some(2), -0.8);
+            let out = a
+                .evaluate(
+                    std::slice::from_ref(&e),
+                    now() + Duration::minutes(i as i64),
+                )
+                .await
+                .unwrap();
+            alerts.extend(out.alerts);
+            if i == 0 {
+                a.history()
+                    .touches
+                    .lock()
+                    .unwrap()
+                    .push(repeat::Touch::of(&e));
+                a.stored_through(0);
+            }
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].repeat.as_ref().unwrap().occasions, 3);
+    }
+
+    #[tokio::test]
+    async fn events_older_than_the_index_are_looked_up() {
+        let mut one = alerter(quiet());
+        let old = now() - Duration::days(3);
+        let mut e1 = event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8);
+        e1.event_time = old;
+        let first = one.evaluate(std::slice::from_ref(&e1), old).await.unwrap();
+        assert_eq!(first.alerts.len(), 1);
+        // Re-delivered three days later, after the window closed: the index
+        // (loaded before the rows were copied here) does not hold the key,
+        // but the event is older than its horizon, so the seen trigger is found.
+        let mut two = indexed(quiet()).await;
+        first.record(two.history()).await.unwrap();
+        let out = two.evaluate(&[e1], now()).await.unwrap();
+        assert!(
+            out.alerts.is_empty() && out.occurrences.is_empty(),
+            "{:?}",
+            out.alerts
+        );
     }
 
     #[tokio::test]

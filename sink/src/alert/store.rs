@@ -142,6 +142,16 @@ pub trait AlertHistory: Send + Sync {
         &self,
         alert_ids: &[&str],
     ) -> impl Future<Output = Result<HashMap<String, u32>, SinkError>> + Send;
+    /// Every customer with a negative touch since `since` (the lookup index).
+    fn customers_with_touches(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
+    /// Every dedup key with an occurrence or an alert since `since` (the lookup index).
+    fn dedup_keys_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
     /// Store published alerts and the occurrences behind them.
     fn record(
         &self,
@@ -188,6 +198,11 @@ struct WindowRow {
 struct PairRow {
     dedup_key: String,
     event_id: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct KeyRow {
+    key: String,
 }
 
 #[derive(Debug, Row, Deserialize)]
@@ -573,6 +588,29 @@ impl AlertHistory for ClickHouseHistory {
             .collect())
     }
 
+    async fn customers_with_touches(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+        let rows: Vec<KeyRow> = self
+            .fetch(&format!(
+                "SELECT DISTINCT customer_key AS key FROM {}.negative_touches WHERE event_time >= {}",
+                self.db(),
+                since.timestamp()
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+
+    async fn dedup_keys_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+        let (db, since) = (self.db(), since.timestamp());
+        let rows: Vec<KeyRow> = self
+            .fetch(&format!(
+                "SELECT DISTINCT key FROM \
+                 (SELECT dedup_key AS key FROM {db}.alert_occurrences WHERE seen_at >= {since} \
+                  UNION ALL SELECT dedup_key AS key FROM {db}.alerts WHERE created_at >= {since})"
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+
     async fn occurrence_counts(
         &self,
         alert_ids: &[&str],
@@ -748,6 +786,43 @@ pub mod memory {
                 .filter(|(k, e)| occ.iter().any(|o| o.dedup_key == *k && o.event_id == *e))
                 .map(|(k, e)| (k.to_string(), e.to_string()))
                 .collect())
+        }
+        async fn customers_with_touches(
+            &self,
+            since: DateTime<Utc>,
+        ) -> Result<Vec<String>, SinkError> {
+            let mut out: Vec<String> = self
+                .touches
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|t| t.event_time as i64 >= since.timestamp())
+                .map(|t| t.customer_key.clone())
+                .collect();
+            out.sort();
+            out.dedup();
+            Ok(out)
+        }
+        async fn dedup_keys_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+            let mut out: Vec<String> = self
+                .occurrences
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|o| o.seen_at as i64 >= since.timestamp())
+                .map(|o| o.dedup_key.clone())
+                .chain(
+                    self.alerts
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|a| a.created_at >= since)
+                        .map(|a| a.dedup_key.clone()),
+                )
+                .collect();
+            out.sort();
+            out.dedup();
+            Ok(out)
         }
         async fn occurrence_counts(&self, ids: &[&str]) -> Result<HashMap<String, u32>, SinkError> {
             let occ = self.occurrences.lock().unwrap();

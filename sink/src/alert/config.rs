@@ -68,7 +68,7 @@ pub struct LookupIndexConfig {
     /// key is looked up). Rows another worker stored meanwhile are not seen
     /// for up to this long.
     pub refresh_s: u32,
-    /// Dedup keys with occurrences in this many hours are indexed (at least
+    /// Dedup keys and triggers with occurrences in this many hours are indexed (at least
     /// the suppression window plus an hour). Events older than this (by their
     /// event time) are looked up as without the index; a message re-delivered
     /// later than this after it first alerted, with a recent event time, can

@@ -133,6 +133,10 @@ pub struct LookupIndex {
     pub customers: KeyIndex,
     /// Dedup keys with occurrences or alerts within the horizon.
     pub dedup_keys: KeyIndex,
+    /// Triggers (event ids, spike window ids) with occurrences within the
+    /// horizon: a (dedup key, trigger) pair is looked up only when both may
+    /// have rows (a re-delivered or duplicated message).
+    pub triggers: KeyIndex,
     reloads: std::sync::atomic::AtomicU64,
 }
 
@@ -141,6 +145,7 @@ impl LookupIndex {
         LookupIndex {
             customers: KeyIndex::new("customers", cfg.max_keys),
             dedup_keys: KeyIndex::new("dedup keys", cfg.max_keys),
+            triggers: KeyIndex::new("triggers", cfg.max_keys),
             reloads: Default::default(),
         }
     }
@@ -154,23 +159,36 @@ impl LookupIndex {
     ) {
         self.customers.reload_started();
         self.dedup_keys.reload_started();
+        self.triggers.reload_started();
         let customers_since = now - Duration::hours(cfg.repeat.window_hours as i64);
-        let (customers, keys) = tokio::join!(
+        let since = now - cfg.lookup_horizon();
+        let (customers, keys, triggers) = tokio::join!(
             history.customers_with_touches(customers_since),
-            history.dedup_keys_since(now - cfg.lookup_horizon())
+            history.dedup_keys_since(since),
+            history.triggers_since(since)
         );
-        let ok = customers.is_ok() && keys.is_ok();
+        let ok = customers.is_ok() && keys.is_ok() && triggers.is_ok();
         self.customers.reload_finished(customers);
         self.dedup_keys.reload_finished(keys);
+        self.triggers.reload_finished(triggers);
         if ok {
             let n = self
                 .reloads
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (customers, dedup_keys) = (self.customers.len(), self.dedup_keys.len());
+            let (customers, dedup_keys, triggers) = (
+                self.customers.len(),
+                self.dedup_keys.len(),
+                self.triggers.len(),
+            );
             if n == 0 {
-                tracing::info!(customers, dedup_keys, "alert lookup index loaded");
+                tracing::info!(customers, dedup_keys, triggers, "alert lookup index loaded");
             } else {
-                tracing::debug!(customers, dedup_keys, "alert lookup index reloaded");
+                tracing::debug!(
+                    customers,
+                    dedup_keys,
+                    triggers,
+                    "alert lookup index reloaded"
+                );
             }
         }
     }

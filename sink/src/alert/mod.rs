@@ -254,6 +254,9 @@ impl<H: AlertHistory> Alerter<H> {
         }
         if let Some(i) = index {
             wanted.retain(|(k, _)| i.dedup_keys.may_hold(k));
+            for (_, triggers) in wanted.iter_mut() {
+                triggers.retain(|t| i.triggers.may_hold(t));
+            }
         }
         let since = now - chrono::Duration::hours(self.cfg.repeat.window_hours as i64);
         let history = &self.history;
@@ -578,6 +581,8 @@ async fn record_loop(
                     .map(|a| a.dedup_key.as_str())
                     .chain(merged.occurrences.iter().map(|o| o.dedup_key.as_str())),
             );
+            i.triggers
+                .stored(merged.occurrences.iter().map(|o| o.event_id.as_str()));
         }
         unrecorded.fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(RECORD_EVERY.saturating_sub(started.elapsed())).await;
@@ -983,6 +988,14 @@ pub(crate) mod tests {
             .unwrap();
         assert!(out.alerts.is_empty(), "{:?}", out.alerts);
         assert_eq!(out.occurrences[0].alert_id, first.alerts[0].alert_id);
+        // A re-delivered message: its trigger is indexed, so it is looked up
+        // and found counted (nothing sent, nothing counted again).
+        let e1 = event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8);
+        let out = three
+            .evaluate(&[e1], now() + Duration::minutes(3))
+            .await
+            .unwrap();
+        assert!(out.is_empty(), "{:?} {:?}", out.alerts, out.occurrences);
     }
 
     #[tokio::test]

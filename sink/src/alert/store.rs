@@ -152,6 +152,11 @@ pub trait AlertHistory: Send + Sync {
         &self,
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
+    /// Every trigger with an occurrence since `since` (the lookup index).
+    fn triggers_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
     /// Store published alerts and the occurrences behind them.
     fn record(
         &self,
@@ -611,6 +616,17 @@ impl AlertHistory for ClickHouseHistory {
         Ok(rows.into_iter().map(|r| r.key).collect())
     }
 
+    async fn triggers_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+        let rows: Vec<KeyRow> = self
+            .fetch(&format!(
+                "SELECT DISTINCT event_id AS key FROM {}.alert_occurrences WHERE seen_at >= {}",
+                self.db(),
+                since.timestamp()
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+
     async fn occurrence_counts(
         &self,
         alert_ids: &[&str],
@@ -819,6 +835,19 @@ pub mod memory {
                         .filter(|a| a.created_at >= since)
                         .map(|a| a.dedup_key.clone()),
                 )
+                .collect();
+            out.sort();
+            out.dedup();
+            Ok(out)
+        }
+        async fn triggers_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+            let mut out: Vec<String> = self
+                .occurrences
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|o| o.seen_at as i64 >= since.timestamp())
+                .map(|o| o.event_id.clone())
                 .collect();
             out.sort();
             out.dedup();

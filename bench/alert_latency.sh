@@ -6,7 +6,9 @@
 #   1. a fresh topic prefix and database, topics and schema;
 #   2. one worker (`voc run`), the latency reader (bench/alert_latency.py);
 #   3. `voc gen --rate RATE` for SECONDS seconds (no duplicates).
-# Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60), VOC_BENCH_BIN (a prebuilt
+# Env: VOC_BENCH_RATE (2000), VOC_BENCH_SECONDS (60), VOC_BENCH_CUSTOMERS
+# (3000: the generator's default pool, so every customer is a repeat
+# complainer within seconds; a bank has millions), VOC_BENCH_BIN (a prebuilt
 # voc binary, for A/B runs; default: build target/release/voc),
 # VOC_BENCH_BROKER: `private` (default: a throwaway broker, see bench/lib.sh)
 # or `shared` (the stack's).
@@ -69,7 +71,8 @@ TPID="$(bench_broker_pid)"
 CPID="$(cat "$VOC_DATA_DIR/clickhouse/clickhouse.pid")"
 T0="$(cpu_seconds "$TPID")"; C0="$(cpu_seconds "$CPID")"
 log "producing $N messages at $RATE msg/s"
-"$VOC" gen --config "$OUT/alerts.toml" --count "$N" --rate "$RATE" --run-id "$P" --seed 3 --duplicate-ratio 0 --spread-hours 1
+"$VOC" gen --config "$OUT/alerts.toml" --count "$N" --rate "$RATE" --run-id "$P" --seed 3 --duplicate-ratio 0 --spread-hours 1 \
+    --customers "${VOC_BENCH_CUSTOMERS:-3000}"
 wait $W || die "the worker failed: see $OUT/alerts-worker.log"
 log "cpu seconds during the run: broker $(( $(cpu_seconds "$TPID") - T0 )), clickhouse $(( $(cpu_seconds "$CPID") - C0 ))"
 wait $R || die "the latency reader failed"

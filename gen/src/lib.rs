@@ -42,6 +42,9 @@ pub struct GenConfig {
     pub pii_ratio: f64,
     /// Event times are spread over this many hours before `now`.
     pub spread_hours: i64,
+    /// Messages come from this many distinct customers (the first of the
+    /// customer dimension's keys when at most [`CUSTOMER_POOL`]).
+    pub customers: u32,
     pub now: DateTime<Utc>,
 }
 
@@ -54,6 +57,7 @@ impl Default for GenConfig {
             duplicate_ratio: 0.01,
             pii_ratio: 0.05,
             spread_hours: 72,
+            customers: CUSTOMER_POOL,
             now: Utc::now(),
         }
     }
@@ -151,7 +155,15 @@ impl Generator {
             .rng
             .random_range(0..(self.cfg.spread_hours.max(1) * 3600));
         let time = self.cfg.now - chrono::Duration::seconds(offset_s);
-        let payload = shape::payload(channel, &source_id, time, &item, &self.bank, &mut self.rng);
+        let payload = shape::payload(
+            channel,
+            &source_id,
+            time,
+            &item,
+            &self.bank,
+            self.cfg.customers,
+            &mut self.rng,
+        );
         let event_id = voc_core::event_id(channel, &source_id);
         if self.sent.len() < 10_000 {
             self.sent.push((
@@ -206,6 +218,34 @@ mod tests {
         let mut g = Generator::new(cfg());
         let b: Vec<Vec<u8>> = (0..50).map(|_| g.next_message().payload).collect();
         assert_eq!(a, b);
+    }
+
+    /// The customer keys in the messages (parsed from the payload JSON).
+    fn customer_keys(customers: u32, n: usize) -> HashSet<String> {
+        let mut g = Generator::new(GenConfig {
+            customers,
+            duplicate_ratio: 0.0,
+            ..cfg()
+        });
+        (0..n)
+            .filter_map(|_| {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&g.next_message().payload).ok()?;
+                v["customer_id"].as_str().map(str::to_string)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_customer_pool_is_configurable() {
+        let few = customer_keys(5, 500);
+        assert_eq!(few.len(), 5, "{few:?}");
+        assert!(few
+            .iter()
+            .all(|k| ("C1000000"..="C1000004").contains(&k.as_str())));
+        let many = customer_keys(1_000_000, 500);
+        assert!(many.len() > 300, "{}", many.len());
+        assert!(many.iter().any(|k| k.as_str() > "C1003000"));
     }
 
     #[test]

@@ -56,10 +56,10 @@ fn messy_text(s: String, rng: &mut ChaCha8Rng) -> String {
     }
 }
 
-fn customer_id(rng: &mut ChaCha8Rng) -> String {
+fn customer_id(customers: u32, rng: &mut ChaCha8Rng) -> String {
     // A pool of customers (the customer dimension has the same keys), so the
     // same customer speaks more than once.
-    crate::customers::customer_key(rng.random_range(0..crate::customers::CUSTOMER_POOL))
+    crate::customers::customer_key(rng.random_range(0..customers.max(1)))
 }
 
 /// The product line a touchpoint is about, from what the customer was doing
@@ -112,6 +112,7 @@ pub fn payload(
     time: DateTime<Utc>,
     item: &Composed,
     bank: &PhraseBank,
+    customers: u32,
     rng: &mut ChaCha8Rng,
 ) -> Vec<u8> {
     let mut o = Map::new();
@@ -129,7 +130,7 @@ pub fn payload(
             );
             o.insert("time".into(), time_value(time, rng));
             if rng.random_bool(0.8) {
-                o.insert("customer_id".into(), json!(customer_id(rng)));
+                o.insert("customer_id".into(), json!(customer_id(customers, rng)));
             } else {
                 o.insert(
                     "device_id".into(),
@@ -172,7 +173,7 @@ pub fn payload(
         Channel::CallCenter => {
             o.insert("call_id".into(), json!(source_id));
             o.insert("start_time".into(), time_value(time, rng));
-            o.insert("customer_id".into(), json!(customer_id(rng)));
+            o.insert("customer_id".into(), json!(customer_id(customers, rng)));
             o.insert(
                 "agent_id".into(),
                 json!(format!("A{:04}", rng.random_range(1..400))),
@@ -253,7 +254,7 @@ pub fn payload(
             );
             o.insert("city".into(), json!(city));
             o.insert("time".into(), time_value(time, rng));
-            o.insert("customer_id".into(), json!(customer_id(rng)));
+            o.insert("customer_id".into(), json!(customer_id(customers, rng)));
             o.insert(
                 "teller_id".into(),
                 json!(format!("T{:03}", rng.random_range(1..300))),

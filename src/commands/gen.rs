@@ -42,6 +42,12 @@ pub struct Args {
     /// Event times spread over this many hours before now.
     #[arg(long, default_value_t = 72)]
     pub spread_hours: i64,
+    /// Distinct customers the messages come from (keys C1000000, C1000001,
+    /// ...; the customer dimension `voc gen customers` loads has the first
+    /// 3,000). Few customers make everyone a repeat complainer within
+    /// seconds at high rates; a bank has millions.
+    #[arg(long, default_value_t = voc_gen::CUSTOMER_POOL)]
+    pub customers: u32,
     /// Print JSON lines {channel, topic, key, payload} instead of producing.
     #[arg(long)]
     pub stdout: bool,
@@ -70,6 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         duplicate_ratio: args.duplicate_ratio,
         pii_ratio: args.pii_ratio,
         spread_hours: args.spread_hours,
+        customers: args.customers,
         now: chrono::Utc::now(),
     });
     let mut manifest = match &args.manifest {

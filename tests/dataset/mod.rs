@@ -141,6 +141,7 @@ pub fn enriched(count: usize, seed: u64, run_id: &str, spread_hours: i64) -> Vec
         duplicate_ratio: 0.02,
         pii_ratio: 0.05,
         spread_hours,
+        customers: voc_gen::CUSTOMER_POOL,
         now,
     });
     let zone: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();

@@ -228,6 +228,24 @@ impl<H: AlertHistory> Alerter<H> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // The last batches' touches that may not be in ClickHouse yet, copied
+        // before the lookup index is asked and ClickHouse is read: a batch
+        // stored (forgotten here, indexed) after this copy is in the copy; one
+        // stored before it is indexed and visible to the lookup. (Copied after
+        // the lookup, a batch stored in between was in neither.)
+        let unstored: Vec<repeat::Touch> = if negative.is_empty() {
+            Vec::new()
+        } else {
+            let wanted: std::collections::HashSet<&str> = customers.iter().copied().collect();
+            self.recent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .flat_map(|(_, b)| b)
+                .filter(|t| wanted.contains(t.customer_key.as_str()))
+                .cloned()
+                .collect()
+        };
         // Keys ClickHouse certainly has no rows for are not looked up; events
         // older than the index reaches make the whole batch look everything up.
         let oldest_indexed = now - self.cfg.lookup_horizon();
@@ -284,18 +302,9 @@ impl<H: AlertHistory> Alerter<H> {
                 .drain(..from_inbox);
         }
         if !negative.is_empty() {
-            // The last batches' touches may not be in ClickHouse yet
-            // (duplicates by event id are merged by `repeat::candidates`).
-            let wanted: std::collections::HashSet<&str> = customers.iter().copied().collect();
-            touches.extend(
-                self.recent
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .iter()
-                    .flat_map(|(_, b)| b)
-                    .filter(|t| wanted.contains(t.customer_key.as_str()))
-                    .cloned(),
-            );
+            // Duplicates by event id (stored meanwhile) are merged by
+            // `repeat::candidates`, ClickHouse's row first.
+            touches.extend(unstored);
             candidates.extend(repeat::candidates(
                 &negative,
                 &touches,
@@ -1140,6 +1149,49 @@ pub(crate) mod tests {
             a.evaluate(&[e], t).await.unwrap();
         }
         assert_eq!(a.recent.lock().unwrap().len(), MAX_RECENT_BATCHES);
+    }
+
+    #[tokio::test]
+    async fn repeat_counts_a_batch_stored_while_the_history_is_read() {
+        // The storage task inserts the earlier batches and confirms them
+        // (they leave memory) after ClickHouse was read and before the
+        // evaluation merges what it holds in memory: counted all the same.
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        cfg.detractor.enabled = false;
+        let mut a = alerter(cfg);
+        let t = now();
+        let mut earlier = Vec::new();
+        for i in 0..2 {
+            let e = event(
+                &format!("r{i}"),
+                "C9",
+                Channel::App,
+                &["c03.t02"],
+                Some(2),
+                -0.8,
+            );
+            assert!(a
+                .evaluate(std::slice::from_ref(&e), t)
+                .await
+                .unwrap()
+                .alerts
+                .is_empty());
+            earlier.push(repeat::Touch::of(&e));
+        }
+        let recent = a.recent.clone();
+        *a.history().after_negatives_read.lock().unwrap() = Some(Box::new(move |h| {
+            h.touches.lock().unwrap().extend(earlier);
+            forget_through(&recent, None, 1);
+        }));
+        let e = event("r2", "C9", Channel::Branch, &["c03.t02"], Some(2), -0.8);
+        let out = a.evaluate(&[e], t).await.unwrap();
+        assert!(
+            a.history().after_negatives_read.lock().unwrap().is_none(),
+            "the race ran"
+        );
+        assert_eq!(out.alerts.len(), 1, "third occasion");
+        assert_eq!(out.alerts[0].repeat.as_ref().unwrap().occasions, 3);
     }
 
     #[tokio::test]

@@ -702,6 +702,9 @@ pub mod memory {
     //! An in-memory [`AlertHistory`] for unit tests.
     use super::*;
 
+    /// Runs once, right after a `recent_negatives` read (a race in a test).
+    pub type Hook = Box<dyn FnOnce(&MemoryHistory) + Send>;
+
     #[derive(Default)]
     pub struct MemoryHistory {
         pub touches: Mutex<Vec<Touch>>,
@@ -709,6 +712,7 @@ pub mod memory {
         pub alerts: Mutex<Vec<Alert>>,
         pub occurrences: Mutex<Vec<OccurrenceRow>>,
         pub tiers: HashMap<String, String>,
+        pub after_negatives_read: Mutex<Option<Hook>>,
     }
 
     impl AlertHistory for MemoryHistory {
@@ -738,6 +742,10 @@ pub mod memory {
                     history_count: n,
                     ..t.clone()
                 }));
+            }
+            let hook = self.after_negatives_read.lock().unwrap().take();
+            if let Some(f) = hook {
+                f(self);
             }
             Ok(out)
         }

@@ -77,6 +77,13 @@ wait $W || die "the worker failed: see $OUT/alerts-worker.log"
 log "cpu seconds during the run: broker $(( $(cpu_seconds "$TPID") - T0 )), clickhouse $(( $(cpu_seconds "$CPID") - C0 ))"
 wait $R || die "the latency reader failed"
 log "mean stage times per batch: $(tr '\n' ' ' <"$OUT/alerts-stages.txt")"
+# Correctness beside speed: every customer with three or more negative touches
+# (alert.repeat.min_occasions, default) got one repeat-complainer alert.
+sleep 2   # the recorder writes at most every 500 ms
+q() { curl -s "$VOC_CLICKHOUSE__URL" --data-binary "$1"; }
+TRUTH="$(q "SELECT count() FROM (SELECT customer_key FROM $DB.negative_touches GROUP BY customer_key HAVING uniqExact(event_id) >= 3)")"
+ALERTED="$(q "SELECT uniqExact(customer_key) FROM $DB.alerts WHERE kind = 'repeat_complainer' AND revision = 0")"
+log "repeat complainers: $ALERTED alerted, $TRUTH customers with 3+ negative touches"
 log "worker: $(cat "$OUT/alerts-worker.json")"
 log "alerts: $(cat "$OUT/alert-latency.json")"
 cat "$OUT/alert-latency.json"

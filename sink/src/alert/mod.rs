@@ -1194,6 +1194,35 @@ pub(crate) mod tests {
         assert_eq!(out.alerts[0].repeat.as_ref().unwrap().occasions, 3);
     }
 
+    #[test]
+    fn a_total_read_apart_from_the_rows_does_not_count_an_event_twice() {
+        // ClickHouse counted two touches (the batch's own event was stored
+        // between its two reads) but sent only the older row: two occasions.
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        let tax = Taxonomy::bundled();
+        let old = event("o1", "C7", Channel::App, &["c03.t02"], Some(2), -0.8);
+        let now_e = event("o2", "C7", Channel::Branch, &["c03.t02"], Some(2), -0.8);
+        let stored = repeat::Touch {
+            history_count: 2,
+            ..repeat::Touch::of(&old)
+        };
+        let out = repeat::candidates(
+            &[&now_e],
+            &[stored],
+            &tax,
+            &cfg,
+            "salt",
+            &HashMap::new(),
+            now(),
+        );
+        assert!(
+            out.is_empty(),
+            "{:?}",
+            out.iter().map(|c| &c.alert.repeat).collect::<Vec<_>>()
+        );
+    }
+
     #[tokio::test]
     async fn repeat_complainer_across_channels() {
         let v = schema_validator();

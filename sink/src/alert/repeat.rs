@@ -116,11 +116,20 @@ pub fn candidates(
     }
     let mut out = Vec::new();
     for (customer, by_id) in touches {
-        // ClickHouse sent only the newest rows and the customer's total; the
-        // events it did not know (this and the last batches) come on top.
-        let stored = by_id.values().map(|t| t.history_count).max().unwrap_or(0);
-        let not_stored = by_id.values().filter(|t| t.history_count == 0).count() as u32;
-        let occasions = (by_id.len() as u32).max(stored + not_stored);
+        // ClickHouse sent the newest rows and the customer's total. Only when
+        // it sent as many rows as asked (so there are more) is the total used,
+        // with the events it did not send on top: the total and the rows are
+        // read separately, and a batch stored in between (this one, say) is
+        // in the total but not in the rows, so it would count twice. (Such a
+        // customer has at least `min_occasions` stored touches anyway.)
+        let from_store = by_id.values().filter(|t| t.history_count > 0).count();
+        let occasions = if from_store >= cfg.repeat_rows_per_customer() {
+            let stored = by_id.values().map(|t| t.history_count).max().unwrap_or(0);
+            let not_stored = by_id.values().filter(|t| t.history_count == 0).count() as u32;
+            (by_id.len() as u32).max(stored + not_stored)
+        } else {
+            by_id.len() as u32
+        };
         if occasions < cfg.repeat.min_occasions {
             continue;
         }

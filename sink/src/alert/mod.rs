@@ -253,9 +253,20 @@ impl<H: AlertHistory> Alerter<H> {
             .index
             .as_deref()
             .filter(|_| events.iter().all(|e| e.event_time >= oldest_indexed));
+        // A customer whose repeat-complainer window is open needs no history:
+        // each new negative touch is an occurrence of that window.
+        let in_window: BTreeSet<&str> = customers
+            .iter()
+            .copied()
+            .filter(|c| {
+                self.suppressor
+                    .is_open(&repeat::dedup_key(&self.salt, c), now)
+            })
+            .collect();
         let lookup_customers: Vec<&str> = customers
             .iter()
             .copied()
+            .filter(|c| !in_window.contains(c))
             .filter(|c| index.is_none_or(|i| i.customers.may_hold(c)))
             .collect();
         let mut wanted: Vec<(String, Vec<String>)> = candidates
@@ -264,10 +275,7 @@ impl<H: AlertHistory> Alerter<H> {
             .collect();
         for e in &negative {
             if let Some(c) = e.keys.customer.as_deref() {
-                wanted.push((
-                    format!("repeat:{}", customer_ref(&self.salt, c)),
-                    vec![e.event_id.clone()],
-                ));
+                wanted.push((repeat::dedup_key(&self.salt, c), vec![e.event_id.clone()]));
             }
         }
         if let Some(i) = index {
@@ -305,8 +313,16 @@ impl<H: AlertHistory> Alerter<H> {
             // Duplicates by event id (stored meanwhile) are merged by
             // `repeat::candidates`, ClickHouse's row first.
             touches.extend(unstored);
+            let (open, rest): (Vec<&EnrichedEvent>, Vec<&EnrichedEvent>) =
+                negative.iter().partition(|e| {
+                    e.keys
+                        .customer
+                        .as_deref()
+                        .is_some_and(|c| in_window.contains(c))
+                });
+            candidates.extend(repeat::occurrences(&open, &self.cfg, &self.salt, now));
             candidates.extend(repeat::candidates(
-                &negative,
+                &rest,
                 &touches,
                 &self.taxonomy,
                 &self.cfg,
@@ -1221,6 +1237,57 @@ pub(crate) mod tests {
             "{:?}",
             out.iter().map(|c| &c.alert.repeat).collect::<Vec<_>>()
         );
+    }
+
+    #[tokio::test]
+    async fn a_customer_in_an_open_repeat_window_is_counted_without_a_history_read() {
+        let mut cfg = quiet();
+        cfg.repeat.enabled = true;
+        cfg.detractor.enabled = false;
+        let mut a = alerter(cfg);
+        let t = now();
+        let mut first = Vec::new();
+        for i in 0..3 {
+            let e = event(
+                &format!("w{i}"),
+                "C8",
+                Channel::App,
+                &["c03.t02"],
+                Some(2),
+                -0.8,
+            );
+            first.extend(a.evaluate(&[e], t).await.unwrap().alerts);
+        }
+        assert_eq!(first.len(), 1);
+        let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = read.clone();
+        *a.history().after_negatives_read.lock().unwrap() = Some(Box::new(move |_| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }));
+        let e = event("w3", "C8", Channel::Branch, &["c03.t02"], Some(2), -0.8);
+        let out = a.evaluate(&[e], t + Duration::minutes(5)).await.unwrap();
+        assert!(out.alerts.is_empty(), "{:?}", out.alerts);
+        assert_eq!(out.occurrences.len(), 1);
+        assert_eq!(out.occurrences[0].alert_id, first[0].alert_id);
+        assert_eq!(out.occurrences[0].event_id, "w3");
+        assert!(
+            !read.load(std::sync::atomic::Ordering::SeqCst),
+            "no history read"
+        );
+        // Once the window closed, the history is read again (and the fourth
+        // occasion opens a new window).
+        let e = event("w4", "C8", Channel::App, &["c03.t02"], Some(2), -0.8);
+        let later = t + Duration::minutes(cfg_window_minutes() as i64 + 1);
+        let out = a.evaluate(&[e], later).await.unwrap();
+        assert!(read.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(out
+            .alerts
+            .iter()
+            .any(|x| x.kind == AlertKind::RepeatComplainer && x.revision == 0));
+    }
+
+    fn cfg_window_minutes() -> u32 {
+        AlertConfig::default().suppress_window_minutes
     }
 
     #[tokio::test]

@@ -71,6 +71,49 @@ pub fn is_negative(e: &EnrichedEvent) -> bool {
     e.nps.segment == NpsSegment::Detractor || e.sentiment.label == SentimentLabel::Negative
 }
 
+/// The dedup key of a customer's repeat-complainer alerts.
+pub fn dedup_key(salt: &str, customer: &str) -> String {
+    format!("repeat:{}", customer_ref(salt, customer))
+}
+
+/// Candidates for customers whose repeat-complainer window is open: each
+/// negative event is one more occurrence of it (the caller checked the
+/// window, so suppression counts them and nothing is published; the alert
+/// itself is a placeholder).
+pub fn occurrences(
+    negative: &[&EnrichedEvent],
+    cfg: &AlertConfig,
+    salt: &str,
+    now: DateTime<Utc>,
+) -> Vec<Candidate> {
+    let mut by_customer: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in negative {
+        if let Some(c) = e.keys.customer.as_deref() {
+            let v = by_customer.entry(c).or_default();
+            if !v.contains(&e.event_id) {
+                v.push(e.event_id.clone());
+            }
+        }
+    }
+    by_customer
+        .into_iter()
+        .map(|(customer, triggers)| {
+            let sev = Severity::High;
+            Candidate {
+                alert: Alert::new(
+                    AlertKind::RepeatComplainer,
+                    sev,
+                    dedup_key(salt, customer),
+                    now,
+                    cfg.sla(sev),
+                    cfg.window(),
+                ),
+                triggers,
+            }
+        })
+        .collect()
+}
+
 pub fn candidates(
     batch_negative: &[&EnrichedEvent],
     history: &[Touch],
@@ -159,7 +202,7 @@ pub fn candidates(
         };
         let sev = cfg.raise_for(tier, base);
         let cref = customer_ref(salt, customer);
-        let dedup_key = format!("repeat:{cref}");
+        let dedup_key = dedup_key(salt, customer);
         let trig = triggers.remove(customer).unwrap_or_default();
         let mut a = Alert::new(
             AlertKind::RepeatComplainer,

@@ -289,6 +289,12 @@ impl ClickHouseHistory {
         }
     }
 
+    /// The `key` column of a query's rows.
+    async fn fetch_keys(&self, sql: &str) -> Result<Vec<String>, SinkError> {
+        let rows: Vec<KeyRow> = self.fetch(sql).await?;
+        Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+
     /// One query per CHUNK items, results concatenated.
     async fn fetch_chunked<I, T>(
         &self,
@@ -594,37 +600,31 @@ impl AlertHistory for ClickHouseHistory {
     }
 
     async fn customers_with_touches(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-        let rows: Vec<KeyRow> = self
-            .fetch(&format!(
-                "SELECT DISTINCT customer_key AS key FROM {}.negative_touches WHERE event_time >= {}",
-                self.db(),
-                since.timestamp()
-            ))
-            .await?;
-        Ok(rows.into_iter().map(|r| r.key).collect())
+        self.fetch_keys(&format!(
+            "SELECT DISTINCT customer_key AS key FROM {}.negative_touches WHERE event_time >= {}",
+            self.db(),
+            since.timestamp()
+        ))
+        .await
     }
 
     async fn dedup_keys_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
         let (db, since) = (self.db(), since.timestamp());
-        let rows: Vec<KeyRow> = self
-            .fetch(&format!(
-                "SELECT DISTINCT key FROM \
-                 (SELECT dedup_key AS key FROM {db}.alert_occurrences WHERE seen_at >= {since} \
-                  UNION ALL SELECT dedup_key AS key FROM {db}.alerts WHERE created_at >= {since})"
-            ))
-            .await?;
-        Ok(rows.into_iter().map(|r| r.key).collect())
+        self.fetch_keys(&format!(
+            "SELECT DISTINCT key FROM \
+             (SELECT dedup_key AS key FROM {db}.alert_occurrences WHERE seen_at >= {since} \
+              UNION ALL SELECT dedup_key AS key FROM {db}.alerts WHERE created_at >= {since})"
+        ))
+        .await
     }
 
     async fn triggers_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-        let rows: Vec<KeyRow> = self
-            .fetch(&format!(
-                "SELECT DISTINCT event_id AS key FROM {}.alert_occurrences WHERE seen_at >= {}",
-                self.db(),
-                since.timestamp()
-            ))
-            .await?;
-        Ok(rows.into_iter().map(|r| r.key).collect())
+        self.fetch_keys(&format!(
+            "SELECT DISTINCT event_id AS key FROM {}.alert_occurrences WHERE seen_at >= {}",
+            self.db(),
+            since.timestamp()
+        ))
+        .await
     }
 
     async fn occurrence_counts(
@@ -713,6 +713,13 @@ pub mod memory {
         pub occurrences: Mutex<Vec<OccurrenceRow>>,
         pub tiers: HashMap<String, String>,
         pub after_negatives_read: Mutex<Option<Hook>>,
+    }
+
+    fn distinct(keys: impl Iterator<Item = String>) -> Vec<String> {
+        let mut out: Vec<String> = keys.collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     impl AlertHistory for MemoryHistory {
@@ -815,51 +822,41 @@ pub mod memory {
             &self,
             since: DateTime<Utc>,
         ) -> Result<Vec<String>, SinkError> {
-            let mut out: Vec<String> = self
-                .touches
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|t| t.event_time as i64 >= since.timestamp())
-                .map(|t| t.customer_key.clone())
-                .collect();
-            out.sort();
-            out.dedup();
-            Ok(out)
+            Ok(distinct(
+                self.touches
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t.event_time as i64 >= since.timestamp())
+                    .map(|t| t.customer_key.clone()),
+            ))
         }
         async fn dedup_keys_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-            let mut out: Vec<String> = self
-                .occurrences
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|o| o.seen_at as i64 >= since.timestamp())
-                .map(|o| o.dedup_key.clone())
-                .chain(
-                    self.alerts
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .filter(|a| a.created_at >= since)
-                        .map(|a| a.dedup_key.clone()),
-                )
-                .collect();
-            out.sort();
-            out.dedup();
-            Ok(out)
+            let alerts = self.alerts.lock().unwrap();
+            Ok(distinct(
+                self.occurrences
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|o| o.seen_at as i64 >= since.timestamp())
+                    .map(|o| o.dedup_key.clone())
+                    .chain(
+                        alerts
+                            .iter()
+                            .filter(|a| a.created_at >= since)
+                            .map(|a| a.dedup_key.clone()),
+                    ),
+            ))
         }
         async fn triggers_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-            let mut out: Vec<String> = self
-                .occurrences
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|o| o.seen_at as i64 >= since.timestamp())
-                .map(|o| o.event_id.clone())
-                .collect();
-            out.sort();
-            out.dedup();
-            Ok(out)
+            Ok(distinct(
+                self.occurrences
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|o| o.seen_at as i64 >= since.timestamp())
+                    .map(|o| o.event_id.clone()),
+            ))
         }
         async fn occurrence_counts(&self, ids: &[&str]) -> Result<HashMap<String, u32>, SinkError> {
             let occ = self.occurrences.lock().unwrap();

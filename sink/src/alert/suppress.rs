@@ -83,6 +83,11 @@ impl Suppressor {
         self.open.len()
     }
 
+    /// A window for `key` is known here and still open at `now`.
+    pub fn is_open(&self, key: &str, now: DateTime<Utc>) -> bool {
+        self.open.get(key).is_some_and(|w| w.closes_at > now)
+    }
+
     /// What ClickHouse knows about these dedup keys and their triggers
     /// (windows opened elsewhere, triggers already counted): two lookups at
     /// once. Keys may be a superset of the candidates' (prefetching).

@@ -76,6 +76,20 @@ pub fn dedup_key(salt: &str, customer: &str) -> String {
     format!("repeat:{}", customer_ref(salt, customer))
 }
 
+/// The batch's negative event ids per customer, each once, in batch order.
+fn triggers_by_customer<'a>(negative: &[&'a EnrichedEvent]) -> BTreeMap<&'a str, Vec<String>> {
+    let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in negative {
+        if let Some(c) = e.keys.customer.as_deref() {
+            let v = out.entry(c).or_default();
+            if !v.contains(&e.event_id) {
+                v.push(e.event_id.clone());
+            }
+        }
+    }
+    out
+}
+
 /// Candidates for customers whose repeat-complainer window is open: each
 /// negative event is one more occurrence of it (the caller checked the
 /// window, so suppression counts them and nothing is published; the alert
@@ -86,16 +100,7 @@ pub fn occurrences(
     salt: &str,
     now: DateTime<Utc>,
 ) -> Vec<Candidate> {
-    let mut by_customer: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for e in negative {
-        if let Some(c) = e.keys.customer.as_deref() {
-            let v = by_customer.entry(c).or_default();
-            if !v.contains(&e.event_id) {
-                v.push(e.event_id.clone());
-            }
-        }
-    }
-    by_customer
+    triggers_by_customer(negative)
         .into_iter()
         .map(|(customer, triggers)| {
             let sev = Severity::High;
@@ -148,15 +153,7 @@ pub fn candidates(
             .entry(t.event_id.clone())
             .or_insert(t);
     }
-    let mut triggers: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for e in batch_negative {
-        if let Some(c) = e.keys.customer.as_deref() {
-            let v = triggers.entry(c).or_default();
-            if !v.contains(&e.event_id) {
-                v.push(e.event_id.clone());
-            }
-        }
-    }
+    let mut triggers = triggers_by_customer(batch_negative);
     let mut out = Vec::new();
     for (customer, by_id) in touches {
         // ClickHouse sent the newest rows and the customer's total. Only when

@@ -21,6 +21,11 @@ use voc_enrich::{normalize, pii, EnrichConfig, Enricher, TextPipeline};
 
 const BATCH: usize = 256;
 
+/// The worker's allocator (src/main.rs), so allocation costs what it costs there.
+#[cfg(unix)]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Generated texts, cut or joined to ~60 characters.
 fn texts(n: usize) -> Vec<String> {
     let mut g = voc_gen::Generator::new(voc_gen::GenConfig {

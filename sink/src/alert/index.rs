@@ -162,8 +162,16 @@ impl LookupIndex {
         self.triggers.reload_started();
         let customers_since = now - Duration::hours(cfg.repeat.window_hours as i64);
         let since = now - cfg.lookup_horizon();
+        // The customers index serves only the repeat rule: without it, no
+        // query (an empty answer; the index is never asked).
         let (customers, keys, triggers) = tokio::join!(
-            history.customers_with_touches(customers_since),
+            async {
+                if cfg.repeat.enabled {
+                    history.customers_with_touches(customers_since).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
             history.dedup_keys_since(since),
             history.triggers_since(since)
         );

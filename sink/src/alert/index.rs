@@ -137,8 +137,18 @@ pub struct LookupIndex {
     /// horizon: a (dedup key, trigger) pair is looked up only when both may
     /// have rows (a re-delivered or duplicated message).
     pub triggers: KeyIndex,
+    /// What `triggers` holds: `TRIGGERS_UNKNOWN` until a reload found out,
+    /// `TRIGGERS_ALL` while ClickHouse had no occurrence older than the
+    /// horizon (a young deployment: the index holds every trigger ever
+    /// counted, so events of any age can use it), then `TRIGGERS_RECENT` for
+    /// good (older rows never become younger).
+    triggers_reach: std::sync::atomic::AtomicU8,
     reloads: std::sync::atomic::AtomicU64,
 }
+
+const TRIGGERS_UNKNOWN: u8 = 0;
+const TRIGGERS_ALL: u8 = 1;
+const TRIGGERS_RECENT: u8 = 2;
 
 impl LookupIndex {
     pub fn new(cfg: &LookupIndexConfig) -> Self {
@@ -146,8 +156,18 @@ impl LookupIndex {
             customers: KeyIndex::new("customers", cfg.max_keys),
             dedup_keys: KeyIndex::new("dedup keys", cfg.max_keys),
             triggers: KeyIndex::new("triggers", cfg.max_keys),
+            triggers_reach: std::sync::atomic::AtomicU8::new(TRIGGERS_UNKNOWN),
             reloads: Default::default(),
         }
+    }
+
+    /// The triggers index holds every trigger ClickHouse has (no occurrence
+    /// is older than the horizon), not only the horizon's: an event older
+    /// than the horizon needs no lookup beyond it either.
+    pub fn holds_all_triggers(&self) -> bool {
+        self.triggers_reach
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == TRIGGERS_ALL
     }
 
     /// Reload both from ClickHouse (one query each, at once).
@@ -164,7 +184,10 @@ impl LookupIndex {
         let since = now - cfg.lookup_horizon();
         // The customers index serves only the repeat rule: without it, no
         // query (an empty answer; the index is never asked).
-        let (customers, keys, triggers) = tokio::join!(
+        let reach = self
+            .triggers_reach
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let (customers, keys, triggers, older) = tokio::join!(
             async {
                 if cfg.repeat.enabled {
                     history.customers_with_touches(customers_since).await
@@ -173,9 +196,27 @@ impl LookupIndex {
                 }
             },
             history.dedup_keys_since(since),
-            history.triggers_since(since)
+            history.triggers_since(since),
+            async {
+                // Asked until the first occurrence older than the horizon.
+                if reach == TRIGGERS_RECENT {
+                    Ok(true)
+                } else {
+                    history.occurrences_before(since).await
+                }
+            }
         );
-        let ok = customers.is_ok() && keys.is_ok() && triggers.is_ok();
+        let ok = customers.is_ok() && keys.is_ok() && triggers.is_ok() && older.is_ok();
+        // Asked with the triggers' `since`: rows added meanwhile are younger.
+        match (&older, &triggers) {
+            (Ok(true), _) => self
+                .triggers_reach
+                .store(TRIGGERS_RECENT, std::sync::atomic::Ordering::Relaxed),
+            (Ok(false), Ok(_)) => self
+                .triggers_reach
+                .store(TRIGGERS_ALL, std::sync::atomic::Ordering::Relaxed),
+            _ => {}
+        }
         self.customers.reload_finished(customers);
         self.dedup_keys.reload_finished(keys);
         self.triggers.reload_finished(triggers);

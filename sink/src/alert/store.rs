@@ -157,6 +157,12 @@ pub trait AlertHistory: Send + Sync {
         &self,
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
+    /// Whether any occurrence was seen before `since` (while none was, the
+    /// triggers index holds every trigger ClickHouse has).
+    fn occurrences_before(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, SinkError>> + Send;
     /// Store published alerts and the occurrences behind them.
     fn record(
         &self,
@@ -208,6 +214,11 @@ struct PairRow {
 #[derive(Debug, Row, Deserialize)]
 struct KeyRow {
     key: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct AnyRow {
+    found: u8,
 }
 
 #[derive(Debug, Row, Deserialize)]
@@ -627,6 +638,19 @@ impl AlertHistory for ClickHouseHistory {
         .await
     }
 
+    async fn occurrences_before(&self, since: DateTime<Utc>) -> Result<bool, SinkError> {
+        // LIMIT 1: stops at the first such row.
+        let rows: Vec<AnyRow> = self
+            .fetch(&format!(
+                "SELECT toUInt8(count() > 0) AS found FROM \
+                 (SELECT 1 FROM {}.alert_occurrences WHERE seen_at < {} LIMIT 1)",
+                self.db(),
+                since.timestamp()
+            ))
+            .await?;
+        Ok(rows.first().is_some_and(|r| r.found > 0))
+    }
+
     async fn occurrence_counts(
         &self,
         alert_ids: &[&str],
@@ -713,6 +737,8 @@ pub mod memory {
         pub occurrences: Mutex<Vec<OccurrenceRow>>,
         pub tiers: HashMap<String, String>,
         pub after_negatives_read: Mutex<Option<Hook>>,
+        /// (dedup key, trigger) pairs looked up so far.
+        pub pairs_asked: Mutex<usize>,
     }
 
     fn distinct(keys: impl Iterator<Item = String>) -> Vec<String> {
@@ -811,6 +837,7 @@ pub mod memory {
             &self,
             pairs: &[(&str, &str)],
         ) -> Result<HashSet<(String, String)>, SinkError> {
+            *self.pairs_asked.lock().unwrap() += pairs.len();
             let occ = self.occurrences.lock().unwrap();
             Ok(pairs
                 .iter()
@@ -857,6 +884,14 @@ pub mod memory {
                     .filter(|o| o.seen_at as i64 >= since.timestamp())
                     .map(|o| o.event_id.clone()),
             ))
+        }
+        async fn occurrences_before(&self, since: DateTime<Utc>) -> Result<bool, SinkError> {
+            Ok(self
+                .occurrences
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|o| (o.seen_at as i64) < since.timestamp()))
         }
         async fn occurrence_counts(&self, ids: &[&str]) -> Result<HashMap<String, u32>, SinkError> {
             let occ = self.occurrences.lock().unwrap();

@@ -69,8 +69,9 @@ pub struct LookupIndexConfig {
     /// for up to this long.
     pub refresh_s: u32,
     /// Dedup keys and triggers with occurrences in this many hours are indexed (at least
-    /// the suppression window plus an hour). Events older than this (by their
-    /// event time) are looked up as without the index; a message re-delivered
+    /// the suppression window plus an hour). The triggers of events older
+    /// than this (by their event time) are looked up as without the index
+    /// (unless ClickHouse has no occurrence older than it); a message re-delivered
     /// later than this after it first alerted, with a recent event time, can
     /// alert again.
     pub horizon_hours: u32,

@@ -283,6 +283,22 @@ async fn every_alert_kind_suppression_and_duplicates() {
     )
     .await;
     assert!(published.is_subset(&stored) || published.len() <= stored.len());
+    // The stored payload is the published alert (serialized once).
+    for line in env
+        .query("SELECT payload FROM {db}.alerts WHERE revision = 0 FORMAT JSONEachRow")
+        .await
+    {
+        let row: Value = serde_json::from_str(&line).unwrap();
+        let payload: Value = serde_json::from_str(row["payload"].as_str().unwrap()).unwrap();
+        let same = alerts
+            .iter()
+            .find(|x| x["alert_id"] == payload["alert_id"] && x["revision"] == 0);
+        assert_eq!(
+            same,
+            Some(&payload),
+            "stored payload differs from the published alert"
+        );
+    }
 
     // Suppression: a second occurrence within the window is counted, not sent;
     // when the window closes, exactly one update carries the count.

@@ -23,14 +23,14 @@ impl Publisher {
     pub async fn publish_all(
         &self,
         topic: &str,
-        records: &[(String, Vec<u8>)],
+        records: &[(impl AsRef<[u8]>, impl AsRef<[u8]>)],
     ) -> Result<(), KafkaError> {
         let mut pending = Vec::with_capacity(records.len());
         for (key, payload) in records {
             loop {
                 let rec = FutureRecord::to(topic)
-                    .key(key.as_bytes())
-                    .payload(payload.as_slice());
+                    .key(key.as_ref())
+                    .payload(payload.as_ref());
                 match self.producer.send_result(rec) {
                     Ok(f) => {
                         pending.push(f);

@@ -49,7 +49,7 @@ impl AlertLane {
             Err(e) => return Lane::EvaluateFailed(e.to_string()),
         };
         let took = t.elapsed();
-        if let Err(e) = self.publish(&evaluation.alerts).await {
+        if let Err(e) = self.publish(&evaluation).await {
             return Lane::PublishFailed(evaluation, format!("{e:#}"));
         }
         let stages = &self.metrics.stage_seconds;
@@ -67,8 +67,12 @@ impl AlertLane {
         Lane::Published(n)
     }
 
-    pub async fn publish(&self, alerts: &[voc_sink::Alert]) -> anyhow::Result<()> {
-        let records = super::encode(alerts, |a| a.key())?;
+    /// Publish the evaluation's alerts (their JSON as evaluated).
+    pub async fn publish(&self, evaluation: &Evaluation) -> anyhow::Result<()> {
+        let records: Vec<(String, &[u8])> = evaluation
+            .encoded()
+            .map(|(a, json)| (a.key(), json.as_bytes()))
+            .collect();
         self.publisher.publish_all(&self.topic, &records).await?;
         Ok(())
     }

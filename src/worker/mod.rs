@@ -462,7 +462,7 @@ impl Worker {
             lane.published(evaluation);
             return;
         }
-        match lane.publish(&evaluation.alerts).await {
+        match lane.publish(&evaluation).await {
             Ok(()) => lane.published(evaluation),
             Err(e) => {
                 self.metrics

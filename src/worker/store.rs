@@ -262,7 +262,7 @@ impl Storage {
         };
         let n = evaluation.alerts.len();
         self.retrier
-            .run("kafka_alerts", None, || lane.publish(&evaluation.alerts))
+            .run("kafka_alerts", None, || lane.publish(&evaluation))
             .await?;
         lane.published(evaluation);
         Ok(n)

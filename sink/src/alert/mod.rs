@@ -84,6 +84,9 @@ pub struct Candidate {
 #[derive(Debug, Default)]
 pub struct Evaluation {
     pub alerts: Vec<Alert>,
+    /// Each alert's JSON, in the same order (serialized once: published,
+    /// stored in ClickHouse and kept by its suppression window as is).
+    payloads: Vec<Arc<str>>,
     occurrences: Vec<store::OccurrenceRow>,
 }
 
@@ -97,9 +100,23 @@ impl Evaluation {
     /// and later runs suppress and count them.
     pub async fn record<H: AlertHistory>(&self, history: &H) -> Result<(), AlertError> {
         if !self.is_empty() {
-            history.record(&self.alerts, &self.occurrences).await?;
+            history
+                .record(&self.alerts, &self.payloads, &self.occurrences)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Each alert with its JSON.
+    pub fn encoded(&self) -> impl Iterator<Item = (&Alert, &str)> {
+        self.alerts.iter().zip(self.payloads.iter().map(|p| &**p))
+    }
+
+    /// Append another evaluation (the recorder merges what accumulated).
+    fn extend(&mut self, more: Evaluation) {
+        self.alerts.extend(more.alerts);
+        self.payloads.extend(more.payloads);
+        self.occurrences.extend(more.occurrences);
     }
 }
 
@@ -117,7 +134,7 @@ pub struct Alerter<H: AlertHistory> {
     spike_inbox: Option<SpikeInbox>,
     /// Alerts decided but not yet returned (an `evaluate` that failed halfway
     /// returns them on its retry, so nothing decided is lost).
-    outbox: Vec<Alert>,
+    outbox: Vec<(Alert, Arc<str>)>,
     /// Negative touches of batches not yet stored (see [`RecentTouches`]).
     recent: RecentTouches,
     /// Keys ClickHouse holds: the others are not looked up (none: all are).
@@ -183,7 +200,10 @@ impl<H: AlertHistory> Alerter<H> {
         // kept in the outbox until returned.
         let t0 = std::time::Instant::now();
         let updates = self.suppressor.close_due(&self.history, now).await?;
-        self.outbox.extend(updates);
+        self.outbox.extend(updates.into_iter().map(|a| {
+            let json = suppress::encode(&a);
+            (a, json)
+        }));
         let t_close = t0.elapsed();
         let mut candidates = Vec::new();
         let tiers = self.customer_tiers(events).await?;
@@ -376,8 +396,10 @@ impl<H: AlertHistory> Alerter<H> {
             wanted = wanted.len(),
             "alert evaluation"
         );
+        let (alerts, payloads) = std::mem::take(&mut self.outbox).into_iter().unzip();
         Ok(Evaluation {
-            alerts: std::mem::take(&mut self.outbox),
+            alerts,
+            payloads,
             occurrences: decided.occurrences,
         })
     }
@@ -620,8 +642,7 @@ async fn record_loop(
         let mut merged = first;
         let mut n = 1;
         while let Ok(more) = rx.try_recv() {
-            merged.alerts.extend(more.alerts);
-            merged.occurrences.extend(more.occurrences);
+            merged.extend(more);
             n += 1;
         }
         let mut delay = std::time::Duration::from_millis(200);

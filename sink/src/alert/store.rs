@@ -65,11 +65,12 @@ pub struct AlertRow<'a> {
     pub tag_ids: Vec<&'a str>,
     pub departments: &'a [String],
     pub work_order_title: &'a str,
-    pub payload: String,
+    pub payload: &'a str,
 }
 
 impl<'a> AlertRow<'a> {
-    pub fn of(a: &'a Alert) -> Self {
+    /// `payload`: the alert's JSON (as published).
+    pub fn of(a: &'a Alert, payload: &'a str) -> Self {
         AlertRow {
             alert_id: &a.alert_id,
             revision: a.revision,
@@ -86,7 +87,7 @@ impl<'a> AlertRow<'a> {
             tag_ids: a.tags.iter().map(|t| t.id.as_str()).collect(),
             departments: &a.departments,
             work_order_title: &a.work_order_title,
-            payload: serde_json::to_string(a).unwrap_or_default(),
+            payload,
         }
     }
 }
@@ -164,9 +165,11 @@ pub trait AlertHistory: Send + Sync {
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, SinkError>> + Send;
     /// Store published alerts and the occurrences behind them.
+    /// `payloads`: each alert's JSON, in order.
     fn record(
         &self,
         alerts: &[Alert],
+        payloads: &[std::sync::Arc<str>],
         occurrences: &[OccurrenceRow],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
@@ -674,6 +677,7 @@ impl AlertHistory for ClickHouseHistory {
     async fn record(
         &self,
         alerts: &[Alert],
+        payloads: &[std::sync::Arc<str>],
         occurrences: &[OccurrenceRow],
     ) -> Result<(), SinkError> {
         let timeout = std::time::Duration::from_millis(self.cfg.timeout_ms);
@@ -698,8 +702,11 @@ impl AlertHistory for ClickHouseHistory {
                     .insert::<AlertRow<'_>>("alerts")
                     .await
                     .map_err(|e| self.err(e))?;
-                for a in alerts {
-                    ins.write(&AlertRow::of(a)).await.map_err(|e| self.err(e))?;
+                debug_assert_eq!(alerts.len(), payloads.len());
+                for (a, p) in alerts.iter().zip(payloads) {
+                    ins.write(&AlertRow::of(a, p))
+                        .await
+                        .map_err(|e| self.err(e))?;
                 }
                 ins.end().await.map_err(|e| self.err(e))?;
             }
@@ -903,7 +910,12 @@ pub mod memory {
             }
             Ok(out.into_iter().map(|(k, v)| (k, v.len() as u32)).collect())
         }
-        async fn record(&self, alerts: &[Alert], occ: &[OccurrenceRow]) -> Result<(), SinkError> {
+        async fn record(
+            &self,
+            alerts: &[Alert],
+            _: &[std::sync::Arc<str>],
+            occ: &[OccurrenceRow],
+        ) -> Result<(), SinkError> {
             self.alerts.lock().unwrap().extend(alerts.iter().cloned());
             self.occurrences.lock().unwrap().extend(occ.iter().cloned());
             Ok(())

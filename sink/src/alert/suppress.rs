@@ -22,6 +22,7 @@ use super::store::{AlertHistory, OccurrenceRow};
 use super::{Alert, AlertError, Candidate};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 struct Window {
     alert_id: String,
@@ -33,18 +34,11 @@ struct Window {
 
 /// A window's first alert, kept until the window closes (an hour by default,
 /// so thousands of them at high alert rates): as its JSON in one allocation,
-/// about half the memory of the struct's many small strings and vectors.
-struct FirstAlert(Box<str>);
+/// about half the memory of the struct's many small strings and vectors; the
+/// same JSON that is published and stored (serialized once).
+struct FirstAlert(Arc<str>);
 
 impl FirstAlert {
-    fn new(a: &Alert) -> Self {
-        FirstAlert(
-            serde_json::to_string(a)
-                .expect("an alert serializes")
-                .into_boxed_str(),
-        )
-    }
-
     fn alert(&self) -> Alert {
         serde_json::from_str(&self.0).expect("a first alert kept as JSON reads back")
     }
@@ -66,8 +60,16 @@ pub struct Lookups {
 /// What to publish now, and the occurrence rows to store once published.
 #[derive(Debug, Default)]
 pub struct Decision {
-    pub publish: Vec<Alert>,
+    /// New alerts with their JSON (published and stored as is).
+    pub publish: Vec<(Alert, Arc<str>)>,
     pub occurrences: Vec<OccurrenceRow>,
+}
+
+/// An alert's JSON, as published, stored and kept.
+pub fn encode(a: &Alert) -> Arc<str> {
+    serde_json::to_string(a)
+        .expect("an alert serializes")
+        .into()
 }
 
 impl Suppressor {
@@ -211,16 +213,17 @@ impl Suppressor {
                             i > 0,
                         ));
                     }
+                    let json = encode(&a);
                     self.open.insert(
                         key,
                         Window {
                             alert_id: a.alert_id.clone(),
                             closes_at: a.window_closes_at,
-                            owned: Some(FirstAlert::new(&a)),
+                            owned: Some(FirstAlert(json.clone())),
                             triggers: fresh.into_iter().collect(),
                         },
                     );
-                    out.publish.push(a);
+                    out.publish.push((a, json));
                 }
             }
         }

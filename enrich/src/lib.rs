@@ -10,6 +10,7 @@ pub mod clause;
 pub mod derive;
 pub mod enricher;
 pub mod features;
+pub mod idf;
 pub mod model;
 pub mod normalize;
 pub mod pii;

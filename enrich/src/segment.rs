@@ -2,10 +2,10 @@
 //! models/banking_dict.txt, so 手机银行, 转账限额, 转人工 stay single tokens,
 //! plus TF-IDF keyword extraction over those same tokens.
 
-use jieba_rs::{Jieba, KeywordExtract, TfIdf};
-use std::collections::{HashMap, HashSet};
+use crate::idf::IdfTable;
+use jieba_rs::{Jieba, KeywordExtractConfig};
+use std::collections::HashSet;
 use std::io::BufReader;
-use std::sync::RwLock;
 
 /// The user dictionary shipped in models/ (compiled in; a path in config may replace it).
 pub const BUNDLED_DICT: &str = include_str!("../../models/banking_dict.txt");
@@ -17,16 +17,10 @@ pub struct DictError(String);
 /// A segmenter built once (~100 ms) and shared by all items.
 pub struct Segmenter {
     jieba: Jieba,
-    tfidf: TfIdf,
+    /// jieba's IDF table (its median for other words, as jieba does).
+    idf: IdfTable,
     stop_words: HashSet<String>,
-    /// IDF of words outside jieba's IDF table (its median, as jieba uses).
-    median_idf: f64,
-    /// IDF per word, learnt on first sight (see [`Segmenter::idf`]).
-    idf_cache: RwLock<HashMap<String, f64>>,
 }
-
-/// Words whose IDF is remembered; beyond this the cache stops growing.
-const IDF_CACHE_WORDS: usize = 500_000;
 
 impl Segmenter {
     pub fn new(user_dict: &str) -> Result<Self, DictError> {
@@ -34,18 +28,17 @@ impl Segmenter {
         jieba
             .load_dict(&mut BufReader::new(user_dict.as_bytes()))
             .map_err(|e| DictError(e.to_string()))?;
-        let tfidf = TfIdf::default();
-        let stop_words = tfidf.config().stop_words().iter().cloned().collect();
-        let mut segmenter = Segmenter {
+        // jieba's default stop words (as its TF-IDF extractor uses).
+        let stop_words = KeywordExtractConfig::default()
+            .stop_words()
+            .iter()
+            .cloned()
+            .collect();
+        Ok(Segmenter {
             jieba,
-            tfidf,
+            idf: IdfTable::bundled(),
             stop_words,
-            median_idf: 0.0,
-            idf_cache: RwLock::new(HashMap::new()),
-        };
-        // A Latin run is never split and is in no IDF table: its weight is the median.
-        segmenter.median_idf = segmenter.probe_idf("qzxvkjwq").unwrap_or(10.0);
-        Ok(segmenter)
+        })
     }
 
     pub fn bundled() -> Self {
@@ -84,7 +77,7 @@ impl Segmenter {
         let total: u32 = tf.iter().map(|(_, n)| n).sum();
         let mut scored: Vec<(f64, &str)> = tf
             .into_iter()
-            .map(|(w, n)| (n as f64 * self.idf(w) / total as f64, w))
+            .map(|(w, n)| (n as f64 * self.idf.get(w) / total as f64, w))
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
         scored
@@ -100,30 +93,6 @@ impl Segmenter {
             && !crate::pii::PiiKind::is_placeholder_token(w)
             && !self.stop_words.contains(w)
             && !(w.chars().any(char::is_uppercase) && self.stop_words.contains(&w.to_lowercase()))
-    }
-
-    /// jieba's IDF of `word`. jieba-rs keeps its IDF table private, so the
-    /// value is read once per word by extracting the keywords of the word
-    /// alone (tf = total = 1, so the weight is the IDF) and remembered.
-    fn idf(&self, word: &str) -> f64 {
-        if let Some(&v) = self.idf_cache.read().expect("idf cache lock").get(word) {
-            return v;
-        }
-        let v = self.probe_idf(word).unwrap_or(self.median_idf);
-        let mut cache = self.idf_cache.write().expect("idf cache lock");
-        if cache.len() < IDF_CACHE_WORDS {
-            cache.insert(word.to_string(), v);
-        }
-        v
-    }
-
-    /// The IDF jieba gives `word` when it keeps it whole; None when it splits it.
-    fn probe_idf(&self, word: &str) -> Option<f64> {
-        self.tfidf
-            .extract_keywords(&self.jieba, word, 1, Vec::new())
-            .into_iter()
-            .find(|kw| kw.keyword == word)
-            .map(|kw| kw.weight)
     }
 }
 
@@ -166,7 +135,8 @@ mod tests {
             "{k:?}"
         );
         // jieba's own extractor agrees on the top keyword of this text.
-        let jieba_top = s.tfidf.extract_keywords(&s.jieba, text, 1, Vec::new());
+        use jieba_rs::{KeywordExtract, TfIdf};
+        let jieba_top = TfIdf::default().extract_keywords(&s.jieba, text, 1, Vec::new());
         assert_eq!(jieba_top[0].keyword, "年费");
         assert!(s.keywords(&[], 5).is_empty());
         assert!(s.keywords(&s.tokens(text), 0).is_empty());
@@ -187,6 +157,6 @@ mod tests {
             "{k:?}"
         );
         // A word outside the IDF table gets the median IDF, not zero.
-        assert!(s.idf("qzxvkjwq") > 0.0 && s.idf("年费") > 0.0);
+        assert!(s.idf.get("qzxvkjwq") > 0.0 && s.idf.get("年费") > 0.0);
     }
 }

@@ -165,10 +165,21 @@ impl KafkaSourceConfig {
 /// The offsets to commit after `batch` was dealt with: per partition, the
 /// next offset after the highest one in the batch.
 pub fn next_offsets<'a>(batch: impl IntoIterator<Item = &'a OwnedMessage>) -> TopicPartitionList {
+    commit_list(
+        batch
+            .into_iter()
+            .map(|m| (m.topic(), m.partition(), m.offset())),
+    )
+}
+
+/// [`next_offsets`] of (topic, partition, offset) positions.
+pub fn commit_list<'a>(
+    positions: impl IntoIterator<Item = (&'a str, i32, i64)>,
+) -> TopicPartitionList {
     let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    for m in batch {
-        let e = next.entry((m.topic(), m.partition())).or_insert(0);
-        *e = (*e).max(m.offset() + 1);
+    for (topic, partition, offset) in positions {
+        let e = next.entry((topic, partition)).or_insert(0);
+        *e = (*e).max(offset + 1);
     }
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), offset) in next {

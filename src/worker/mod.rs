@@ -39,7 +39,7 @@ use retry::Retrier;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{Enriched, Storage};
+use store::{Consumed, Enriched, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
@@ -385,6 +385,9 @@ impl Worker {
             .stage_seconds
             .with_label_values(&["decode"])
             .observe(started.elapsed().as_secs_f64());
+        // Decoded (dead letters copied what they need): keep only positions.
+        let consumed = Consumed::of(&batch);
+        drop(batch);
 
         let enricher = self.enricher.clone();
         let metrics = self.metrics.clone();
@@ -418,7 +421,7 @@ impl Worker {
         };
         Ok(Enriched {
             seq,
-            batch,
+            consumed,
             events,
             dead,
             started,

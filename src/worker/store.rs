@@ -24,12 +24,67 @@ use voc_sink::{ClickHouseSink, DeadLetter, Publisher};
 pub struct Enriched {
     /// Batch sequence number (increasing in offset order).
     pub seq: u64,
-    pub batch: Vec<OwnedMessage>,
+    /// Where the batch's messages came from (their payloads are dropped once
+    /// decoded: a batch waiting for storage holds ~30 bytes per message).
+    pub consumed: Consumed,
     pub events: Arc<Vec<EnrichedEvent>>,
     pub dead: Vec<DeadLetter>,
     pub started: Instant,
     /// The alert lane of this batch (when alerts are enabled).
     pub alerts: Option<tokio::task::JoinHandle<Lane>>,
+}
+
+/// The positions and broker timestamps of a batch's messages: what the
+/// commit and the produce-to-visible latency need once they are decoded.
+#[derive(Default)]
+pub struct Consumed {
+    topics: Vec<String>,
+    /// (index into `topics`, partition, offset, broker timestamp in ms).
+    at: Vec<(u16, i32, i64, Option<i64>)>,
+}
+
+impl Consumed {
+    pub fn of(messages: &[OwnedMessage]) -> Self {
+        let mut c = Consumed {
+            topics: Vec::new(),
+            at: Vec::with_capacity(messages.len()),
+        };
+        for m in messages {
+            let t = match c.topics.iter().position(|t| t == m.topic()) {
+                Some(i) => i,
+                None => {
+                    c.topics.push(m.topic().to_string());
+                    c.topics.len() - 1
+                }
+            };
+            c.at.push((
+                t as u16,
+                m.partition(),
+                m.offset(),
+                m.timestamp().to_millis(),
+            ));
+        }
+        c
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// (topic, partition, offset) of each message.
+    pub fn positions(&self) -> impl Iterator<Item = (&str, i32, i64)> {
+        self.at
+            .iter()
+            .map(|&(t, p, o, _)| (self.topics[t as usize].as_str(), p, o))
+    }
+
+    /// Broker timestamp (ms) by (topic, partition, offset).
+    fn timestamps(&self) -> HashMap<(&str, i32, i64), i64> {
+        self.at
+            .iter()
+            .filter_map(|&(t, p, o, ts)| Some(((self.topics[t as usize].as_str(), p, o), ts?)))
+            .collect()
+    }
 }
 
 /// Shortest time between the starts of two inserts: batches arriving
@@ -158,8 +213,7 @@ impl Storage {
             }
         }
 
-        let messages: Vec<&OwnedMessage> = batches.iter().flat_map(|b| b.batch.iter()).collect();
-        self.commit(messages.iter().copied());
+        self.commit(batches.iter().flat_map(|b| b.consumed.positions()));
         let (stored, dead): (usize, usize) = batches
             .iter()
             .map(|b| (b.events.len(), b.dead.len()))
@@ -169,7 +223,7 @@ impl Storage {
             .unwrap_or_else(|p| p.into_inner())
             .committed(stored, dead);
         for b in &batches {
-            metrics.batch_events.observe(b.batch.len() as f64);
+            metrics.batch_events.observe(b.consumed.len() as f64);
             metrics
                 .stage_seconds
                 .with_label_values(&["total"])
@@ -191,16 +245,7 @@ impl Storage {
         let metrics = self.metrics();
         let mut latencies: Vec<u32> = Vec::new();
         for b in batches {
-            let lineage_ts: HashMap<(&str, i32, i64), i64> = b
-                .batch
-                .iter()
-                .filter_map(|m| {
-                    Some((
-                        (m.topic(), m.partition(), m.offset()),
-                        m.timestamp().to_millis()?,
-                    ))
-                })
-                .collect();
+            let lineage_ts = b.consumed.timestamps();
             for e in b.events.iter() {
                 metrics
                     .stored
@@ -269,8 +314,8 @@ impl Storage {
     }
 
     /// Commit the next offset of every partition in the messages.
-    fn commit<'a>(&self, messages: impl IntoIterator<Item = &'a OwnedMessage>) {
-        let tpl = voc_ingest::consumer::next_offsets(messages);
+    fn commit<'a>(&self, positions: impl IntoIterator<Item = (&'a str, i32, i64)>) {
+        let tpl = voc_ingest::consumer::commit_list(positions);
         let consumer = &self.retrier.consumer;
         match tokio::task::block_in_place(|| consumer.commit(&tpl, CommitMode::Sync)) {
             Ok(()) => self.metrics().last_commit.set(Utc::now().timestamp()),

@@ -2,7 +2,7 @@
 //! the payload `voc classify` prints. Its JSON shape is documented in
 //! docs/enriched-event.md; `schema` names the version.
 
-use crate::{Channel, Keys, Lineage, Nps, Polarity, TimeSource};
+use crate::{Channel, Keys, Lineage, Nps, Polarity, TimeSource, Tokens};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +81,7 @@ pub struct EnrichedEvent {
     pub text: String,
     /// Normalized, PII-masked context (agent turns of a call), may be empty.
     pub context_text: String,
-    pub tokens: Vec<String>,
+    pub tokens: Tokens,
     pub keywords: Vec<String>,
     pub sentiment: Sentiment,
     pub tags: Vec<TagScore>,

@@ -14,9 +14,11 @@ pub mod event;
 pub mod feedback;
 pub mod nps;
 pub mod taxonomy;
+pub mod tokens;
 
 pub use channel::Channel;
 pub use event::{EnrichedEvent, Experience, Sentiment, SentimentLabel, SentimentSource, TagScore};
 pub use feedback::{event_id, Feedback, Keys, Lineage, TimeSource};
 pub use nps::{Nps, NpsScore, NpsSegment};
 pub use taxonomy::{Polarity, TagDef, Taxonomy, TaxonomyError};
+pub use tokens::Tokens;

@@ -350,7 +350,7 @@ impl Shard {
                 keys,
                 text: prep.text,
                 context_text,
-                tokens: prep.tokens,
+                tokens: prep.tokens.iter().collect(),
                 keywords,
                 sentiment,
                 tags,

@@ -231,7 +231,7 @@ pub struct FeedbackRow<'a> {
     pub thread_id: &'a str,
     pub text: &'a str,
     pub context_text: &'a str,
-    pub tokens: &'a [String],
+    pub tokens: &'a voc_core::Tokens,
     pub keywords: &'a [String],
     pub sentiment_label: &'a str,
     pub sentiment_score: f32,

@@ -746,7 +746,7 @@ pub(crate) mod tests {
             },
             text: "大堂经理很热情，但是卡里的钱被盗刷了".into(),
             context_text: String::new(),
-            tokens: vec![],
+            tokens: Default::default(),
             keywords: vec![],
             sentiment: Sentiment {
                 label: if sentiment < -0.2 {
@@ -1123,7 +1123,7 @@ pub(crate) mod tests {
         // does not hold the key or the trigger (counted three days ago,
         // beyond its horizon), but the event is older than the horizon, so
         // the seen trigger is looked up and found.
-        let mut two = alerter(quiet());
+        let two = alerter(quiet());
         first.record(two.history()).await.unwrap();
         let index = Arc::new(index::LookupIndex::new(&quiet().lookup_index));
         index.reload(two.history(), &quiet(), now()).await;

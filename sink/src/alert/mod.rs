@@ -907,6 +907,40 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_window_update_waits_for_its_first_alert_in_clickhouse() {
+        let mut a = alerter(quiet());
+        let t0 = now();
+        let ev = |id: &str| event(id, "C1", Channel::App, &["c03.t02"], Some(1), -0.8);
+        let first = a.evaluate(&[ev("e1")], t0).await.unwrap();
+        assert_eq!(first.alerts.len(), 1);
+        let second = a
+            .evaluate(&[ev("e2")], t0 + Duration::minutes(5))
+            .await
+            .unwrap();
+        assert!(second.alerts.is_empty());
+        // Closed with two occurrences, but the first alert is not stored
+        // yet: no update now, and the key's window is closed all the same.
+        let later = t0 + Duration::minutes(61);
+        let out = a.evaluate(&[], later).await.unwrap();
+        assert!(out.alerts.is_empty(), "{:?}", out.alerts);
+        assert_eq!(a.suppressor.open_windows(), 0);
+        // Stored: the next evaluation publishes the update.
+        first.record(a.history()).await.unwrap();
+        let out = a.evaluate(&[], later + Duration::seconds(1)).await.unwrap();
+        assert_eq!(out.alerts.len(), 1, "{:?}", out.alerts);
+        let u = &out.alerts[0];
+        assert_eq!(
+            (u.alert_id.as_str(), u.revision, u.occurrences),
+            (first.alerts[0].alert_id.as_str(), 1, 2)
+        );
+        assert!(a
+            .evaluate(&[], later + Duration::seconds(2))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
     async fn suppression_counts_and_updates_once_and_ignores_duplicates() {
         let v = schema_validator();
         let mut a = alerter(quiet());

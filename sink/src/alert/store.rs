@@ -138,6 +138,11 @@ pub trait AlertHistory: Send + Sync {
         &self,
         pairs: &[(&str, &str)],
     ) -> impl Future<Output = Result<HashSet<(String, String)>, SinkError>> + Send;
+    /// The stored JSON (`payload`) of these alerts' first revision, by alert id.
+    fn first_alerts(
+        &self,
+        alert_ids: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, String>, SinkError>> + Send;
     /// Distinct occurrences per alert id.
     fn occurrence_counts(
         &self,
@@ -217,6 +222,12 @@ struct PairRow {
 #[derive(Debug, Row, Deserialize)]
 struct KeyRow {
     key: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct PayloadRow {
+    alert_id: String,
+    payload: String,
 }
 
 #[derive(Debug, Row, Deserialize)]
@@ -654,6 +665,20 @@ impl AlertHistory for ClickHouseHistory {
         Ok(rows.first().is_some_and(|r| r.found > 0))
     }
 
+    async fn first_alerts(&self, alert_ids: &[&str]) -> Result<HashMap<String, String>, SinkError> {
+        let rows: Vec<PayloadRow> = self
+            .fetch_chunked(alert_ids, |part| {
+                format!(
+                    "SELECT alert_id, any(payload) AS payload FROM {}.alerts \
+                     WHERE alert_id IN ({}) AND revision = 0 GROUP BY alert_id",
+                    self.db(),
+                    in_list(part.iter().copied())
+                )
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.alert_id, r.payload)).collect())
+    }
+
     async fn occurrence_counts(
         &self,
         alert_ids: &[&str],
@@ -899,6 +924,16 @@ pub mod memory {
                 .unwrap()
                 .iter()
                 .any(|o| (o.seen_at as i64) < since.timestamp()))
+        }
+        async fn first_alerts(&self, ids: &[&str]) -> Result<HashMap<String, String>, SinkError> {
+            Ok(self
+                .alerts
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|a| a.revision == 0 && ids.contains(&a.alert_id.as_str()))
+                .map(|a| (a.alert_id.clone(), serde_json::to_string(a).unwrap()))
+                .collect())
         }
         async fn occurrence_counts(&self, ids: &[&str]) -> Result<HashMap<String, u32>, SinkError> {
             let occ = self.occurrences.lock().unwrap();

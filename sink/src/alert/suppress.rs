@@ -24,29 +24,37 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+/// An open suppression window, kept until it closes (an hour by default: one
+/// per alerted dedup key, so hundreds of thousands at high alert rates), so
+/// it holds little: no copy of the alert (read back from ClickHouse when the
+/// window closes with more occurrences than it carried) and its triggers as
+/// 64-bit hashes.
 struct Window {
     alert_id: String,
     closes_at: DateTime<Utc>,
-    /// The published first alert, when this worker opened the window.
-    owned: Option<FirstAlert>,
-    triggers: HashSet<String>,
+    /// When this worker opened the window: the occurrences its first alert carried.
+    owned: Option<u32>,
+    triggers: Vec<u64>,
 }
 
-/// A window's first alert, kept until the window closes (an hour by default,
-/// so thousands of them at high alert rates): as its JSON in one allocation,
-/// about half the memory of the struct's many small strings and vectors; the
-/// same JSON that is published and stored (serialized once).
-struct FirstAlert(Arc<str>);
-
-impl FirstAlert {
-    fn alert(&self) -> Alert {
-        serde_json::from_str(&self.0).expect("a first alert kept as JSON reads back")
-    }
+fn trigger_hash(t: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(t.as_bytes())
 }
 
 pub struct Suppressor {
     window: Duration,
     open: HashMap<String, Window>,
+    /// Closed windows of this worker that counted more than their first
+    /// alert, whose first alert was not readable in ClickHouse yet (the
+    /// recorder still writing it): their update is tried again.
+    pending: Vec<Closed>,
+}
+
+/// A closed window of this worker, waiting for its update to be decided.
+struct Closed {
+    alert_id: String,
+    first_occurrences: u32,
+    triggers: u32,
 }
 
 /// ClickHouse's view of some dedup keys: windows open elsewhere (key ->
@@ -77,6 +85,7 @@ impl Suppressor {
         Suppressor {
             window: Duration::minutes(window_minutes as i64),
             open: HashMap::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -164,7 +173,7 @@ impl Suppressor {
                 .triggers
                 .into_iter()
                 .filter(|t| !seen.contains(&(key.clone(), t.clone())))
-                .filter(|t| known.is_none_or(|k| !k.contains(t)))
+                .filter(|t| known.is_none_or(|k| !k.contains(&trigger_hash(t))))
                 .collect();
             if fresh.is_empty() {
                 continue;
@@ -177,7 +186,7 @@ impl Suppressor {
                             alert_id: alert_id.clone(),
                             closes_at: *closes_at,
                             owned: None,
-                            triggers: HashSet::new(),
+                            triggers: Vec::new(),
                         },
                     );
                 }
@@ -194,7 +203,7 @@ impl Suppressor {
                             now,
                             true,
                         ));
-                        w.triggers.insert(t);
+                        w.triggers.push(trigger_hash(&t));
                     }
                 }
                 None => {
@@ -219,8 +228,8 @@ impl Suppressor {
                         Window {
                             alert_id: a.alert_id.clone(),
                             closes_at: a.window_closes_at,
-                            owned: Some(FirstAlert(json.clone())),
-                            triggers: fresh.into_iter().collect(),
+                            owned: Some(a.occurrences),
+                            triggers: fresh.iter().map(|t| trigger_hash(t)).collect(),
                         },
                     );
                     out.publish.push((a, json));
@@ -231,7 +240,10 @@ impl Suppressor {
     }
 
     /// Updates for this worker's windows that closed with more occurrences
-    /// than their first alert carried (counted across all workers).
+    /// than their first alert carried (counted across all workers). The
+    /// first alert is read back from ClickHouse (windows keep no copy); one
+    /// not readable yet is tried again at the next call. Windows are closed
+    /// only once the lookups succeeded.
     pub async fn close_due<H: AlertHistory>(
         &mut self,
         history: &H,
@@ -243,37 +255,73 @@ impl Suppressor {
             .filter(|(_, w)| w.owned.is_some() && w.closes_at <= now)
             .map(|(k, _)| k.clone())
             .collect();
-        if due.is_empty() {
+        if due.is_empty() && self.pending.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = due
+        let mut closed: Vec<Closed> = due
             .iter()
             .filter_map(|k| self.open.get(k))
-            .map(|w| w.alert_id.as_str())
+            .filter_map(|w| {
+                Some(Closed {
+                    alert_id: w.alert_id.clone(),
+                    first_occurrences: w.owned?,
+                    triggers: w.triggers.len() as u32,
+                })
+            })
             .collect();
+        closed.extend(self.pending.iter().map(|c| Closed {
+            alert_id: c.alert_id.clone(),
+            ..*c
+        }));
+        let ids: Vec<&str> = closed.iter().map(|c| c.alert_id.as_str()).collect();
         let counts = history.occurrence_counts(&ids).await?;
-        let mut out = Vec::new();
-        for k in due {
-            let Some(w) = self.open.remove(&k) else {
-                continue;
-            };
-            let Some(first) = w.owned.map(|f| f.alert()) else {
-                continue;
-            };
-            let total = counts
-                .get(&w.alert_id)
+        let total = |c: &Closed| {
+            counts
+                .get(&c.alert_id)
                 .copied()
                 .unwrap_or(0)
-                .max(w.triggers.len() as u32);
-            if total > first.occurrences {
-                let mut update = first;
-                update.revision = 1;
-                update.created_at = now;
-                update.occurrences = total;
-                update.suppressed = total - 1;
-                out.push(update);
-            }
+                .max(c.triggers)
+        };
+        let grown: Vec<&Closed> = closed
+            .iter()
+            .filter(|c| total(c) > c.first_occurrences)
+            .collect();
+        let wanted: Vec<&str> = grown.iter().map(|c| c.alert_id.as_str()).collect();
+        let firsts = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            history.first_alerts(&wanted).await?
+        };
+        let mut out = Vec::new();
+        let mut pending = Vec::new();
+        for c in grown {
+            let first = firsts
+                .get(&c.alert_id)
+                .and_then(|json| serde_json::from_str::<Alert>(json).ok());
+            let Some(mut update) = first else {
+                pending.push(Closed {
+                    alert_id: c.alert_id.clone(),
+                    ..*c
+                });
+                continue;
+            };
+            let n = total(c);
+            update.revision = 1;
+            update.created_at = now;
+            update.occurrences = n;
+            update.suppressed = n - 1;
+            out.push(update);
         }
+        if !pending.is_empty() {
+            tracing::warn!(
+                windows = pending.len(),
+                "closing suppression windows: first alert not readable in ClickHouse yet; trying again"
+            );
+        }
+        for k in &due {
+            self.open.remove(k);
+        }
+        self.pending = pending;
         Ok(out)
     }
 }

@@ -1060,10 +1060,16 @@ pub(crate) mod tests {
 
     /// An alerter whose lookup index was loaded from its (empty) history.
     async fn indexed(cfg: AlertConfig) -> Alerter<MemoryHistory> {
-        let index = Arc::new(index::LookupIndex::new(&cfg.lookup_index));
-        let a = alerter(cfg.clone()).with_index(index.clone());
-        index.reload(a.history(), &cfg, now()).await;
-        a
+        with_loaded_index(alerter(cfg)).await.0
+    }
+
+    /// `a` with a lookup index loaded from its history now.
+    async fn with_loaded_index(
+        a: Alerter<MemoryHistory>,
+    ) -> (Alerter<MemoryHistory>, Arc<index::LookupIndex>) {
+        let index = Arc::new(index::LookupIndex::new(&a.cfg.lookup_index));
+        index.reload(a.history(), &a.cfg, now()).await;
+        (a.with_index(index.clone()), index)
     }
 
     #[tokio::test]
@@ -1159,10 +1165,8 @@ pub(crate) mod tests {
         // the seen trigger is looked up and found.
         let two = alerter(quiet());
         first.record(two.history()).await.unwrap();
-        let index = Arc::new(index::LookupIndex::new(&quiet().lookup_index));
-        index.reload(two.history(), &quiet(), now()).await;
+        let (mut two, index) = with_loaded_index(two).await;
         assert!(!index.holds_all_triggers());
-        let mut two = two.with_index(index);
         let out = two.evaluate(&[e1], now()).await.unwrap();
         assert!(
             out.alerts.is_empty() && out.occurrences.is_empty(),
@@ -1188,9 +1192,7 @@ pub(crate) mod tests {
         // since the reload is not seen, the documented gap).
         let two = alerter(quiet());
         first.record(two.history()).await.unwrap();
-        let index = Arc::new(index::LookupIndex::new(&quiet().lookup_index));
-        index.reload(two.history(), &quiet(), now()).await;
-        let mut two = two.with_index(index);
+        let (mut two, _) = with_loaded_index(two).await;
         second.record(two.history()).await.unwrap();
         let e3 = event("e3", "C2", Channel::Branch, &["c03.t02"], Some(2), -0.8);
         let out = two.evaluate(&[e1, e3], now()).await.unwrap();
@@ -1224,9 +1226,7 @@ pub(crate) mod tests {
         // Fresh tables: nothing older than the horizon, so the index holds
         // every trigger and three-day-old events are not looked up.
         let cfg = quiet();
-        let index = Arc::new(index::LookupIndex::new(&cfg.lookup_index));
-        let mut a = alerter(cfg.clone()).with_index(index.clone());
-        index.reload(a.history(), &cfg, now()).await;
+        let (mut a, index) = with_loaded_index(alerter(cfg.clone())).await;
         assert!(index.holds_all_triggers());
         let out = a.evaluate(&batch(3), now()).await.unwrap();
         assert_eq!(out.alerts.len(), 1);

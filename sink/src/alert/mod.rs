@@ -1151,14 +1151,20 @@ pub(crate) mod tests {
         assert_eq!(alerts[0].repeat.as_ref().unwrap().occasions, 3);
     }
 
-    #[tokio::test]
-    async fn events_older_than_the_index_are_looked_up() {
+    /// A worker alerts on a three-day-old event e1 three days ago.
+    async fn alerted_three_days_ago() -> (Alerter<MemoryHistory>, Evaluation, EnrichedEvent) {
         let mut one = alerter(quiet());
         let old = now() - Duration::days(3);
         let mut e1 = event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8);
         e1.event_time = old;
         let first = one.evaluate(std::slice::from_ref(&e1), old).await.unwrap();
         assert_eq!(first.alerts.len(), 1);
+        (one, first, e1)
+    }
+
+    #[tokio::test]
+    async fn events_older_than_the_index_are_looked_up() {
+        let (_, first, e1) = alerted_three_days_ago().await;
         // Re-delivered three days later, after the window closed: the index
         // does not hold the key or the trigger (counted three days ago,
         // beyond its horizon), but the event is older than the horizon, so
@@ -1177,11 +1183,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn only_the_old_events_of_a_batch_bypass_the_index() {
-        let mut one = alerter(quiet());
-        let old = now() - Duration::days(3);
-        let mut e1 = event("e1", "C1", Channel::App, &["c03.t02"], Some(1), -0.8);
-        e1.event_time = old;
-        let first = one.evaluate(std::slice::from_ref(&e1), old).await.unwrap();
+        let (mut one, first, e1) = alerted_three_days_ago().await;
         let e2 = event("e2", "C2", Channel::App, &["c03.t02"], Some(1), -0.8);
         let second = one.evaluate(&[e2], now()).await.unwrap();
         assert_eq!((first.alerts.len(), second.alerts.len()), (1, 1));

@@ -34,7 +34,22 @@ struct Window {
     closes_at: DateTime<Utc>,
     /// When this worker opened the window: the occurrences its first alert carried.
     owned: Option<u32>,
+    /// Hashes of the triggers counted here, ascending (a key can collect
+    /// thousands in its hour: looked up by binary search).
     triggers: Vec<u64>,
+}
+
+impl Window {
+    fn has(&self, trigger: &str) -> bool {
+        self.triggers.binary_search(&trigger_hash(trigger)).is_ok()
+    }
+
+    fn add(&mut self, trigger: &str) {
+        let h = trigger_hash(trigger);
+        if let Err(i) = self.triggers.binary_search(&h) {
+            self.triggers.insert(i, h);
+        }
+    }
 }
 
 fn trigger_hash(t: &str) -> u64 {
@@ -163,17 +178,23 @@ impl Suppressor {
                 }
             }
         }
-        let (elsewhere, seen) = (&lookups.elsewhere, &lookups.seen);
+        let elsewhere = &lookups.elsewhere;
+        // Borrowed, so a trigger is checked without copying its key.
+        let seen: HashSet<(&str, &str)> = lookups
+            .seen
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.as_str()))
+            .collect();
 
         let mut out = Decision::default();
         for c in merged {
             let key = c.alert.dedup_key.clone();
-            let known = self.open.get(&key).map(|w| &w.triggers);
+            let known = self.open.get(&key);
             let fresh: Vec<String> = c
                 .triggers
                 .into_iter()
-                .filter(|t| !seen.contains(&(key.clone(), t.clone())))
-                .filter(|t| known.is_none_or(|k| !k.contains(&trigger_hash(t))))
+                .filter(|t| !seen.contains(&(key.as_str(), t.as_str())))
+                .filter(|t| known.is_none_or(|w| !w.has(t)))
                 .collect();
             if fresh.is_empty() {
                 continue;
@@ -203,7 +224,7 @@ impl Suppressor {
                             now,
                             true,
                         ));
-                        w.triggers.push(trigger_hash(&t));
+                        w.add(&t);
                     }
                 }
                 None => {
@@ -223,15 +244,16 @@ impl Suppressor {
                         ));
                     }
                     let json = encode(&a);
-                    self.open.insert(
-                        key,
-                        Window {
-                            alert_id: a.alert_id.clone(),
-                            closes_at: a.window_closes_at,
-                            owned: Some(a.occurrences),
-                            triggers: fresh.iter().map(|t| trigger_hash(t)).collect(),
-                        },
-                    );
+                    let mut w = Window {
+                        alert_id: a.alert_id.clone(),
+                        closes_at: a.window_closes_at,
+                        owned: Some(a.occurrences),
+                        triggers: Vec::with_capacity(fresh.len()),
+                    };
+                    for t in &fresh {
+                        w.add(t);
+                    }
+                    self.open.insert(key, w);
                     out.publish.push((a, json));
                 }
             }
@@ -323,5 +345,27 @@ impl Suppressor {
         }
         self.pending = pending;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_counts_each_trigger_once() {
+        let mut w = Window {
+            alert_id: "a".into(),
+            closes_at: Utc::now(),
+            owned: Some(1),
+            triggers: Vec::new(),
+        };
+        let ids: Vec<String> = (0..2000).rev().map(|i| format!("e{i}")).collect();
+        for t in ids.iter().chain(ids.iter().take(10)) {
+            w.add(t);
+        }
+        assert_eq!(w.triggers.len(), 2000);
+        assert!(w.triggers.windows(2).all(|p| p[0] < p[1]));
+        assert!(ids.iter().all(|t| w.has(t)) && !w.has("e2000"));
     }
 }

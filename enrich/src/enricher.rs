@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use voc_core::event::EVENT_SCHEMA;
 use voc_core::{
     EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
+    Tokens,
 };
 
 /// Settings of the enrichment stage (`[enrich]` in the config file).
@@ -110,7 +111,7 @@ pub struct Prepared {
     pub truncated: bool,
     #[serde(skip)]
     pub pii: Vec<PiiKind>,
-    pub tokens: Vec<String>,
+    pub tokens: Tokens,
     pub features: FeatureVec,
 }
 
@@ -142,8 +143,9 @@ impl TextPipeline {
     pub fn prepare(&self, raw: &str) -> Prepared {
         let n = normalize(raw, self.max_text_chars);
         let masked = pii::mask(&n.text);
-        let tokens = self.segmenter.tokens(&masked.text);
-        let features = featurize(&masked.text, &tokens);
+        let words = self.segmenter.words(&masked.text);
+        let features = featurize(&masked.text, &words);
+        let tokens: Tokens = words.into_iter().collect();
         Prepared {
             text: masked.text,
             truncated: n.truncated,
@@ -338,7 +340,7 @@ impl Shard {
             let keywords = self
                 .text
                 .segmenter()
-                .keywords(&prep.tokens, self.cfg.keywords);
+                .keywords(prep.tokens.iter(), self.cfg.keywords);
             out.push(EnrichedEvent {
                 schema: EVENT_SCHEMA.to_string(),
                 event_id: fb.event_id(),
@@ -350,7 +352,7 @@ impl Shard {
                 keys,
                 text: prep.text,
                 context_text,
-                tokens: prep.tokens.iter().collect(),
+                tokens: prep.tokens,
                 keywords,
                 sentiment,
                 tags,
@@ -422,8 +424,8 @@ impl Shard {
                 continue;
             }
             for c in clauses {
-                let tokens = self.text.segmenter().tokens(c);
-                clause_feats.push(featurize(c, &tokens));
+                let words = self.text.segmenter().words(c);
+                clause_feats.push(featurize(c, &words));
                 owners.push(i);
             }
         }

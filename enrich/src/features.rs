@@ -96,15 +96,16 @@ fn is_clause_break(c: char) -> bool {
 /// Scanning forward with `starts_with` finds the same position as `find` (the
 /// first occurrence at or after the cursor) without building a substring
 /// searcher per token; the gap between two tokens is a few characters.
-fn clauses(text: &str, tokens: &[String]) -> Vec<u32> {
+fn clauses<S: AsRef<str>>(text: &str, tokens: &[S]) -> Vec<u32> {
     let mut pos = 0usize;
     let mut clause = 0u32;
     tokens
         .iter()
         .map(|t| {
+            let t = t.as_ref();
             let mut at = pos;
             let mut broke = false;
-            while at < text.len() && !text[at..].starts_with(t.as_str()) {
+            while at < text.len() && !text[at..].starts_with(t) {
                 let ch = text[at..].chars().next().expect("at is a char boundary");
                 broke |= is_clause_break(ch);
                 at += ch.len_utf8();
@@ -118,9 +119,10 @@ fn clauses(text: &str, tokens: &[String]) -> Vec<u32> {
         .collect()
 }
 
-pub fn featurize(text: &str, tokens: &[String]) -> FeatureVec {
+/// `tokens`: the text's word tokens in order (`Segmenter::words`).
+pub fn featurize<S: AsRef<str>>(text: &str, tokens: &[S]) -> FeatureVec {
     let mut raw: Vec<u32> = Vec::with_capacity(3 * tokens.len() + 2 * text.len() / 3 + 2);
-    raw.extend(tokens.iter().map(|t| fnv1a(b'w', t)));
+    raw.extend(tokens.iter().map(|t| fnv1a(b'w', t.as_ref())));
     // The bigram hash continues the hash of its first character's bytes, so
     // no string is built per pair.
     let mut prev: Option<u32> = None;
@@ -149,7 +151,7 @@ pub fn featurize(text: &str, tokens: &[String]) -> FeatureVec {
     let clause_of = clauses(text, tokens);
     let last = clause_of.last().copied();
     let mut negated: Option<u32> = None;
-    for (t, &c) in tokens.iter().zip(&clause_of) {
+    for (t, &c) in tokens.iter().map(AsRef::as_ref).zip(&clause_of) {
         if negated == Some(c) {
             raw.push(fnv1a(b'n', t));
         }
@@ -220,8 +222,11 @@ mod tests {
         assert!(has(&f, b'b', "年费") && has(&f, b'b', "费年") && has(&f, b'c', "好"));
         assert!(!has(&f, b'b', "费好"), "bigrams stop at punctuation");
         // Text without word characters still has its length bucket.
-        assert_eq!(featurize("。", &[]).ids, vec![fnv1a(b'L', "0") as i64]);
-        assert_eq!(featurize("", &[]).ids.len(), 1);
+        assert_eq!(
+            featurize::<&str>("。", &[]).ids,
+            vec![fnv1a(b'L', "0") as i64]
+        );
+        assert_eq!(featurize::<&str>("", &[]).ids.len(), 1);
     }
 
     #[test]

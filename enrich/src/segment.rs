@@ -47,12 +47,16 @@ impl Segmenter {
 
     /// Word tokens, without whitespace and punctuation.
     pub fn tokens(&self, text: &str) -> Vec<String> {
+        self.words(text).into_iter().map(str::to_string).collect()
+    }
+
+    /// [`Segmenter::tokens`] as slices of `text` (no allocation per token).
+    pub fn words<'a>(&self, text: &'a str) -> Vec<&'a str> {
         self.jieba
             .cut(text, true)
             .into_iter()
             .map(|t| t.word)
             .filter(|w| is_word(w))
-            .map(str::to_string)
             .collect()
     }
 
@@ -60,12 +64,12 @@ impl Segmenter {
     /// (the item's own tokens: the text is not segmented a second time), best
     /// first. Stop words and masked-PII placeholders (`PHONE`, `CARD`, ...) are
     /// never keywords.
-    pub fn keywords(&self, tokens: &[String], k: usize) -> Vec<String> {
+    pub fn keywords<'a>(&self, tokens: impl IntoIterator<Item = &'a str>, k: usize) -> Vec<String> {
         if k == 0 {
             return Vec::new();
         }
         let mut tf: Vec<(&str, u32)> = Vec::new();
-        for t in tokens.iter().map(String::as_str) {
+        for t in tokens {
             if !self.is_keyword(t) {
                 continue;
             }
@@ -128,8 +132,9 @@ mod tests {
     fn extracts_keywords() {
         let s = Segmenter::bundled();
         let text = "信用卡年费说好免的结果又扣了年费，客服推来推去";
-        let k = s.keywords(&s.tokens(text), 5);
+        let k = s.keywords(s.words(text), 5);
         assert_eq!(k.first().map(String::as_str), Some("年费"), "{k:?}");
+        assert_eq!(s.words(text), s.tokens(text), "the same tokens, borrowed");
         assert!(
             k.len() <= 5 && !k.iter().any(|w| w.chars().count() < 2),
             "{k:?}"
@@ -138,8 +143,8 @@ mod tests {
         use jieba_rs::{KeywordExtract, TfIdf};
         let jieba_top = TfIdf::default().extract_keywords(&s.jieba, text, 1, Vec::new());
         assert_eq!(jieba_top[0].keyword, "年费");
-        assert!(s.keywords(&[], 5).is_empty());
-        assert!(s.keywords(&s.tokens(text), 0).is_empty());
+        assert!(s.keywords([], 5).is_empty());
+        assert!(s.keywords(s.words(text), 0).is_empty());
     }
 
     #[test]
@@ -149,7 +154,7 @@ mod tests {
             .iter()
             .map(|t| t.to_string())
             .collect();
-        let k = s.keywords(&toks, 5);
+        let k = s.keywords(toks.iter().map(String::as_str), 5);
         assert_eq!(k[0], "挂失", "{k:?}");
         assert!(
             !k.iter()

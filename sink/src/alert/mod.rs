@@ -281,7 +281,8 @@ impl<H: AlertHistory> Alerter<H> {
         // holds every trigger: no event is too old for it.)
         let oldest_indexed = now - self.cfg.lookup_horizon();
         let index = self.index.as_deref();
-        let old_triggers: HashSet<&str> = if index.is_some_and(|i| i.holds_all_triggers()) {
+        // (Without an index every pair is looked up: nothing to collect.)
+        let old_triggers: HashSet<&str> = if index.is_none_or(|i| i.holds_all_triggers()) {
             HashSet::new()
         } else {
             events

@@ -66,6 +66,7 @@ pub struct Suppressor {
 }
 
 /// A closed window of this worker, waiting for its update to be decided.
+#[derive(Clone)]
 struct Closed {
     alert_id: String,
     first_occurrences: u32,
@@ -291,10 +292,7 @@ impl Suppressor {
                 })
             })
             .collect();
-        closed.extend(self.pending.iter().map(|c| Closed {
-            alert_id: c.alert_id.clone(),
-            ..*c
-        }));
+        closed.extend(self.pending.iter().cloned());
         let ids: Vec<&str> = closed.iter().map(|c| c.alert_id.as_str()).collect();
         let counts = history.occurrence_counts(&ids).await?;
         let total = |c: &Closed| {
@@ -321,10 +319,7 @@ impl Suppressor {
                 .get(&c.alert_id)
                 .and_then(|json| serde_json::from_str::<Alert>(json).ok());
             let Some(mut update) = first else {
-                pending.push(Closed {
-                    alert_id: c.alert_id.clone(),
-                    ..*c
-                });
+                pending.push(c.clone());
                 continue;
             };
             let n = total(c);

@@ -92,11 +92,21 @@ impl Default for DecodeConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
-    /// A batch closes at this many messages (also the most rows per
-    /// ClickHouse insert, where queued batches go together)...
+    /// A batch closes at this many messages...
     pub max_events: usize,
     /// ...or this long after its first message, whichever comes first.
     pub max_wait_ms: u64,
+    /// Shortest time between the starts of two ClickHouse inserts while the
+    /// worker keeps up: batches enriched meanwhile go into one insert.
+    pub insert_every_ms: u64,
+    /// The same while the worker is behind (its batches fill up to
+    /// `max_events`: a backlog): longer, so inserts grow. Each insert makes
+    /// a part in the events table and in every materialized view behind it;
+    /// fewer, larger parts leave ClickHouse (and the disk) more room, which
+    /// is what lets a backlog drain. Rows of a backlog are late already.
+    pub backlog_insert_every_ms: u64,
+    /// Most rows per insert (never fewer than one batch).
+    pub insert_max_events: usize,
     /// First retry delay when ClickHouse or Kafka rejects a batch (doubles per try).
     pub retry_initial_ms: u64,
     /// Longest delay between retries. Batches are retried until they succeed or
@@ -109,6 +119,9 @@ impl Default for BatchConfig {
         BatchConfig {
             max_events: 5000,
             max_wait_ms: 100,
+            insert_every_ms: 250,
+            backlog_insert_every_ms: 1000,
+            insert_max_events: 20_000,
             retry_initial_ms: 200,
             retry_max_ms: 10_000,
         }
@@ -182,6 +195,12 @@ impl Config {
         anyhow::ensure!(
             self.batch.max_events > 0,
             "batch.max_events must be at least 1"
+        );
+        anyhow::ensure!(
+            self.batch.backlog_insert_every_ms >= self.batch.insert_every_ms,
+            "batch.backlog_insert_every_ms ({}) must be at least batch.insert_every_ms ({})",
+            self.batch.backlog_insert_every_ms,
+            self.batch.insert_every_ms
         );
         anyhow::ensure!(
             self.batch.retry_initial_ms > 0,

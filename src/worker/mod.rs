@@ -39,7 +39,7 @@ use retry::Retrier;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{Consumed, Enriched, Storage};
+use store::{Consumed, Enriched, Pacing, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
@@ -183,7 +183,7 @@ impl Worker {
                 dead_letter_topic: self.cfg.topics.dead_letter.clone(),
                 lane: self.cfg.topics.alerts_enabled.then(|| self.alert_lane()),
                 stats: self.stats.clone(),
-                max_events: self.cfg.batch.max_events,
+                pacing: Pacing::of(&self.cfg.batch),
             }
             .run(rx),
         );
@@ -337,6 +337,7 @@ impl Worker {
     async fn enrich(&mut self, batch: Vec<OwnedMessage>) -> anyhow::Result<Enriched> {
         let now = Utc::now();
         let started = Instant::now();
+        let full = batch.len() >= self.cfg.batch.max_events;
         self.stats
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -425,6 +426,7 @@ impl Worker {
             events,
             dead,
             started,
+            full,
             alerts,
         })
     }

@@ -1,7 +1,7 @@
 //! `voc bench`: the ceilings the worker runs under, measured on the real
 //! stack. `consume` drains the raw topics with a fresh consumer group and does
 //! nothing else (the most the broker + librdkafka deliver to one process);
-//! `insert` writes enriched rows into ClickHouse in worker-sized batches and
+//! `insert` writes enriched rows into ClickHouse in worker-sized inserts and
 //! nothing else (the most the sink accepts). bench/run.sh runs both beside the
 //! end-to-end numbers, so each stage's share can be read off one run.
 //! `queries` (module `bench_queries`) times the saved analyst queries.
@@ -31,7 +31,8 @@ pub enum Action {
     /// more. Produce input first (`voc gen --count N`).
     Consume(ConsumeArgs),
     /// Insert ceiling: write generated, enriched rows into ClickHouse in
-    /// batches of `batch.max_events`, nothing else. Uses the database
+    /// inserts of `batch.insert_max_events` rows (the worker's while it
+    /// drains a backlog), nothing else. Uses the database
     /// `<clickhouse.database>_bench` (created if missing) so real data is untouched.
     Insert(InsertArgs),
     /// Saved-query timings: load millions of synthetic events into a separate
@@ -58,7 +59,7 @@ pub struct InsertArgs {
     /// Rows to insert in all.
     #[arg(long, default_value_t = 200_000)]
     pub count: usize,
-    /// Rows per insert (default: the worker's `batch.max_events`).
+    /// Rows per insert (default: the worker's largest, `batch.insert_max_events`).
     #[arg(long)]
     pub batch: Option<usize>,
 }
@@ -126,7 +127,10 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<Ceiling> {
 
 fn insert(args: InsertArgs) -> anyhow::Result<Ceiling> {
     let mut cfg = args.config.load()?;
-    let batch = args.batch.unwrap_or(cfg.batch.max_events).max(1);
+    let batch = args
+        .batch
+        .unwrap_or(cfg.batch.insert_max_events.max(cfg.batch.max_events))
+        .max(1);
     cfg.clickhouse.database = format!("{}_bench", cfg.clickhouse.database);
     // One batch of realistic rows, enriched once; each insert re-keys it.
     let taxonomy = Arc::new(Taxonomy::bundled());

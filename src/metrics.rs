@@ -20,6 +20,8 @@ pub struct Metrics {
     pub alerts: IntCounterVec,
     pub batch_events: Histogram,
     pub insert_seconds: Histogram,
+    /// Rows per ClickHouse insert, by pace ("steady" / "backlog").
+    pub insert_rows: HistogramVec,
     pub visible_seconds: Histogram,
     pub stage_seconds: HistogramVec,
     pub retries: IntCounterVec,
@@ -61,6 +63,18 @@ impl Metrics {
                 "Duration of successful ClickHouse inserts",
             )
             .buckets(prometheus::exponential_buckets(0.002, 2.0, 14).unwrap()),
+        )
+        .unwrap();
+        let insert_rows = HistogramVec::new(
+            HistogramOpts::new(
+                "voc_clickhouse_insert_rows",
+                "Rows per ClickHouse insert, by pace: steady (the worker keeps up) or backlog \
+                 (its batches fill up: inserts wait longer and grow)",
+            )
+            .buckets(vec![
+                10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 20000.0, 50000.0,
+            ]),
+            &["pace"],
         )
         .unwrap();
         let visible_seconds = Histogram::with_opts(
@@ -108,6 +122,7 @@ impl Metrics {
         for m in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(insert_seconds.clone()),
+            Box::new(insert_rows.clone()),
             Box::new(visible_seconds.clone()),
             Box::new(stage_seconds.clone()),
             Box::new(consumer_lag.clone()),
@@ -152,6 +167,7 @@ impl Metrics {
             registry: r,
             batch_events,
             insert_seconds,
+            insert_rows,
             visible_seconds,
             stage_seconds,
             commit_failures,

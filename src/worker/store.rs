@@ -121,7 +121,7 @@ impl Pacing {
         first: B,
         queue: &mut mpsc::Receiver<B>,
         last: Option<Instant>,
-    ) -> (Vec<B>, Option<B>) {
+    ) -> Gathered<B> {
         let mut backlog = first.full();
         let mut events = first.rows();
         let mut batches = vec![first];
@@ -142,7 +142,13 @@ impl Pacing {
                 _ => queue.try_recv().ok(),
             };
             match next {
-                Some(b) if events + b.rows() > self.max_events => return (batches, Some(b)),
+                Some(b) if events + b.rows() > self.max_events => {
+                    return Gathered {
+                        batches,
+                        held: Some(b),
+                        backlog,
+                    }
+                }
                 Some(b) => {
                     // A batch that did not fill up: the backlog is gone.
                     backlog = b.full();
@@ -152,8 +158,22 @@ impl Pacing {
                 None => break,
             }
         }
-        (batches, None)
+        Gathered {
+            batches,
+            held: None,
+            backlog,
+        }
     }
+}
+
+/// The batches of one insert.
+#[derive(Debug, PartialEq)]
+pub struct Gathered<B> {
+    pub batches: Vec<B>,
+    /// A batch that would have taken the insert past its rows: it opens the next.
+    pub held: Option<B>,
+    /// The latest batch filled up (the insert went at the backlog pace).
+    pub backlog: bool,
 }
 
 /// What pacing needs to know of a batch.
@@ -216,8 +236,14 @@ impl Storage {
                     None => break,
                 },
             };
-            let (batches, next) = self.pacing.gather(first, &mut queue, last_insert).await;
-            held = next;
+            let g = self.pacing.gather(first, &mut queue, last_insert).await;
+            held = g.held;
+            let rows = g.batches.iter().map(|b| b.events.len()).sum::<usize>();
+            self.metrics()
+                .insert_rows
+                .with_label_values(&[if g.backlog { "backlog" } else { "steady" }])
+                .observe(rows as f64);
+            let batches = g.batches;
             last_insert = Some(Instant::now());
             match self.deliver(batches).await {
                 Ok(()) => {}
@@ -424,23 +450,23 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         tx.send(B(5, false)).await.unwrap();
         send_later(&tx, 300, vec![B(5, false)]);
-        let (got, held) = pacing()
+        let g = pacing()
             .gather(B(5, false), &mut rx, Some(Instant::now()))
             .await;
-        assert_eq!(got, vec![B(5, false), B(5, false)]);
-        assert_eq!(held, None);
+        assert_eq!(g.batches, vec![B(5, false), B(5, false)]);
+        assert_eq!((g.held, g.backlog), (None, false));
     }
 
     #[tokio::test]
     async fn behind_an_insert_waits_for_more_batches_up_to_its_rows() {
         let (tx, mut rx) = mpsc::channel(8);
         send_later(&tx, 200, vec![B(10, true), B(5, true), B(10, true)]);
-        let (got, held) = pacing()
+        let g = pacing()
             .gather(B(5, true), &mut rx, Some(Instant::now()))
             .await;
         // 20 rows reached: the insert goes without waiting out its 30 s.
-        assert_eq!(got, vec![B(5, true), B(10, true), B(5, true)]);
-        assert_eq!(held, None);
+        assert_eq!(g.batches, vec![B(5, true), B(10, true), B(5, true)]);
+        assert_eq!((g.held, g.backlog), (None, true));
         assert_eq!(rx.recv().await, Some(B(10, true)));
     }
 
@@ -452,8 +478,8 @@ mod tests {
             ..pacing()
         };
         let start = Instant::now();
-        let (got, _) = p.gather(B(5, true), &mut rx, Some(start)).await;
-        assert_eq!(got, vec![B(5, true)]);
+        let g = p.gather(B(5, true), &mut rx, Some(start)).await;
+        assert_eq!(g.batches, vec![B(5, true)]);
         assert!(start.elapsed() >= Duration::from_millis(150));
         // The first insert (none before it) does not wait.
         let start = Instant::now();
@@ -466,8 +492,9 @@ mod tests {
             backlog_every: Duration::from_secs(30),
             ..p
         };
-        let (got, _) = p.gather(B(5, true), &mut rx, Some(Instant::now())).await;
-        assert_eq!(got, vec![B(5, true), B(5, false)]);
+        let g = p.gather(B(5, true), &mut rx, Some(Instant::now())).await;
+        assert_eq!(g.batches, vec![B(5, true), B(5, false)]);
+        assert!(!g.backlog);
     }
 
     #[tokio::test]
@@ -475,11 +502,11 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         tx.send(B(10, false)).await.unwrap();
         tx.send(B(8, false)).await.unwrap();
-        let (got, held) = pacing().gather(B(5, false), &mut rx, None).await;
-        assert_eq!(got, vec![B(5, false), B(10, false)]);
-        assert_eq!(held, Some(B(8, false)));
+        let g = pacing().gather(B(5, false), &mut rx, None).await;
+        assert_eq!(g.batches, vec![B(5, false), B(10, false)]);
+        assert_eq!(g.held, Some(B(8, false)));
         // A batch larger than the cap still goes, alone.
-        let (got, held) = pacing().gather(B(50, true), &mut rx, None).await;
-        assert_eq!((got, held), (vec![B(50, true)], None));
+        let g = pacing().gather(B(50, true), &mut rx, None).await;
+        assert_eq!((g.batches, g.held), (vec![B(50, true)], None));
     }
 }

@@ -309,6 +309,74 @@ async fn clickhouse_outage_pauses_and_resumes_without_skipping() {
     env.drop_database().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_drains_in_larger_inserts_within_the_row_cap() {
+    // The input waits before the worker starts: its batches fill up (a
+    // backlog), so inserts go at the backlog pace, up to insert_max_events.
+    let env = Env::new("backlog", 500).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("listen = \"\"", &format!("listen = \"127.0.0.1:{port}\""))
+        .replace(
+            "max_events = 500",
+            "max_events = 500\ninsert_max_events = 2000\nbacklog_insert_every_ms = 1000",
+        );
+    assert!(text.contains("insert_max_events = 2000") && text.contains(&port.to_string()));
+    std::fs::write(&env.config, text).unwrap();
+    let t = traffic(&env.name, 17, 6000, 0);
+    env.produce(&t.messages).await;
+    let worker = env.spawn_worker("1");
+    let want = t.expected.len() as u64;
+    env.wait_for_count(
+        "SELECT uniqExact(event_id) FROM {db}.feedback_events",
+        want,
+        180,
+    )
+    .await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let backlog_inserts: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("voc_clickhouse_insert_rows_count{pace=\"backlog\"}"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        backlog_inserts >= 1.0,
+        "no insert at the backlog pace:\n{metrics}"
+    );
+    // Every insert makes one part per partition (level 0, kept listed after
+    // merges): none holds more than the cap, and nothing is lost or doubled.
+    let biggest = env
+        .scalar("SELECT max(rows) FROM system.parts WHERE database = '{db}' AND table = 'feedback_events' AND level = 0")
+        .await;
+    assert!(
+        biggest > 500 && biggest <= 2000,
+        "largest insert {biggest} rows"
+    );
+    let stored: HashSet<String> = env
+        .query("SELECT event_id FROM {db}.feedback")
+        .await
+        .into_iter()
+        .collect();
+    assert!(
+        stored == t.expected,
+        "{} missing",
+        t.expected.difference(&stored).count()
+    );
+    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, want);
+    assert!(stop(worker).success());
+    env.drop_database().await;
+}
+
 #[test]
 fn malformed_kinds_cover_at_least_ten_reasons() {
     let reasons: HashSet<&str> = MALFORMED_KINDS.iter().map(|(_, r)| *r).collect();

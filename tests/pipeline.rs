@@ -216,6 +216,25 @@ async fn mixed_channels_end_to_end() {
     env.drop_database().await;
 }
 
+/// Every expected event is in the analysts' view, exactly once.
+async fn assert_stored_exactly_once(env: &Env, expected: &HashSet<String>, when: &str) {
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.feedback").await,
+        expected.len() as u64,
+        "analysts' count {when}"
+    );
+    let stored: HashSet<String> = env
+        .query("SELECT event_id FROM {db}.feedback")
+        .await
+        .into_iter()
+        .collect();
+    assert!(
+        stored == *expected,
+        "{} missing {when}",
+        expected.difference(&stored).count()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
     // Small batches, paced input: the kill lands between many commits.
@@ -248,21 +267,7 @@ async fn kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        env.scalar("SELECT count() FROM {db}.feedback").await,
-        want,
-        "analysts' count changed by re-delivery"
-    );
-    let stored: HashSet<String> = env
-        .query("SELECT event_id FROM {db}.feedback")
-        .await
-        .into_iter()
-        .collect();
-    assert!(
-        stored == t.expected,
-        "{} missing after restart",
-        t.expected.difference(&stored).count()
-    );
+    assert_stored_exactly_once(&env, &t.expected, "after the restart").await;
     assert!(stop(worker).success());
     env.drop_database().await;
 }
@@ -362,17 +367,7 @@ async fn a_backlog_drains_in_larger_inserts_within_the_row_cap() {
         biggest > 500 && biggest <= 2000,
         "largest insert {biggest} rows"
     );
-    let stored: HashSet<String> = env
-        .query("SELECT event_id FROM {db}.feedback")
-        .await
-        .into_iter()
-        .collect();
-    assert!(
-        stored == t.expected,
-        "{} missing",
-        t.expected.difference(&stored).count()
-    );
-    assert_eq!(env.scalar("SELECT count() FROM {db}.feedback").await, want);
+    assert_stored_exactly_once(&env, &t.expected, "after the backlog").await;
     assert!(stop(worker).success());
     env.drop_database().await;
 }

@@ -646,6 +646,12 @@ async fn record_loop(
             merged.extend(more);
             n += 1;
         }
+        tracing::debug!(
+            evaluations = n,
+            alerts = merged.alerts.len(),
+            occurrences = merged.occurrences.len(),
+            "recording alerts"
+        );
         let mut delay = std::time::Duration::from_millis(200);
         while let Err(e) = merged.record(&history).await {
             tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording alerts; retrying");

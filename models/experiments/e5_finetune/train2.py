@@ -23,10 +23,7 @@ t00 = time.time()
 cfg, tokd, W, _ = load(BIN)
 tok = Tok(tokd)
 P = to_params(W); del W
-train, test = split()
-idx = list(range(len(train))); random.Random(0).shuffle(idx)
-nval = len(train) // 10
-val = [train[i] for i in idx[:nval]]; tr = [train[i] for i in idx[nval:]]
+tr, val, test = splits()
 print('train', len(tr), 'val', len(val), 'test', len(test), flush=True)
 
 def encode(items):

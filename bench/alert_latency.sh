@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Alert latency at a sustained rate (issue 6): source message produce time ->
+# Alert latency at a sustained rate: source message produce time ->
 # alert on the alert topic, p50/p99, with the worker doing everything it does
 # in production (ClickHouse insert, detractor/repeat/spike evaluation with its
 # ClickHouse queries, suppression, publish, record, commit).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark on the local stack (issue 7), one run, same input:
+# Side-by-side benchmark on the local stack (Rust worker vs the Python
+# baseline), one run, same input:
 #   1. peak: N messages pre-produced, then the Rust worker drains them twice
 #      (everything, alerting included; then alerting off, the baseline's work),
 #      then the Python baseline (bench/python_baseline/pipeline.py) drains the

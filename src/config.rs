@@ -10,10 +10,13 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use voc_alert::AlertConfig;
 use voc_enrich::EnrichConfig;
 use voc_ingest::KafkaSourceConfig;
-use voc_sink::webhook::NotifyConfig;
-use voc_sink::{AlertConfig, ClickHouseConfig};
+use voc_notify::{NotifyConfig, WorkOrdersConfig};
+use voc_pipeline::config::{BatchConfig, DecodeConfig, MetricsConfig, OutputTopics};
+use voc_pipeline::WorkerConfig;
+use voc_sink::ClickHouseConfig;
 
 pub const EXAMPLE_TOML: &str = include_str!("../deploy/voc.example.toml");
 
@@ -31,116 +34,6 @@ pub struct Config {
     pub batch: BatchConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
-}
-
-/// Topics the worker produces to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OutputTopics {
-    pub dead_letter: String,
-    pub alerts: String,
-    /// Evaluate and publish alerts at all.
-    pub alerts_enabled: bool,
-    /// Work-order status updates from the case system (`voc workorders` reads it).
-    pub workorder_updates: String,
-}
-
-impl Default for OutputTopics {
-    fn default() -> Self {
-        OutputTopics {
-            dead_letter: "voc.deadletter".into(),
-            alerts: "voc.alerts".into(),
-            alerts_enabled: true,
-            workorder_updates: "voc.workorder.updates".into(),
-        }
-    }
-}
-
-/// `voc workorders`: the consumer of work-order status updates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WorkOrdersConfig {
-    pub group_id: String,
-}
-
-impl Default for WorkOrdersConfig {
-    fn default() -> Self {
-        WorkOrdersConfig {
-            group_id: "voc-workorders".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DecodeConfig {
-    /// IANA zone of zone-less local times in payloads.
-    pub timezone: String,
-    /// Larger payloads are dead-lettered as payload_too_large.
-    pub max_payload_bytes: usize,
-}
-
-impl Default for DecodeConfig {
-    fn default() -> Self {
-        DecodeConfig {
-            timezone: "Asia/Shanghai".into(),
-            max_payload_bytes: 256 * 1024,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BatchConfig {
-    /// A batch closes at this many messages...
-    pub max_events: usize,
-    /// ...or this long after its first message, whichever comes first.
-    pub max_wait_ms: u64,
-    /// Shortest time between the starts of two ClickHouse inserts while the
-    /// worker keeps up: batches enriched meanwhile go into one insert.
-    pub insert_every_ms: u64,
-    /// The same while the worker is behind (its batches fill up to
-    /// `max_events`: a backlog): longer, so inserts grow. Each insert makes
-    /// a part in the events table and in every materialized view behind it;
-    /// fewer, larger parts leave ClickHouse (and the disk) more room, which
-    /// is what lets a backlog drain. Rows of a backlog are late already.
-    pub backlog_insert_every_ms: u64,
-    /// Most rows per insert (never fewer than one batch).
-    pub insert_max_events: usize,
-    /// First retry delay when ClickHouse or Kafka rejects a batch (doubles per try).
-    pub retry_initial_ms: u64,
-    /// Longest delay between retries. Batches are retried until they succeed or
-    /// the worker is stopped: a batch is never skipped.
-    pub retry_max_ms: u64,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig {
-            max_events: 5000,
-            max_wait_ms: 100,
-            insert_every_ms: 250,
-            backlog_insert_every_ms: 1000,
-            insert_max_events: 20_000,
-            retry_initial_ms: 200,
-            retry_max_ms: 10_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// Address of the /metrics and /healthz endpoint; empty disables it.
-    pub listen: String,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            listen: "127.0.0.1:9464".into(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,34 +76,26 @@ impl Config {
         Ok(cfg)
     }
 
-    pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {
-        self.decode
-            .timezone
-            .parse()
-            .map_err(|e| anyhow::anyhow!("decode.timezone {:?}: {e}", self.decode.timezone))
+    /// What a worker needs of this configuration.
+    pub fn worker(&self) -> WorkerConfig {
+        WorkerConfig {
+            kafka: self.kafka.clone(),
+            topics: self.topics.clone(),
+            decode: self.decode.clone(),
+            enrich: self.enrich.clone(),
+            clickhouse: self.clickhouse.clone(),
+            alert: self.alert.clone(),
+            batch: self.batch.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        self.timezone()?;
-        anyhow::ensure!(
-            self.batch.max_events > 0,
-            "batch.max_events must be at least 1"
-        );
-        anyhow::ensure!(
-            self.batch.backlog_insert_every_ms >= self.batch.insert_every_ms,
-            "batch.backlog_insert_every_ms ({}) must be at least batch.insert_every_ms ({})",
-            self.batch.backlog_insert_every_ms,
-            self.batch.insert_every_ms
-        );
-        anyhow::ensure!(
-            self.batch.retry_initial_ms > 0,
-            "batch.retry_initial_ms must be positive"
-        );
+        self.worker().validate().map_err(anyhow::Error::msg)?;
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be \"text\" or \"json\""
         );
-        anyhow::ensure!(!self.kafka.brokers.is_empty(), "kafka.brokers is empty");
         Ok(())
     }
 }

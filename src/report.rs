@@ -10,7 +10,7 @@ use crate::analytics::{AsOf, SavedQuery};
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use voc_sink::read::Table;
+use voc_sink::clickhouse::read::Table;
 use voc_sink::ClickHouseSink;
 
 const TEMPLATE: &str = include_str!("../deploy/report/template.html");

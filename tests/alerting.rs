@@ -595,7 +595,7 @@ async fn webhooks_retry_record_failures_and_commit() {
         .unwrap();
     assert_eq!(
         flaky[2].1["x-voc-signature"].to_str().unwrap(),
-        voc_sink::webhook::sign::generic("k3y", ts, &flaky[2].2)
+        voc_notify::webhook::sign::generic("k3y", ts, &flaky[2].2)
     );
     let dead: Vec<_> = hits.iter().filter(|h| h.0 == "dead").collect();
     assert_eq!(dead.len(), 4);

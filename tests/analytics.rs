@@ -10,7 +10,7 @@ use dataset::{as_of, Dataset};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use voc::analytics::{AsOf, SAVED_QUERIES};
 use voc_core::{EnrichedEvent, Taxonomy};
-use voc_sink::read::Table;
+use voc_sink::clickhouse::read::Table;
 
 const DAY: i64 = 86_400;
 
@@ -960,44 +960,31 @@ async fn every_grafana_panel_runs_on_clickhouse() {
 }
 
 /// The cluster variant cannot run here (one server, no ZooKeeper, no cluster
-/// macros): this only proves ClickHouse 18.16 parses every statement, i.e. any
-/// error it gives comes after parsing (missing macro or ZooKeeper).
+/// macros): this proves ClickHouse 18.16 parses every generated statement,
+/// i.e. any error it gives comes after parsing (no cluster, no ZooKeeper).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_variant_parses_on_clickhouse() {
     let d = Dataset::empty("cluster");
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/clickhouse/cluster");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    assert_eq!(
-        files.len(),
-        6,
-        "one cluster file per single-server migration"
-    );
-    let mut statements = 0;
-    for f in &files {
-        let sql = std::fs::read_to_string(f).unwrap();
-        for stmt in voc_sink::migrate::split_statements(&sql) {
-            // A database that does not exist: nothing can be created by accident.
-            let stmt = stmt.replace("{db}", "voc_cluster_syntax_check");
-            statements += 1;
-            match d.sink.execute(&stmt).await {
-                Ok(()) => panic!("{}: ran without a cluster?\n{stmt}", f.display()),
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    assert!(
-                        !msg.contains("Syntax error"),
-                        "{}: does not parse: {msg}\n{stmt}",
-                        f.display()
-                    );
-                }
+    // A database that does not exist: nothing can be created by accident.
+    let statements = voc_sink::clickhouse::cluster::cluster_statements(
+        "voc_cluster_syntax_check",
+        "voc_cluster",
+        voc_sink::clickhouse::migrate::ServerVersion::new(18, 16, 1),
+    )
+    .unwrap();
+    for (name, stmt) in &statements {
+        match d.sink.execute(stmt).await {
+            Ok(()) => panic!("{name}: ran without a cluster?\n{stmt}"),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                assert!(
+                    !msg.contains("Syntax error"),
+                    "{name}: does not parse: {msg}\n{stmt}"
+                );
             }
         }
     }
-    assert!(statements >= 20, "{statements}");
+    assert!(statements.len() >= 30, "{}", statements.len());
     d.drop().await;
 }
 
@@ -1013,7 +1000,7 @@ async fn migrating_a_database_with_events_backfills_tags_and_rollups() {
     });
     let old = voc_sink::ClickHouseSink::schema_statements(
         &database,
-        voc_sink::migrate::ServerVersion::new(18, 16, 1),
+        voc_sink::clickhouse::migrate::ServerVersion::new(18, 16, 1),
     )
     .unwrap();
     for (name, stmt) in old.iter().filter(|(n, _)| n.as_str() < "004") {

@@ -166,7 +166,7 @@ async fn mixed_channels_end_to_end() {
             .as_str()
             .is_some_and(|s| !s.is_empty()));
         for e in a["events"].as_array().unwrap() {
-            assert!(!voc_enrich::pii::contains_pii(
+            assert!(!voc_core::pii::contains_pii(
                 e["text_excerpt"].as_str().unwrap()
             ));
             if a["kind"] == "detractor" {
@@ -194,7 +194,7 @@ async fn mixed_channels_end_to_end() {
         .await
     {
         assert!(
-            !voc_enrich::pii::contains_pii(&row),
+            !voc_core::pii::contains_pii(&row),
             "unmasked PII in row: {row}"
         );
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Python baseline for issue 7: the same work as `voc run`, written the way
+"""The Python baseline of bench/run.sh: the same work as `voc run`, written the way
 a Python team would write it, to measure the Rust worker against side by side.
 
 Kafka (confluent-kafka, batched consume, manual commits after the insert) ->

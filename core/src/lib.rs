@@ -1,10 +1,14 @@
 //! voc-core: the vocabulary every stage of the voc pipeline shares.
 //!
-//! One feedback item travels `ingest` -> `enrich` -> `sink`. At the crate
+//! One feedback item travels `ingest` -> `enrich` -> `sink` / `alert`. At the crate
 //! boundaries it is always one of two canonical types defined here:
 //! [`Feedback`] (decoded from a channel's raw JSON, not yet understood) and
 //! [`EnrichedEvent`] (normalized, PII-masked, classified; what ClickHouse stores
 //! and what alerts carry). Channel specifics stay inside their decoder.
+//!
+//! Privacy primitives every stage applies: [`pii`] masks personal data in
+//! text (before anything is stored, logged, published or alerted) and
+//! [`pseudonym`] is the one salted hash standing in for identifiers.
 //!
 //! The [`taxonomy`] module loads the product's tag taxonomy (tag id -> category,
 //! owning department, journey stage, pain/itch/delight class).
@@ -13,6 +17,8 @@ pub mod channel;
 pub mod event;
 pub mod feedback;
 pub mod nps;
+pub mod pii;
+pub mod pseudonym;
 pub mod taxonomy;
 pub mod tokens;
 

@@ -14,10 +14,11 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput};
 use std::path::Path;
 use std::sync::Arc;
+use voc_core::pii;
 use voc_core::{Channel, Feedback, Taxonomy};
 use voc_enrich::features::{featurize, FeatureVec};
 use voc_enrich::model::TextModel;
-use voc_enrich::{normalize, pii, EnrichConfig, Enricher, TextPipeline};
+use voc_enrich::{normalize, EnrichConfig, Enricher, TextPipeline};
 
 const BATCH: usize = 256;
 

@@ -11,13 +11,14 @@ use crate::derive::{self, InferencePolicy};
 use crate::features::{featurize, FeatureVec};
 use crate::model::{ModelError, ModelMeta, Prediction, TextModel};
 use crate::normalize::normalize;
-use crate::pii::{self, PiiKind};
 use crate::segment::{Segmenter, BUNDLED_DICT};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use voc_core::event::EVENT_SCHEMA;
+use voc_core::pii::{self, PiiKind};
+use voc_core::pseudonym::masked_key;
 use voc_core::{
     EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
     Tokens,
@@ -467,7 +468,7 @@ impl Shard {
                 let m = pii::mask(v);
                 if !m.kinds.is_empty() {
                     kinds.extend(m.kinds);
-                    *v = pseudonymize(v, salt);
+                    *v = masked_key(salt, v);
                 }
             }
         }
@@ -505,18 +506,9 @@ fn wordless_sentiment(fb: &Feedback) -> Sentiment {
     }
 }
 
-/// Salted hash standing in for an identifier that is itself PII.
-pub fn pseudonymize(value: &str, salt: &str) -> String {
-    let mut key = Vec::with_capacity(salt.len() + value.len() + 1);
-    key.extend_from_slice(salt.as_bytes());
-    key.push(0);
-    key.extend_from_slice(value.as_bytes());
-    format!("pii:{:016x}", xxhash_rust::xxh3::xxh3_64(&key))
-}
-
 fn pseudonymize_if_pii(value: &str, salt: &str) -> String {
     if pii::contains_pii(value) {
-        pseudonymize(value, salt)
+        masked_key(salt, value)
     } else {
         value.to_string()
     }
@@ -539,12 +531,12 @@ mod tests {
     #[test]
     fn pseudonyms_are_stable_and_salted() {
         assert_eq!(
-            pseudonymize("13812345678", "a"),
-            pseudonymize("13812345678", "a")
+            masked_key("a", "13812345678"),
+            masked_key("a", "13812345678")
         );
         assert_ne!(
-            pseudonymize("13812345678", "a"),
-            pseudonymize("13812345678", "b")
+            masked_key("a", "13812345678"),
+            masked_key("b", "13812345678")
         );
         assert_eq!(pseudonymize_if_pii("C1001", "a"), "C1001");
         assert!(pseudonymize_if_pii("13812345678", "a").starts_with("pii:"));

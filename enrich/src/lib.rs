@@ -1,6 +1,6 @@
 //! voc-enrich: understanding one feedback item.
 //!
-//! Pipeline order (each a module): [`normalize`] -> [`pii`] -> [`segment`] ->
+//! Pipeline order (each a module): [`normalize`] -> PII masking (`voc_core::pii`) -> [`segment`] ->
 //! [`features`] -> [`model`] (ONNX via ort) -> [`derive`] (sentiment, tags,
 //! pain/itch/delight, departments, NPS) -> [`clause`] (aspect-level sentiment
 //! per tag for mixed feedback). [`enricher::Enricher`] runs them over
@@ -13,7 +13,6 @@ pub mod features;
 pub mod idf;
 pub mod model;
 pub mod normalize;
-pub mod pii;
 pub mod segment;
 
 pub use enricher::{

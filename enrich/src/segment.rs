@@ -94,7 +94,7 @@ impl Segmenter {
     fn is_keyword(&self, w: &str) -> bool {
         w.chars().nth(1).is_some()
             && is_word(w)
-            && !crate::pii::PiiKind::is_placeholder_token(w)
+            && !voc_core::pii::PiiKind::is_placeholder_token(w)
             && !self.stop_words.contains(w)
             && !(w.chars().any(char::is_uppercase) && self.stop_words.contains(&w.to_lowercase()))
     }

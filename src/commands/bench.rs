@@ -144,7 +144,7 @@ fn insert(args: InsertArgs) -> anyhow::Result<Ceiling> {
     });
     let now = chrono::Utc::now();
     let ctx = DecodeContext {
-        zone: cfg.timezone()?,
+        zone: cfg.decode.zone().map_err(anyhow::Error::msg)?,
         now,
         max_payload_bytes: cfg.decode.max_payload_bytes,
         broker_time: Some(now),
@@ -159,7 +159,7 @@ fn insert(args: InsertArgs) -> anyhow::Result<Ceiling> {
     let mut rows = enricher.enrich(feedback, now)?;
     let sink = ClickHouseSink::new(cfg.clickhouse.clone());
     super::runtime()?.block_on(async {
-        sink.apply_schema(&taxonomy).await?;
+        sink.migrate(&taxonomy).await?;
         let run = format!("{:x}", now.timestamp_millis());
         let (mut done, mut busy) = (0usize, Duration::ZERO);
         let mut round = 0usize;

@@ -14,7 +14,7 @@ use crate::analytics::{AsOf, SAVED_QUERIES};
 use anyhow::Context;
 use std::time::{Duration, Instant};
 use voc_core::{Polarity, Taxonomy};
-use voc_sink::read::Table;
+use voc_sink::clickhouse::read::Table;
 use voc_sink::ClickHouseSink;
 
 #[derive(clap::Args)]

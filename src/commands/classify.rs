@@ -38,7 +38,7 @@ enum Line {
 
 pub fn classify(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.load()?;
-    let zone = cfg.timezone()?;
+    let zone = cfg.decode.zone().map_err(anyhow::Error::msg)?;
     let mut enricher = Enricher::new(cfg.enrich.clone(), Arc::new(voc_core::Taxonomy::bundled()))?;
     let stdin = std::io::stdin();
     let mut out = BufWriter::new(std::io::stdout().lock());

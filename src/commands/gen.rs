@@ -180,10 +180,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub(super) fn customer_rows(
     customers: &[voc_gen::Customer],
     updated_at: u32,
-) -> Vec<voc_sink::dimension::CustomerRow<'_>> {
+) -> Vec<voc_sink::clickhouse::dimension::CustomerRow<'_>> {
     customers
         .iter()
-        .map(|c| voc_sink::dimension::CustomerRow {
+        .map(|c| voc_sink::clickhouse::dimension::CustomerRow {
             customer_key: &c.customer_key,
             segment: c.segment,
             asset_tier: c.asset_tier,

@@ -10,7 +10,6 @@ mod query;
 mod report;
 mod run;
 mod schema;
-mod side_consumer;
 mod spike_eval;
 mod topics;
 mod workorders;
@@ -139,6 +138,33 @@ pub fn init_logging(cfg: &crate::config::LogConfig) {
 }
 
 /// A multi-threaded tokio runtime for the async commands.
+/// The one shutdown signal of a long-running command: cancelled on SIGTERM
+/// or Ctrl-C. Needs a runtime.
+pub fn shutdown_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: finishing the current batch");
+        t.cancel();
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()

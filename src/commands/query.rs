@@ -3,7 +3,7 @@
 use super::ConfigArgs;
 use crate::analytics::{AsOf, SavedQuery, SAVED_QUERIES};
 use anyhow::Context;
-use voc_sink::read::Table;
+use voc_sink::clickhouse::read::Table;
 use voc_sink::ClickHouseSink;
 
 #[derive(clap::Args)]

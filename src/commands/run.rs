@@ -1,8 +1,8 @@
-//! `voc run`: the worker process, with graceful shutdown on SIGTERM / Ctrl-C.
+//! `voc run`: the worker process, with graceful shutdown on SIGTERM / Ctrl-C
+//! (the order is in `voc_pipeline::Worker::run`).
 
 use super::ConfigArgs;
-use crate::worker::Worker;
-use tokio::sync::watch;
+use voc_pipeline::Worker;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,13 +19,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.load()?;
     super::init_logging(&cfg.log);
     super::runtime()?.block_on(async move {
-        let (tx, rx) = watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("shutdown requested: finishing the current batch");
-            let _ = tx.send(true);
-        });
-        let summary = Worker::start(cfg, rx)
+        let shutdown = super::shutdown_on_signal();
+        let summary = Worker::start(cfg.worker(), shutdown)
             .await?
             .exit_after(args.exit_after)
             .run()
@@ -35,18 +30,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-pub(crate) async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -4,7 +4,7 @@
 //! simulated day as a Markdown table (docs/alerting.md keeps the numbers).
 
 use super::ConfigArgs;
-use voc_sink::alert::spike_eval::{simulate, EvalReport, SimConfig};
+use voc_alert::spike_eval::{simulate, EvalReport, SimConfig};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -127,7 +127,7 @@ impl Dataset {
             .query_table(&sql.replace("{db}", &self.database))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        voc_sink::read::Table::number(&t.rows[0][0]).unwrap() as u64
+        voc_sink::clickhouse::read::Table::number(&t.rows[0][0]).unwrap() as u64
     }
 }
 

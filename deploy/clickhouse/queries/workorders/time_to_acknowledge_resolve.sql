@@ -1,5 +1,5 @@
 -- Time to acknowledge and time to resolve, per department and severity, for
--- alerts raised in the last 30 days (issue 6, closing the loop).
+-- alerts raised in the last 30 days (the work-order loop, docs/alerting.md).
 -- Each status counts from the first time it was reached (min), so re-delivered
 -- or repeated updates never change the answer; the clock starts at the first
 -- publication of the alert (revision 0). Runs on ClickHouse 18.16 and later.

@@ -1,0 +1,588 @@
+//! [`AlertHistory`] on ClickHouse: one query per call, lists chunked to
+//! stay under the server's query size.
+
+use super::{AlertHistory, AlertRow, OccurrenceRow};
+use crate::config::SpikeConfig;
+use crate::model::{Alert, AlertEvent};
+use crate::rules::repeat::Touch;
+use crate::rules::spike::{self, SeriesCounts};
+use chrono::{DateTime, Duration, Utc};
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use voc_sink::{ClickHouseConfig, SinkError};
+
+/// A quoted ClickHouse string literal.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Items per IN list: keeps every query well under ClickHouse's
+/// max_query_size (256 KiB) however large a batch is.
+const CHUNK: usize = 1000;
+
+fn in_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    items.into_iter().map(quote).collect::<Vec<_>>().join(",")
+}
+
+/// Baselines change slowly: cached per (tag, series) for the current hour-of-week slot.
+#[derive(Default)]
+struct BaselineCache {
+    slot_start: i64,
+    history_start: Option<DateTime<Utc>>,
+    by_series: HashMap<(String, String), (u64, u64)>,
+}
+
+pub struct ClickHouseHistory {
+    client: Client,
+    cfg: ClickHouseConfig,
+    baselines: Mutex<BaselineCache>,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct WindowRow {
+    dedup_key: String,
+    alert_id: String,
+    closes_at: u32,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct PairRow {
+    dedup_key: String,
+    event_id: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct KeyRow {
+    key: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct PayloadRow {
+    alert_id: String,
+    payload: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct AnyRow {
+    found: u8,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct CountRow {
+    alert_id: String,
+    n: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct WindowCountRow {
+    tag_id: String,
+    series: String,
+    n: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct BaselineRow {
+    tag_id: String,
+    series: String,
+    slot: u64,
+    all: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct SampleRow {
+    event_id: String,
+    channel: String,
+    event_time: u32,
+    text: String,
+    sentiment_score: f32,
+    nps_score: Option<u8>,
+    kafka_topic: String,
+    kafka_partition: i32,
+    kafka_offset: i64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct TierRow {
+    customer_key: String,
+    tier: String,
+}
+
+impl ClickHouseHistory {
+    pub fn new(cfg: ClickHouseConfig) -> Self {
+        ClickHouseHistory {
+            client: cfg.client(),
+            cfg,
+            baselines: Mutex::new(BaselineCache::default()),
+        }
+    }
+
+    fn err(&self, source: clickhouse::error::Error) -> SinkError {
+        SinkError::ClickHouse {
+            url: self.cfg.url.clone(),
+            source,
+        }
+    }
+
+    fn db(&self) -> &str {
+        &self.cfg.database
+    }
+
+    async fn fetch<T>(&self, sql: &str) -> Result<Vec<T>, SinkError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let q = self.client.query_raw(sql);
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(self.cfg.timeout_ms),
+            q.fetch_all::<T>(),
+        )
+        .await
+        {
+            Ok(r) => r.map_err(|e| self.err(e)),
+            Err(_) => Err(SinkError::Timeout {
+                url: self.cfg.url.clone(),
+                ms: self.cfg.timeout_ms,
+            }),
+        }
+    }
+
+    /// The `key` column of a query's rows.
+    async fn fetch_keys(&self, sql: &str) -> Result<Vec<String>, SinkError> {
+        let rows: Vec<KeyRow> = self.fetch(sql).await?;
+        Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+
+    /// One query per CHUNK items, results concatenated.
+    async fn fetch_chunked<I, T>(
+        &self,
+        items: &[I],
+        sql: impl Fn(&[I]) -> String,
+    ) -> Result<Vec<T>, SinkError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let mut out = Vec::new();
+        for part in items.chunks(CHUNK) {
+            out.extend(self.fetch::<T>(&sql(part)).await?);
+        }
+        Ok(out)
+    }
+
+    async fn baselines(
+        &self,
+        wanted: &[(String, String)],
+        cfg: &SpikeConfig,
+        now: DateTime<Utc>,
+    ) -> Result<(HashMap<(String, String), (u64, u64)>, f64, f64), SinkError> {
+        let hist_end = now - Duration::minutes(cfg.exclude_recent_minutes as i64);
+        let slot_start = hist_end.timestamp() / 3600;
+        let (missing, history_start) = {
+            let mut c = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
+            if c.slot_start != slot_start {
+                *c = BaselineCache {
+                    slot_start,
+                    ..BaselineCache::default()
+                };
+            }
+            let missing: Vec<(String, String)> = wanted
+                .iter()
+                .filter(|k| !c.by_series.contains_key(*k))
+                .cloned()
+                .collect();
+            (missing, c.history_start)
+        };
+        let earliest = now - Duration::days(cfg.history_days as i64);
+        let history_start = match history_start {
+            Some(h) => h,
+            None => {
+                #[derive(Row, Deserialize)]
+                struct Min {
+                    t: u32,
+                }
+                let rows: Vec<Min> = self
+                    .fetch(&format!(
+                        "SELECT toUInt32(min(minute)) AS t FROM {}.tag_minute WHERE minute >= {}",
+                        self.db(),
+                        earliest.timestamp()
+                    ))
+                    .await?;
+                let t = rows
+                    .first()
+                    .map(|r| r.t as i64)
+                    .filter(|t| *t > 0)
+                    .and_then(|t| DateTime::from_timestamp(t, 0))
+                    .unwrap_or(hist_end)
+                    .max(earliest);
+                self.baselines
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .history_start = Some(t);
+                t
+            }
+        };
+        let all_minutes = (hist_end - history_start).num_seconds().max(0) as f64 / 60.0;
+        // Not enough history for any baseline: the test will not run, skip the query.
+        let missing = if all_minutes < cfg.min_history_hours as f64 * 60.0 {
+            Vec::new()
+        } else {
+            missing
+        };
+        for missing in missing.chunks(CHUNK) {
+            let pairs = missing
+                .iter()
+                .map(|(t, s)| format!("({},{})", quote(t), quote(s)))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT tag_id, series, \
+                   sumIf(n, toDayOfWeek(minute) = {dow} AND toHour(minute) = {hour}) AS slot, \
+                   sum(n) AS all \
+                 FROM (SELECT tag_id, series, minute, uniqExactMerge(events) AS n \
+                       FROM {db}.tag_minute \
+                       WHERE (tag_id, series) IN ({pairs}) AND minute >= {from} AND minute < {to} \
+                       GROUP BY tag_id, series, minute) \
+                 GROUP BY tag_id, series",
+                dow = chrono::Datelike::weekday(&now).number_from_monday(),
+                hour = chrono::Timelike::hour(&now),
+                db = self.db(),
+                from = history_start.timestamp(),
+                to = hist_end.timestamp(),
+            );
+            let rows: Vec<BaselineRow> = self.fetch(&sql).await?;
+            let mut c = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
+            for k in missing {
+                c.by_series.insert(k.clone(), (0, 0));
+            }
+            for r in rows {
+                c.by_series.insert((r.tag_id, r.series), (r.slot, r.all));
+            }
+        }
+        let c = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
+        let out = wanted
+            .iter()
+            .map(|k| (k.clone(), c.by_series.get(k).copied().unwrap_or((0, 0))))
+            .collect();
+        let slot_minutes = spike::slot_minutes(history_start, hist_end, now);
+        Ok((out, slot_minutes, all_minutes))
+    }
+}
+
+impl AlertHistory for ClickHouseHistory {
+    async fn recent_negatives(
+        &self,
+        customers: &[&str],
+        since: DateTime<Utc>,
+        per_customer: usize,
+    ) -> Result<Vec<Touch>, SinkError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Only the newest few rows per customer cross the wire (a busy
+        // customer's history grows without bound), with the count beside them.
+        self.fetch_chunked(customers, |part| {
+            let (db, list, since) = (self.db(), in_list(part.iter().copied()), since.timestamp());
+            format!(
+                "SELECT customer_key, event_time, event_id, channel, text, tag_ids, nps_score, \
+                 sentiment_score, history_count FROM \
+                 (SELECT customer_key, toUInt32(event_time) AS event_time, event_id, channel, text, \
+                  tag_ids, nps_score, sentiment_score FROM {db}.negative_touches \
+                  WHERE customer_key IN ({list}) AND event_time >= {since} \
+                  ORDER BY customer_key, event_time DESC LIMIT {per_customer} BY customer_key) \
+                 ANY LEFT JOIN \
+                 (SELECT customer_key, toUInt32(uniqExact(event_id)) AS history_count \
+                  FROM {db}.negative_touches \
+                  WHERE customer_key IN ({list}) AND event_time >= {since} GROUP BY customer_key) \
+                 USING customer_key"
+            )
+        })
+        .await
+    }
+
+    async fn spike_series(
+        &self,
+        cfg: &SpikeConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SeriesCounts>, SinkError> {
+        let from = now - Duration::minutes(cfg.window_minutes as i64);
+        let sql = format!(
+            "SELECT tag_id, series, uniqExactMerge(events) AS n FROM {}.tag_minute \
+             WHERE minute >= {} GROUP BY tag_id, series",
+            self.db(),
+            // Whole minutes: the window's first minute is counted from its start.
+            from.timestamp() / 60 * 60 + 60
+        );
+        let window: Vec<WindowCountRow> = self.fetch(&sql).await?;
+        let wanted: Vec<(String, String)> = window
+            .iter()
+            .map(|r| (r.tag_id.clone(), r.series.clone()))
+            .collect();
+        let (base, slot_minutes, all_minutes) = self.baselines(&wanted, cfg, now).await?;
+        Ok(window
+            .into_iter()
+            .map(|r| {
+                let (slot, all) = base
+                    .get(&(r.tag_id.clone(), r.series.clone()))
+                    .copied()
+                    .unwrap_or((0, 0));
+                SeriesCounts {
+                    tag_id: r.tag_id,
+                    series: r.series,
+                    window_count: r.n as u32,
+                    slot_count: slot,
+                    slot_minutes,
+                    all_count: all,
+                    all_minutes,
+                }
+            })
+            .collect())
+    }
+
+    async fn spike_sample(
+        &self,
+        tag_id: &str,
+        series: &str,
+        now: DateTime<Utc>,
+        cfg: &SpikeConfig,
+    ) -> Result<Vec<AlertEvent>, SinkError> {
+        let (dimension, value) = spike::split_series(series);
+        let filter = match dimension {
+            "channel" => format!("channel = {}", quote(value)),
+            "branch" => format!("branch_id = {}", quote(value)),
+            "product" => format!("product = {}", quote(value)),
+            "app_version" => match value.split_once(' ') {
+                Some((c, v)) => format!("channel = {} AND app_version = {}", quote(c), quote(v)),
+                None => format!("app_version = {}", quote(value)),
+            },
+            _ => "1".to_string(),
+        };
+        let from = now - Duration::minutes(cfg.window_minutes as i64 + 1);
+        let sql = format!(
+            "SELECT event_id, channel, toUInt32(event_time) AS event_time, substringUTF8(text, 1, 200) AS text, \
+             sentiment_score, nps_score, kafka_topic, kafka_partition, kafka_offset \
+             FROM {}.feedback_events WHERE event_time >= {} AND toDate(event_time) >= toDate({}) \
+             AND (has(pain_tags, {tag}) OR has(itch_tags, {tag})) AND {filter} \
+             ORDER BY event_time DESC LIMIT 1 BY event_id LIMIT 10",
+            self.db(),
+            from.timestamp(),
+            from.timestamp(),
+            tag = quote(tag_id),
+        );
+        let rows: Vec<SampleRow> = self.fetch(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AlertEvent {
+                event_id: r.event_id,
+                channel: r.channel,
+                event_time: DateTime::from_timestamp(r.event_time as i64, 0).unwrap_or_default(),
+                text_excerpt: r.text,
+                sentiment_score: r.sentiment_score,
+                nps_score: r.nps_score,
+                source: Some(format!(
+                    "{}/{}/{}",
+                    r.kafka_topic, r.kafka_partition, r.kafka_offset
+                )),
+            })
+            .collect())
+    }
+
+    async fn customer_tiers(
+        &self,
+        query: &str,
+        keys: &[&str],
+    ) -> Result<HashMap<String, String>, SinkError> {
+        let rows: Vec<TierRow> = self
+            .fetch_chunked(keys, |part| {
+                query
+                    .replace("{db}", self.db())
+                    .replace("{keys}", &in_list(part.iter().copied()))
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.customer_key, r.tier)).collect())
+    }
+
+    async fn open_windows(
+        &self,
+        keys: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, (String, DateTime<Utc>)>, SinkError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<WindowRow> = self
+            .fetch_chunked(keys, |part| {
+                format!(
+                    "SELECT dedup_key, argMax(alert_id, created_at) AS alert_id, \
+             toUInt32(max(window_closes_at)) AS closes_at FROM {}.alerts \
+             WHERE dedup_key IN ({}) AND revision = 0 AND window_closes_at > {} \
+             GROUP BY dedup_key",
+                    self.db(),
+                    in_list(part.iter().copied()),
+                    now.timestamp()
+                )
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let t = DateTime::from_timestamp(r.closes_at as i64, 0).unwrap_or(now);
+                (r.dedup_key, (r.alert_id, t))
+            })
+            .collect())
+    }
+
+    async fn seen_triggers(
+        &self,
+        pairs: &[(&str, &str)],
+    ) -> Result<HashSet<(String, String)>, SinkError> {
+        if pairs.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let rows: Vec<PairRow> = self
+            .fetch_chunked(pairs, |part| {
+                let list = part
+                    .iter()
+                    .map(|(k, e)| format!("({},{})", quote(k), quote(e)))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                format!(
+                    "SELECT dedup_key, event_id FROM {}.alert_occurrences WHERE (dedup_key, event_id) IN ({list})",
+                    self.db()
+                )
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.dedup_key, r.event_id))
+            .collect())
+    }
+
+    async fn customers_with_touches(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+        self.fetch_keys(&format!(
+            "SELECT DISTINCT customer_key AS key FROM {}.negative_touches WHERE event_time >= {}",
+            self.db(),
+            since.timestamp()
+        ))
+        .await
+    }
+
+    async fn dedup_keys_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+        let (db, since) = (self.db(), since.timestamp());
+        self.fetch_keys(&format!(
+            "SELECT DISTINCT key FROM \
+             (SELECT dedup_key AS key FROM {db}.alert_occurrences WHERE seen_at >= {since} \
+              UNION ALL SELECT dedup_key AS key FROM {db}.alerts WHERE created_at >= {since})"
+        ))
+        .await
+    }
+
+    async fn triggers_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
+        self.fetch_keys(&format!(
+            "SELECT DISTINCT event_id AS key FROM {}.alert_occurrences WHERE seen_at >= {}",
+            self.db(),
+            since.timestamp()
+        ))
+        .await
+    }
+
+    async fn occurrences_before(&self, since: DateTime<Utc>) -> Result<bool, SinkError> {
+        // LIMIT 1: stops at the first such row.
+        let rows: Vec<AnyRow> = self
+            .fetch(&format!(
+                "SELECT toUInt8(count() > 0) AS found FROM \
+                 (SELECT 1 FROM {}.alert_occurrences WHERE seen_at < {} LIMIT 1)",
+                self.db(),
+                since.timestamp()
+            ))
+            .await?;
+        Ok(rows.first().is_some_and(|r| r.found > 0))
+    }
+
+    async fn first_alerts(&self, alert_ids: &[&str]) -> Result<HashMap<String, String>, SinkError> {
+        let rows: Vec<PayloadRow> = self
+            .fetch_chunked(alert_ids, |part| {
+                format!(
+                    "SELECT alert_id, any(payload) AS payload FROM {}.alerts \
+                     WHERE alert_id IN ({}) AND revision = 0 GROUP BY alert_id",
+                    self.db(),
+                    in_list(part.iter().copied())
+                )
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.alert_id, r.payload)).collect())
+    }
+
+    async fn occurrence_counts(
+        &self,
+        alert_ids: &[&str],
+    ) -> Result<HashMap<String, u32>, SinkError> {
+        if alert_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<CountRow> = self
+            .fetch_chunked(alert_ids, |part| {
+                format!(
+                    "SELECT alert_id, uniqExact(event_id) AS n FROM {}.alert_occurrences \
+             WHERE alert_id IN ({}) GROUP BY alert_id",
+                    self.db(),
+                    in_list(part.iter().copied())
+                )
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.alert_id, r.n as u32)).collect())
+    }
+
+    async fn record(
+        &self,
+        alerts: &[Alert],
+        payloads: &[std::sync::Arc<str>],
+        occurrences: &[OccurrenceRow],
+    ) -> Result<(), SinkError> {
+        let timeout = std::time::Duration::from_millis(self.cfg.timeout_ms);
+        let occ = async {
+            if !occurrences.is_empty() {
+                let mut ins = self
+                    .client
+                    .insert::<OccurrenceRow>("alert_occurrences")
+                    .await
+                    .map_err(|e| self.err(e))?;
+                for o in occurrences {
+                    ins.write(o).await.map_err(|e| self.err(e))?;
+                }
+                ins.end().await.map_err(|e| self.err(e))?;
+            }
+            Ok::<(), SinkError>(())
+        };
+        let published = async {
+            if !alerts.is_empty() {
+                let mut ins = self
+                    .client
+                    .insert::<AlertRow<'_>>("alerts")
+                    .await
+                    .map_err(|e| self.err(e))?;
+                debug_assert_eq!(alerts.len(), payloads.len());
+                for (a, p) in alerts.iter().zip(payloads) {
+                    ins.write(&AlertRow::of(a, p))
+                        .await
+                        .map_err(|e| self.err(e))?;
+                }
+                ins.end().await.map_err(|e| self.err(e))?;
+            }
+            Ok::<(), SinkError>(())
+        };
+        // Two tables, two inserts at once.
+        let work = async {
+            let (a, b) = tokio::join!(occ, published);
+            a.and(b)
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SinkError::Timeout {
+                    url: self.cfg.url.clone(),
+                    ms: self.cfg.timeout_ms,
+                })
+            })
+    }
+}

@@ -1,0 +1,149 @@
+//! The worker's own options (`[topics]`, `[decode]`, `[batch]`, `[metrics]`)
+//! and [`WorkerConfig`], everything a worker needs, assembled by the binary
+//! from its configuration file.
+
+use serde::{Deserialize, Serialize};
+use voc_alert::AlertConfig;
+use voc_enrich::EnrichConfig;
+use voc_ingest::KafkaSourceConfig;
+use voc_sink::ClickHouseConfig;
+
+/// What a worker runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerConfig {
+    pub kafka: KafkaSourceConfig,
+    pub topics: OutputTopics,
+    pub decode: DecodeConfig,
+    pub enrich: EnrichConfig,
+    pub clickhouse: ClickHouseConfig,
+    pub alert: AlertConfig,
+    pub batch: BatchConfig,
+    pub metrics: MetricsConfig,
+}
+
+impl WorkerConfig {
+    /// Checks that need no network: a bad value fails at start with the option's name.
+    pub fn validate(&self) -> Result<(), String> {
+        self.decode.zone()?;
+        if self.batch.max_events == 0 {
+            return Err("batch.max_events must be at least 1".into());
+        }
+        if self.batch.backlog_insert_every_ms < self.batch.insert_every_ms {
+            return Err(format!(
+                "batch.backlog_insert_every_ms ({}) must be at least batch.insert_every_ms ({})",
+                self.batch.backlog_insert_every_ms, self.batch.insert_every_ms
+            ));
+        }
+        if self.batch.retry_initial_ms == 0 {
+            return Err("batch.retry_initial_ms must be positive".into());
+        }
+        if self.kafka.brokers.is_empty() {
+            return Err("kafka.brokers is empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// Topics the worker produces to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputTopics {
+    pub dead_letter: String,
+    pub alerts: String,
+    /// Evaluate and publish alerts at all.
+    pub alerts_enabled: bool,
+    /// Work-order status updates from the case system (`voc workorders` reads it).
+    pub workorder_updates: String,
+}
+
+impl Default for OutputTopics {
+    fn default() -> Self {
+        OutputTopics {
+            dead_letter: "voc.deadletter".into(),
+            alerts: "voc.alerts".into(),
+            alerts_enabled: true,
+            workorder_updates: "voc.workorder.updates".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// IANA zone of zone-less local times in payloads.
+    pub timezone: String,
+    /// Larger payloads are dead-lettered as payload_too_large.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig {
+            timezone: "Asia/Shanghai".into(),
+            max_payload_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl DecodeConfig {
+    /// `timezone` as a zone.
+    pub fn zone(&self) -> Result<chrono_tz::Tz, String> {
+        self.timezone
+            .parse()
+            .map_err(|e| format!("decode.timezone {:?}: {e}", self.timezone))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// A batch closes at this many messages...
+    pub max_events: usize,
+    /// ...or this long after its first message, whichever comes first.
+    pub max_wait_ms: u64,
+    /// Shortest time between the starts of two ClickHouse inserts while the
+    /// worker keeps up: batches enriched meanwhile go into one insert.
+    pub insert_every_ms: u64,
+    /// The same while the worker is behind (its batches fill up to
+    /// `max_events`: a backlog): longer, so inserts grow. Each insert makes
+    /// a part in the events table and in every materialized view behind it;
+    /// fewer, larger parts leave ClickHouse (and the disk) more room, which
+    /// is what lets a backlog drain. Rows of a backlog are late already.
+    pub backlog_insert_every_ms: u64,
+    /// Most rows per insert (never fewer than one batch).
+    pub insert_max_events: usize,
+    /// First retry delay when ClickHouse or Kafka rejects a batch (doubles per try).
+    pub retry_initial_ms: u64,
+    /// Longest delay between retries. Batches are retried until they succeed or
+    /// the worker is stopped: a batch is never skipped.
+    pub retry_max_ms: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_events: 5000,
+            max_wait_ms: 100,
+            insert_every_ms: 250,
+            backlog_insert_every_ms: 1000,
+            insert_max_events: 20_000,
+            retry_initial_ms: 200,
+            retry_max_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the /metrics and /healthz endpoint; empty disables it.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! voc-pipeline: the worker that carries one feedback item from its topic to
+//! its table: consume -> decode (`voc-ingest`) -> enrich (`voc-enrich`) ->
+//! store (`voc-sink`) + alert (`voc-alert`) -> commit.
+//!
+//! - [`worker`]: the consume loop and the shutdown order;
+//! - [`storage`]: the task that stores, publishes dead letters, awaits the
+//!   batch's alerts and commits, with the insert pacing;
+//! - [`alert_step`]: a batch's alerts, evaluated and published as soon as
+//!   it is enriched;
+//! - [`retry`]: a failing step retried on the shared backoff with the
+//!   partitions paused;
+//! - [`metrics`]: Prometheus metrics and /healthz; [`context`]: librdkafka
+//!   callbacks; [`stats`]: the run summary (`voc run --exit-after`);
+//! - [`config`]: the worker's options.
+//!
+//! Depends on every stage crate; only the `voc` binary depends on it.
+
+mod alert_step;
+pub mod config;
+mod context;
+pub mod metrics;
+mod retry;
+pub mod stats;
+mod storage;
+pub mod worker;
+
+pub use config::WorkerConfig;
+pub use worker::Worker;

@@ -1,0 +1,119 @@
+//! Retrying a failing step: exponential backoff with the assigned partitions
+//! paused, so nothing more is fetched while a step cannot finish (bounded
+//! memory), and resumed once it does.
+
+use crate::context::WorkerContext;
+use crate::metrics::Metrics;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::TopicPartitionList;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use voc_sink::Backoff;
+
+/// The worker stopped (shutdown requested) before a step could finish.
+#[derive(Debug)]
+pub struct Stopped;
+
+/// Shared by the worker's loop and its storage task.
+#[derive(Clone)]
+pub struct Retrier {
+    pub consumer: Arc<StreamConsumer<WorkerContext>>,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: CancellationToken,
+    /// The retry schedule (`batch.retry_initial_ms` doubling to `retry_max_ms`).
+    pub backoff: Backoff,
+    /// Retries that currently hold the assigned partitions paused.
+    pub pausing: Arc<AtomicUsize>,
+}
+
+impl Retrier {
+    pub fn stopping(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Some retry holds the partitions paused: nothing new is fetched, so
+    /// polling the consumer yields at most what librdkafka had prefetched
+    /// (bounded by `queued.max.messages.kbytes`).
+    pub fn paused(&self) -> bool {
+        self.pausing.load(Ordering::SeqCst) > 0
+    }
+
+    /// Run `op` until it succeeds (or the worker stops). While retrying, the
+    /// assigned partitions are paused; with `carry`, the consumer is polled
+    /// meanwhile (messages already fetched are kept there for the next batch)
+    /// so the group does not evict a worker whose only loop is waiting here.
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        target: &'static str,
+        mut carry: Option<&mut Vec<OwnedMessage>>,
+        mut op: F,
+    ) -> Result<T, Stopped>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut backoff = self.backoff.clone();
+        let mut paused: Option<TopicPartitionList> = None;
+        loop {
+            match op().await {
+                Ok(v) => {
+                    if let Some(tpl) = paused {
+                        self.pausing.fetch_sub(1, Ordering::SeqCst);
+                        if let Err(e) = self.consumer.resume(&tpl) {
+                            tracing::warn!(error = %e, "resuming partitions");
+                        }
+                        tracing::info!(target, "recovered; consumption resumed");
+                    }
+                    return Ok(v);
+                }
+                Err(e) => {
+                    let delay = backoff.delay();
+                    self.metrics.retries.with_label_values(&[target]).inc();
+                    if target == "clickhouse" {
+                        self.metrics
+                            .health
+                            .clickhouse_ok
+                            .store(false, Ordering::Relaxed);
+                    }
+                    tracing::warn!(target, error = %e, retry_in_ms = delay.as_millis() as u64, "operation failed; retrying");
+                    if paused.is_none() {
+                        if let Ok(tpl) = self.consumer.assignment() {
+                            if self.consumer.pause(&tpl).is_ok() {
+                                self.pausing.fetch_add(1, Ordering::SeqCst);
+                                paused = Some(tpl);
+                            }
+                        }
+                    }
+                    let until = tokio::time::Instant::now() + delay;
+                    loop {
+                        if self.stopping() {
+                            return Err(Stopped);
+                        }
+                        self.metrics
+                            .health
+                            .last_turn
+                            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+                        match carry.as_deref_mut() {
+                            Some(carry) => tokio::select! {
+                                _ = self.shutdown.cancelled() => {}
+                                r = tokio::time::timeout_at(until, self.consumer.recv()) => match r {
+                                    Err(_) => break,
+                                    Ok(Ok(m)) => carry.push(m.detach()),
+                                    Ok(Err(_)) => {}
+                                },
+                            },
+                            None => tokio::select! {
+                                _ = self.shutdown.cancelled() => {}
+                                _ = tokio::time::sleep_until(until) => break,
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The worker: consume -> decode -> enrich -> (alert | store) -> commit.
+//!
+//! Three parts, batches strictly in offset order, so the delivery guarantee
+//! is easy to see: a batch's offsets are committed only after ClickHouse
+//! acknowledged its rows and the broker acknowledged its dead letters and
+//! alerts.
+//! - This loop polls the consumer (the only one that does, so messages are
+//!   taken in offset order), decodes, and enriches on blocking threads.
+//! - The alert step ([`crate::alert_step`]): as soon as a batch is enriched, a
+//!   task evaluates and publishes its alerts; steps take the engine in batch
+//!   order. Alerts never wait for ClickHouse inserts.
+//! - The storage task ([`crate::storage`]): stores, publishes dead letters,
+//!   awaits the batch's alert step and commits; batches that queued up meanwhile go into one
+//!   insert. The queue is short (backpressure: this loop keeps polling but
+//!   stops collecting while it is full).
+//!
+//! A failing step is retried with backoff while the partitions are paused
+//! (bounded memory: nothing more is fetched); a batch is never skipped. On
+//! SIGTERM or Ctrl-C the worker stops fetching, delivers what it holds,
+//! commits and exits; if a step cannot finish, its offsets stay uncommitted
+//! and the messages are re-delivered (storage is idempotent by event id).
+
+use crate::alert_step::AlertStep;
+use crate::config::WorkerConfig;
+use crate::context::WorkerContext;
+use crate::metrics::{self, Metrics};
+use crate::retry::Retrier;
+use crate::stats;
+use crate::storage::{Consumed, Enriched, Pacing, Storage};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use voc_alert::{AlertService, Evaluation};
+use voc_core::{Lineage, Taxonomy};
+use voc_enrich::Enricher;
+use voc_ingest::{
+    decode, BatchEnd, BatchLimits, DeadLetter, DeadLetterReason, DecodeContext, DecodeError,
+    TopicMap,
+};
+use voc_sink::{Backoff, ClickHouseSink, Publisher};
+
+/// Enriched batches waiting for the storage task; while it is full, this
+/// loop stops collecting (backpressure), so batches grow instead.
+const STORAGE_QUEUE: usize = 2;
+
+pub struct Worker {
+    cfg: WorkerConfig,
+    zone: chrono_tz::Tz,
+    topics: TopicMap,
+    consumer: Arc<StreamConsumer<WorkerContext>>,
+    retrier: Retrier,
+    publisher: Publisher,
+    sink: ClickHouseSink,
+    /// Shared with the blocking threads that enrich.
+    enricher: Arc<std::sync::Mutex<Enricher>>,
+    alerting: AlertService,
+    metrics: Arc<Metrics>,
+    /// Fires on SIGTERM / Ctrl-C: stop fetching, deliver what is held.
+    shutdown: CancellationToken,
+    /// The /metrics and /healthz server (stopped last).
+    metrics_server: Option<tokio::task::JoinHandle<()>>,
+    metrics_stop: CancellationToken,
+    /// Messages received while waiting (retry, full queue); they open the next batch.
+    carry: Vec<OwnedMessage>,
+    /// Since when the worker has held no partition (see `rejoin_when_unassigned_ms`).
+    unassigned_since: Option<Instant>,
+    /// Stop after this many messages were stored or dead-lettered (0 = never).
+    exit_after: u64,
+    stats: Arc<std::sync::Mutex<stats::RunStats>>,
+    /// Sequence number of the next batch.
+    next_batch: u64,
+    /// Fires when the last started alert lane has been evaluated.
+    evaluated: Option<oneshot::Receiver<()>>,
+    /// Alerts decided while idle whose publishing failed (published next time).
+    idle_outbox: Option<Evaluation>,
+}
+
+impl Worker {
+    pub async fn start(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<Worker> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let metrics = Metrics::new();
+        let metrics_stop = CancellationToken::new();
+        let metrics_server = if cfg.metrics.listen.is_empty() {
+            None
+        } else {
+            Some(metrics::serve(&cfg.metrics.listen, metrics.clone(), metrics_stop.clone()).await?)
+        };
+        let taxonomy = Arc::new(Taxonomy::bundled());
+        let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone())
+            .context("loading the enrichment models")?;
+        tracing::info!(
+            model = enricher.model_version(),
+            taxonomy = taxonomy.version(),
+            "models loaded"
+        );
+        let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+        let alerting = AlertService::new(
+            cfg.alert.clone(),
+            cfg.clickhouse.clone(),
+            taxonomy.clone(),
+            &cfg.enrich.pseudonym_salt,
+        );
+        let publisher =
+            Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
+        let topics = TopicMap::new(&cfg.kafka.topics);
+        let consumer: StreamConsumer<WorkerContext> = cfg
+            .kafka
+            .consumer_config()
+            .create_with_context(WorkerContext {
+                metrics: metrics.clone(),
+            })
+            .context("creating the Kafka consumer")?;
+        consumer
+            .subscribe(&topics.topics())
+            .context("subscribing to the raw topics")?;
+        tracing::info!(topics = ?topics.topics(), group = %cfg.kafka.group_id, brokers = %cfg.kafka.brokers, "subscribed");
+        metrics.health.consumer_ready.store(true, Ordering::Relaxed);
+        let retrier = Retrier {
+            consumer: Arc::new(consumer),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            backoff: Backoff::new(
+                Duration::from_millis(cfg.batch.retry_initial_ms),
+                Duration::from_millis(cfg.batch.retry_max_ms),
+            ),
+            pausing: Default::default(),
+        };
+        Ok(Worker {
+            zone: cfg.decode.zone().map_err(anyhow::Error::msg)?,
+            cfg,
+            topics,
+            consumer: retrier.consumer.clone(),
+            retrier,
+            publisher,
+            sink,
+            enricher: Arc::new(std::sync::Mutex::new(enricher)),
+            alerting,
+            metrics,
+            shutdown,
+            metrics_server,
+            metrics_stop,
+            carry: Vec::new(),
+            unassigned_since: None,
+            exit_after: 0,
+            stats: Arc::new(std::sync::Mutex::new(stats::RunStats::default())),
+            next_batch: 0,
+            evaluated: None,
+            idle_outbox: None,
+        })
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Stop once `n` messages were stored or dead-lettered (for benchmarks).
+    pub fn exit_after(mut self, n: u64) -> Self {
+        self.exit_after = n;
+        self
+    }
+
+    fn reached_exit_after(&self) -> bool {
+        let s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        self.exit_after > 0 && s.stored + s.dead_letters >= self.exit_after
+    }
+
+    /// Run until shutdown is signalled (or `exit_after` is reached); returns what was done.
+    ///
+    /// Shutdown order (the one place it is written down):
+    /// 1. the consume loop stops fetching and closes the storage queue;
+    /// 2. the storage task delivers the batches it holds (insert, dead
+    ///    letters, alert steps) and commits their offsets;
+    /// 3. alerting stops: its loops at once, its recorder once the alerts it
+    ///    was handed are in ClickHouse (at most 10 s);
+    /// 4. the producer flushes (at most 10 s) and the consumer leaves the group;
+    /// 5. the metrics server stops.
+    ///
+    /// A step that cannot finish leaves its offsets uncommitted: the
+    /// messages are re-delivered and stored idempotently.
+    pub async fn run(mut self) -> anyhow::Result<stats::Summary> {
+        // Wait for ClickHouse before consuming anything, retrying like any step.
+        let sink = self.sink.clone();
+        let retrier = self.retrier.clone();
+        if retrier
+            .run("clickhouse", Some(&mut self.carry), || sink.ping())
+            .await
+            .is_ok()
+        {
+            self.metrics
+                .health
+                .clickhouse_ok
+                .store(true, Ordering::Relaxed);
+        }
+        let (queue, rx) = mpsc::channel(STORAGE_QUEUE);
+        let storage = tokio::spawn(
+            Storage {
+                retrier: self.retrier.clone(),
+                sink: self.sink.clone(),
+                publisher: self.publisher.clone(),
+                dead_letter_topic: self.cfg.topics.dead_letter.clone(),
+                lane: self.cfg.topics.alerts_enabled.then(|| self.alert_lane()),
+                stats: self.stats.clone(),
+                pacing: Pacing::of(&self.cfg.batch),
+            }
+            .run(rx),
+        );
+        let result = self.consume(queue).await;
+        // The queue is closed (dropped): the storage task delivers what it holds.
+        let stored = storage
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r)
+            .context("storage task");
+        self.alerting.shutdown(Duration::from_secs(10)).await;
+        tracing::info!("shutting down: flushing producer");
+        let publisher = self.publisher.clone();
+        let flushed =
+            tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(10))).await;
+        self.consumer.unsubscribe();
+        self.metrics_stop.cancel();
+        if let Some(server) = self.metrics_server.take() {
+            let _ = server.await;
+        }
+        tracing::info!("worker stopped");
+        flushed??;
+        result?;
+        stored?;
+        let summary = self
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .summary();
+        Ok(summary)
+    }
+
+    /// The loop: collect, decode, enrich, start the alert lane, queue for storage.
+    async fn consume(&mut self, queue: mpsc::Sender<Enriched>) -> anyhow::Result<()> {
+        while !self.stopping() {
+            if self.reached_exit_after() {
+                tracing::info!("reached --exit-after");
+                break;
+            }
+            if queue.is_closed() {
+                // The storage task stopped (shutdown mid-delivery).
+                break;
+            }
+            let batch = self.collect().await;
+            if batch.is_empty() {
+                // Idle for a second: alerts can still be due (spike checks,
+                // closing suppression windows) without new input.
+                self.idle_alerts().await;
+                continue;
+            }
+            let enriched = self.enrich(batch).await?;
+            if !self.queue_for_storage(&queue, enriched).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hand a batch to the storage task; while the queue is full, keep
+    /// polling the consumer (group liveness: librdkafka leaves the group after
+    /// `max_poll_interval_ms` without a poll), keeping what arrives for the
+    /// next batches: up to one batch, or without limit while a retry holds
+    /// the partitions paused (then only librdkafka's bounded prefetch can
+    /// arrive). False when storage is gone.
+    async fn queue_for_storage(&mut self, queue: &mpsc::Sender<Enriched>, e: Enriched) -> bool {
+        let permit = queue.reserve();
+        tokio::pin!(permit);
+        loop {
+            let room = self.carry.len() < self.cfg.batch.max_events || self.retrier.paused();
+            tokio::select! {
+                p = &mut permit => return match p {
+                    Ok(p) => {
+                        p.send(e);
+                        true
+                    }
+                    Err(_) => false,
+                },
+                r = self.consumer.recv(), if room => {
+                    if let Ok(m) = r {
+                        self.carry.push(m.detach());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gather up to `max_events` messages, closing the batch `max_wait_ms`
+    /// after its first; empty after a second without input.
+    async fn collect(&mut self) -> Vec<OwnedMessage> {
+        let max = self.cfg.batch.max_events;
+        // What was kept while waiting opens the batch (at most `max` of it).
+        let rest = self.carry.split_off(self.carry.len().min(max));
+        let mut batch = std::mem::replace(&mut self.carry, rest);
+        self.metrics
+            .health
+            .last_turn
+            .store(Utc::now().timestamp(), Ordering::Relaxed);
+        let limits = BatchLimits {
+            max_messages: max,
+            max_wait: Duration::from_millis(self.cfg.batch.max_wait_ms),
+            idle: Duration::from_secs(1),
+        };
+        if voc_ingest::collect(&self.consumer, &mut batch, limits, &self.shutdown).await
+            == BatchEnd::Idle
+        {
+            self.rejoin_if_starved();
+        }
+        batch
+    }
+
+    /// Re-join the group when no partition has been assigned for too long.
+    fn rejoin_if_starved(&mut self) {
+        let limit = self.cfg.kafka.rejoin_when_unassigned_ms;
+        if limit == 0 {
+            return;
+        }
+        let assigned = self.consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        if assigned > 0 {
+            self.unassigned_since = None;
+            return;
+        }
+        let since = *self.unassigned_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= Duration::from_millis(limit) {
+            tracing::warn!(
+                after_ms = limit,
+                "no partitions assigned; leaving and re-joining the consumer group"
+            );
+            self.consumer.unsubscribe();
+            if let Err(e) = self.consumer.subscribe(&self.topics.topics()) {
+                tracing::error!(error = %e, "re-subscribing");
+            }
+            self.unassigned_since = Some(Instant::now());
+        }
+    }
+
+    /// Decode on this task, enrich on a blocking thread, then start the
+    /// batch's alert lane (after the previous batch's evaluation, so batches
+    /// are evaluated in offset order).
+    async fn enrich(&mut self, batch: Vec<OwnedMessage>) -> anyhow::Result<Enriched> {
+        let now = Utc::now();
+        let started = Instant::now();
+        let full = batch.len() >= self.cfg.batch.max_events;
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .consumed();
+        let mut feedback = Vec::with_capacity(batch.len());
+        let mut dead: Vec<DeadLetter> = Vec::new();
+        for m in &batch {
+            let channel = self.topics.channel(m.topic());
+            let result = match channel {
+                None => Err(DecodeError::new(
+                    DeadLetterReason::UnknownTopic,
+                    format!("no channel is configured for topic {}", m.topic()),
+                )),
+                Some(c) => {
+                    self.metrics.consumed.with_label_values(&[c.as_str()]).inc();
+                    let ctx = DecodeContext {
+                        zone: self.zone,
+                        now,
+                        max_payload_bytes: self.cfg.decode.max_payload_bytes,
+                        broker_time: m
+                            .timestamp()
+                            .to_millis()
+                            .and_then(DateTime::from_timestamp_millis),
+                        lineage: Lineage {
+                            topic: m.topic().to_string(),
+                            partition: m.partition(),
+                            offset: m.offset(),
+                        },
+                    };
+                    decode(c, m.payload(), &ctx)
+                }
+            };
+            match result {
+                Ok(f) => feedback.push(f),
+                Err(e) => {
+                    tracing::debug!(topic = m.topic(), partition = m.partition(), offset = m.offset(), reason = %e.reason, "dead letter");
+                    self.metrics
+                        .dead_letters
+                        .with_label_values(&[e.reason.as_str()])
+                        .inc();
+                    dead.push(DeadLetter::of(m, channel, &e));
+                }
+            }
+        }
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["decode"])
+            .observe(started.elapsed().as_secs_f64());
+        // Decoded (dead letters copied what they need): keep only positions.
+        let consumed = Consumed::of(&batch);
+        drop(batch);
+
+        let enricher = self.enricher.clone();
+        let metrics = self.metrics.clone();
+        let events = tokio::task::spawn_blocking(move || {
+            let t1 = Instant::now();
+            let events = enricher
+                .lock()
+                .map_err(|_| anyhow::anyhow!("an earlier enrichment panicked"))?
+                .enrich(feedback, now)
+                .context("enrichment failed")?;
+            metrics
+                .stage_seconds
+                .with_label_values(&["enrich"])
+                .observe(t1.elapsed().as_secs_f64());
+            Ok::<_, anyhow::Error>(events)
+        })
+        .await
+        .context("enrichment thread")??;
+        let events = Arc::new(events);
+        let seq = self.next_batch;
+        self.next_batch += 1;
+        let alerts = if self.cfg.topics.alerts_enabled {
+            if let Some(previous) = self.evaluated.take() {
+                let _ = previous.await;
+            }
+            let (tx, rx) = oneshot::channel();
+            self.evaluated = Some(rx);
+            Some(tokio::spawn(self.alert_lane().run(seq, events.clone(), tx)))
+        } else {
+            None
+        };
+        Ok(Enriched {
+            seq,
+            consumed,
+            events,
+            dead,
+            started,
+            full,
+            alerts,
+        })
+    }
+
+    fn alert_lane(&self) -> AlertStep {
+        AlertStep {
+            alerting: self.alerting.clone(),
+            publisher: self.publisher.clone(),
+            topic: self.cfg.topics.alerts.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Alerts due while no input arrives: spike checks and suppression
+    /// windows that closed (nothing to commit). One attempt per idle second;
+    /// what was decided but not published is kept and published next time.
+    async fn idle_alerts(&mut self) {
+        if !self.cfg.topics.alerts_enabled {
+            return;
+        }
+        let lane = self.alert_lane();
+        let evaluation = match self.idle_outbox.take() {
+            Some(e) => e,
+            None => match self
+                .alerting
+                .evaluate(self.next_batch, &[], Utc::now())
+                .await
+            {
+                Ok(e) => e,
+                Err(e) => {
+                    self.metrics.retries.with_label_values(&["alerting"]).inc();
+                    tracing::warn!(error = %e, "idle alert evaluation failed; trying again in a second");
+                    return;
+                }
+            },
+        };
+        if evaluation.alerts.is_empty() {
+            lane.published(evaluation);
+            return;
+        }
+        match lane.publish(&evaluation).await {
+            Ok(()) => lane.published(evaluation),
+            Err(e) => {
+                self.metrics
+                    .retries
+                    .with_label_values(&["kafka_alerts"])
+                    .inc();
+                tracing::warn!(error = %e, "publishing idle alerts failed; trying again in a second");
+                self.idle_outbox = Some(evaluation);
+            }
+        }
+    }
+}

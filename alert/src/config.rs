@@ -59,7 +59,7 @@ impl Default for AlertConfig {
     }
 }
 
-/// The index of keys ClickHouse holds (sink/src/alert/index.rs): keys outside
+/// The index of keys ClickHouse holds (voc_alert::index): keys outside
 /// it are not looked up per batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -78,10 +78,10 @@ enum Command {
     Peek(peek::Args),
     /// Deliver alerts from the alert topic to the configured webhooks (generic
     /// JSON, WeCom, DingTalk, Feishu) with retries; outcomes go to ClickHouse.
-    Notify(notify::Args),
+    Notify(ConfigArgs),
     /// Consume work-order status updates (acknowledged, resolved, verified)
     /// from the updates topic into ClickHouse, idempotently.
-    Workorders(workorders::Args),
+    Workorders(ConfigArgs),
     /// Evaluate the spike test on simulated traffic with and without injected
     /// spikes: detection rate and false alerts per simulated day.
     SpikeEval(spike_eval::Args),

@@ -3,14 +3,8 @@
 
 use super::ConfigArgs;
 
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-}
-
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = args.config.load()?;
+pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
+    let cfg = args.load()?;
     super::init_logging(&cfg.log);
     super::runtime()?.block_on(async move {
         let shutdown = super::shutdown_on_signal();

@@ -1,5 +1,5 @@
 //! `voc spike-eval`: evaluate the spike test on simulated traffic with and
-//! without injected spikes (sink/src/alert/spike_eval.rs explains the
+//! without injected spikes (voc_alert::spike_eval explains the
 //! simulation); prints detection rate per spike size and false alerts per
 //! simulated day as a Markdown table (docs/alerting.md keeps the numbers).
 

@@ -40,13 +40,16 @@ pub async fn collect<C: ConsumerContext + 'static>(
     cancel: &CancellationToken,
 ) -> BatchEnd {
     let mut deadline = (!batch.is_empty()).then(|| Instant::now() + limits.max_wait);
+    // One cancellation future for the whole batch, not one per message.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     while batch.len() < limits.max_messages {
         if cancel.is_cancelled() {
             return BatchEnd::Cancelled;
         }
         let wait = deadline.map_or(limits.idle, |d| d.saturating_duration_since(Instant::now()));
         tokio::select! {
-            _ = cancel.cancelled() => return BatchEnd::Cancelled,
+            _ = &mut cancelled => return BatchEnd::Cancelled,
             r = tokio::time::timeout(wait, consumer.recv()) => match r {
                 Err(_) if batch.is_empty() => return BatchEnd::Idle,
                 Err(_) => return BatchEnd::Closed,

@@ -225,7 +225,13 @@ impl Worker {
         self.consumer.unsubscribe();
         self.metrics_stop.cancel();
         if let Some(server) = self.metrics_server.take() {
-            let _ = server.await;
+            // Graceful: open scrapes finish; a connection held open longer is cut.
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("metrics server still serving at shutdown; stopping anyway");
+            }
         }
         tracing::info!("worker stopped");
         flushed??;

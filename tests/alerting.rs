@@ -710,3 +710,91 @@ async fn work_order_updates_close_the_loop() {
     assert!(stop(workorders).success());
     env.drop_database().await;
 }
+
+/// The alert history binds every value it looks up: keys holding quotes,
+/// backslashes, `?` and SQL fragments find exactly their own rows, on the
+/// built-in lookups and on an operator's customer-value template.
+#[tokio::test]
+async fn history_lookups_bind_hostile_keys() {
+    use voc_alert::AlertHistory;
+    let env = Env::new("hostile", 100).await;
+    let keys = [
+        "cust-'a",
+        "cust-\\b",
+        "cust-?c",
+        "x') OR 1=1 --",
+        "普通客户",
+    ];
+    let now = chrono::Utc::now();
+    let t = now.format("%Y-%m-%d %H:%M:%S").to_string();
+    let customers: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            json!({"customer_key": k, "segment": "s", "asset_tier": format!("tier{i}"),
+                "tenure_years": 1, "high_value": 0, "city": "上海", "updated_at": t})
+            .to_string()
+        })
+        .chain([
+            json!({"customer_key": "bystander", "segment": "s", "asset_tier": "vip",
+            "tenure_years": 1, "high_value": 1, "city": "上海", "updated_at": t})
+            .to_string(),
+        ])
+        .collect();
+    env.query(&format!(
+        "INSERT INTO {{db}}.customers FORMAT JSONEachRow {}",
+        customers.join("\n")
+    ))
+    .await;
+    let occurrences: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            json!({"dedup_key": k, "event_id": format!("e{k}"), "alert_id": "a1",
+                "kind": "detractor", "seen_at": t, "suppressed": 0})
+            .to_string()
+        })
+        .collect();
+    env.query(&format!(
+        "INSERT INTO {{db}}.alert_occurrences FORMAT JSONEachRow {}",
+        occurrences.join("\n")
+    ))
+    .await;
+
+    let history = voc_alert::ClickHouseHistory::new(voc_sink::ClickHouseConfig {
+        url: common::clickhouse_url(),
+        database: env.database.clone(),
+        ..Default::default()
+    });
+    let template = "SELECT customer_key, asset_tier AS tier FROM {db}.customers FINAL \
+                    WHERE customer_key IN ({keys}) AND city != '??'";
+    let tiers = history.customer_tiers(template, &keys).await.unwrap();
+    assert_eq!(tiers.len(), keys.len(), "{tiers:?}");
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(tiers[*k], format!("tier{i}"), "{k}");
+    }
+    assert!(
+        !tiers.contains_key("bystander"),
+        "an injected OR matched every row"
+    );
+
+    let pairs: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (k.to_string(), format!("e{k}")))
+        .collect();
+    let mut wanted: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, e)| (k.as_str(), e.as_str()))
+        .collect();
+    wanted.push(("cust-'a", "ecust-\\b"));
+    let seen = history.seen_triggers(&wanted).await.unwrap();
+    assert_eq!(seen.len(), keys.len(), "{seen:?}");
+    assert!(!seen.contains(&("cust-'a".to_string(), "ecust-\\b".to_string())));
+
+    let counts = history
+        .occurrence_counts(&["a1", "a1' OR '1'='1"])
+        .await
+        .unwrap();
+    assert_eq!(counts.get("a1"), Some(&(keys.len() as u32)));
+    assert_eq!(counts.len(), 1);
+    env.drop_database().await;
+}

@@ -20,7 +20,9 @@ pub struct AlertConfig {
     pub sla_high_minutes: u32,
     pub sla_medium_minutes: u32,
     /// Optional customer value lookup: SQL returning (customer_key, tier) with
-    /// `{db}` and `{keys}` (a quoted IN list) placeholders; empty disables it.
+    /// `{db}` (bound as an identifier) and `{keys}` (one bound value per key,
+    /// for `IN ({keys})`) placeholders; a literal `?` is written `??`; empty
+    /// disables it.
     pub customer_value_query: String,
     /// Tiers that raise a detractor or repeat alert one severity level.
     pub high_value_tiers: Vec<String>,

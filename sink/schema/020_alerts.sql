@@ -1,4 +1,4 @@
--- Every alert revision the worker published on the alert topic (issue 6).
+-- Every alert revision the worker published on the alert topic.
 -- Written after the broker acknowledged the alert, so a row here means "was
 -- published"; a crash between the two re-publishes the same alert_id (the id
 -- is derived from the dedup key and the events, not from the clock), and

@@ -1,4 +1,4 @@
--- Each event that raised or fed an alert (issue 6): the first occurrence and
+-- Each event that raised or fed an alert: the first occurrence and
 -- every suppressed one. Counting uniqExact(event_id) per alert_id gives the
 -- occurrence count of a suppression window across all workers; looking up an
 -- event_id here is how a re-delivered source message is kept from raising a

@@ -1,5 +1,5 @@
 -- A customer's negative touchpoints, keyed for point lookups by customer
--- (issue 6: repeat-complainer alerts). Filled by 023_negative_touches_mv from
+-- (for repeat-complainer alerts). Filled by 023_negative_touches_mv from
 -- every insert into feedback_events: detractors (explicit or inferred) and
 -- negative sentiment. The worker asks, once per batch, for the customers of the
 -- batch's negative events (an IN list) over the repeat window, so the answer

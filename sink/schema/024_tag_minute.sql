@@ -1,4 +1,4 @@
--- Per-minute volume of each pain/itch tag per series (issue 6: spike alerts).
+-- Per-minute volume of each pain/itch tag per series (for spike alerts).
 -- series is "<dimension>=<value>": channel=app, branch=B023,
 -- product=信用卡, app_version=app 8.2. Filled by 025_tag_minute_mv. Events
 -- are counted with uniqExact(event_id), so a re-delivered or duplicated source

@@ -1,4 +1,4 @@
--- Work-order status updates from the case system (issue 6: closing the loop),
+-- Work-order status updates from the case system (closing the loop),
 -- consumed from the updates topic by `voc workorders` (schema:
 -- docs/workorder-update.schema.json). Idempotent: a re-delivered update has the
 -- same update_id and ReplacingMergeTree keeps one row per (alert_id, status,

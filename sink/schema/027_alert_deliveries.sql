@@ -1,4 +1,4 @@
--- Webhook deliveries by `voc notify` (issue 6): one row per alert, webhook and
+-- Webhook deliveries by `voc notify`: one row per alert, webhook and
 -- outcome (delivered / failed after the last retry). The alert itself stays
 -- on the alert topic either way; a failed row is what an operator replays.
 CREATE TABLE IF NOT EXISTS {db}.alert_deliveries

@@ -7,23 +7,33 @@ use crate::model::{Alert, AlertEvent};
 use crate::rules::repeat::Touch;
 use crate::rules::spike::{self, SeriesCounts};
 use chrono::{DateTime, Duration, Utc};
+use clickhouse::query::Query;
+use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use voc_sink::{ClickHouseConfig, SinkError};
 
-/// A quoted ClickHouse string literal.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 /// Items per IN list: keeps every query well under ClickHouse's
 /// max_query_size (256 KiB) however large a batch is.
 const CHUNK: usize = 1000;
 
-fn in_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    items.into_iter().map(quote).collect::<Vec<_>>().join(",")
+/// `?,?,…`: one placeholder per value of an IN list. Every value is bound
+/// (escaped by the clickhouse crate); one placeholder each because 18.16
+/// has no `IN` over an array.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+/// `(?,?),(?,?),…`: placeholders for an IN list of pairs.
+fn pair_placeholders(n: usize) -> String {
+    vec!["(?,?)"; n].join(",")
+}
+
+/// Binds every value of a list, in order.
+fn bind_all<'a>(q: Query, values: impl IntoIterator<Item = &'a str>) -> Query {
+    values.into_iter().fold(q, |q, v| q.bind(v))
 }
 
 /// Baselines change slowly: cached per (tag, series) for the current hour-of-week slot.
@@ -129,11 +139,16 @@ impl ClickHouseHistory {
         &self.cfg.database
     }
 
-    async fn fetch<T>(&self, sql: &str) -> Result<Vec<T>, SinkError>
+    /// A query on the configured database (the client's default): values
+    /// are bound to `?` placeholders, never spliced into the text.
+    fn query(&self, sql: &str) -> Query {
+        self.client.query(sql)
+    }
+
+    async fn fetch<T>(&self, q: Query) -> Result<Vec<T>, SinkError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        let q = self.client.query_raw(sql);
         match tokio::time::timeout(
             std::time::Duration::from_millis(self.cfg.timeout_ms),
             q.fetch_all::<T>(),
@@ -148,9 +163,42 @@ impl ClickHouseHistory {
         }
     }
 
+    /// An operator's query template: `{db}` is bound as the database
+    /// identifier and `{keys}` as one placeholder per key, in the order
+    /// they appear in the text.
+    fn template_query(&self, template: &str, keys: &[&str]) -> Query {
+        #[derive(Clone, Copy)]
+        enum Arg {
+            Db,
+            Keys,
+        }
+        let (mut sql, mut args, mut rest) = (String::new(), Vec::new(), template);
+        loop {
+            let next = [("{db}", Arg::Db), ("{keys}", Arg::Keys)]
+                .into_iter()
+                .filter_map(|(token, arg)| rest.find(token).map(|at| (at, token, arg)))
+                .min_by_key(|(at, ..)| *at);
+            let Some((at, token, arg)) = next else {
+                sql.push_str(rest);
+                break;
+            };
+            sql.push_str(&rest[..at]);
+            match arg {
+                Arg::Db => sql.push('?'),
+                Arg::Keys => sql.push_str(&placeholders(keys.len())),
+            }
+            args.push(arg);
+            rest = &rest[at + token.len()..];
+        }
+        args.into_iter().fold(self.query(&sql), |q, arg| match arg {
+            Arg::Db => q.bind(Identifier(self.db())),
+            Arg::Keys => bind_all(q, keys.iter().copied()),
+        })
+    }
+
     /// The `key` column of a query's rows.
-    async fn fetch_keys(&self, sql: &str) -> Result<Vec<String>, SinkError> {
-        let rows: Vec<KeyRow> = self.fetch(sql).await?;
+    async fn fetch_keys(&self, q: Query) -> Result<Vec<String>, SinkError> {
+        let rows: Vec<KeyRow> = self.fetch(q).await?;
         Ok(rows.into_iter().map(|r| r.key).collect())
     }
 
@@ -158,14 +206,14 @@ impl ClickHouseHistory {
     async fn fetch_chunked<I, T>(
         &self,
         items: &[I],
-        sql: impl Fn(&[I]) -> String,
+        query: impl Fn(&[I]) -> Query,
     ) -> Result<Vec<T>, SinkError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
         let mut out = Vec::new();
         for part in items.chunks(CHUNK) {
-            out.extend(self.fetch::<T>(&sql(part)).await?);
+            out.extend(self.fetch::<T>(query(part)).await?);
         }
         Ok(out)
     }
@@ -202,11 +250,12 @@ impl ClickHouseHistory {
                     t: u32,
                 }
                 let rows: Vec<Min> = self
-                    .fetch(&format!(
-                        "SELECT toUInt32(min(minute)) AS t FROM {}.tag_minute WHERE minute >= {}",
-                        self.db(),
-                        earliest.timestamp()
-                    ))
+                    .fetch(
+                        self.query(
+                            "SELECT toUInt32(min(minute)) AS t FROM tag_minute WHERE minute >= ?",
+                        )
+                        .bind(earliest.timestamp()),
+                    )
                     .await?;
                 let t = rows
                     .first()
@@ -230,27 +279,28 @@ impl ClickHouseHistory {
             missing
         };
         for missing in missing.chunks(CHUNK) {
-            let pairs = missing
-                .iter()
-                .map(|(t, s)| format!("({},{})", quote(t), quote(s)))
-                .collect::<Vec<_>>()
-                .join(",");
             let sql = format!(
                 "SELECT tag_id, series, \
-                   sumIf(n, toDayOfWeek(minute) = {dow} AND toHour(minute) = {hour}) AS slot, \
+                   sumIf(n, toDayOfWeek(minute) = ? AND toHour(minute) = ?) AS slot, \
                    sum(n) AS all \
                  FROM (SELECT tag_id, series, minute, uniqExactMerge(events) AS n \
-                       FROM {db}.tag_minute \
-                       WHERE (tag_id, series) IN ({pairs}) AND minute >= {from} AND minute < {to} \
+                       FROM tag_minute \
+                       WHERE (tag_id, series) IN ({}) AND minute >= ? AND minute < ? \
                        GROUP BY tag_id, series, minute) \
                  GROUP BY tag_id, series",
-                dow = chrono::Datelike::weekday(&now).number_from_monday(),
-                hour = chrono::Timelike::hour(&now),
-                db = self.db(),
-                from = history_start.timestamp(),
-                to = hist_end.timestamp(),
+                pair_placeholders(missing.len())
             );
-            let rows: Vec<BaselineRow> = self.fetch(&sql).await?;
+            let q = self
+                .query(&sql)
+                .bind(chrono::Datelike::weekday(&now).number_from_monday())
+                .bind(chrono::Timelike::hour(&now));
+            let q = bind_all(
+                q,
+                missing.iter().flat_map(|(t, s)| [t.as_str(), s.as_str()]),
+            )
+            .bind(history_start.timestamp())
+            .bind(hist_end.timestamp());
+            let rows: Vec<BaselineRow> = self.fetch(q).await?;
             let mut c = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
             for k in missing {
                 c.by_series.insert(k.clone(), (0, 0));
@@ -282,20 +332,24 @@ impl AlertHistory for ClickHouseHistory {
         // Only the newest few rows per customer cross the wire (a busy
         // customer's history grows without bound), with the count beside them.
         self.fetch_chunked(customers, |part| {
-            let (db, list, since) = (self.db(), in_list(part.iter().copied()), since.timestamp());
-            format!(
+            let list = placeholders(part.len());
+            let sql = format!(
                 "SELECT customer_key, event_time, event_id, channel, text, tag_ids, nps_score, \
                  sentiment_score, history_count FROM \
                  (SELECT customer_key, toUInt32(event_time) AS event_time, event_id, channel, text, \
-                  tag_ids, nps_score, sentiment_score FROM {db}.negative_touches \
-                  WHERE customer_key IN ({list}) AND event_time >= {since} \
-                  ORDER BY customer_key, event_time DESC LIMIT {per_customer} BY customer_key) \
+                  tag_ids, nps_score, sentiment_score FROM negative_touches \
+                  WHERE customer_key IN ({list}) AND event_time >= ? \
+                  ORDER BY customer_key, event_time DESC LIMIT ? BY customer_key) \
                  ANY LEFT JOIN \
                  (SELECT customer_key, toUInt32(uniqExact(event_id)) AS history_count \
-                  FROM {db}.negative_touches \
-                  WHERE customer_key IN ({list}) AND event_time >= {since} GROUP BY customer_key) \
+                  FROM negative_touches \
+                  WHERE customer_key IN ({list}) AND event_time >= ? GROUP BY customer_key) \
                  USING customer_key"
-            )
+            );
+            let q = bind_all(self.query(&sql), part.iter().copied())
+                .bind(since.timestamp())
+                .bind(per_customer as u64);
+            bind_all(q, part.iter().copied()).bind(since.timestamp())
         })
         .await
     }
@@ -306,14 +360,14 @@ impl AlertHistory for ClickHouseHistory {
         now: DateTime<Utc>,
     ) -> Result<Vec<SeriesCounts>, SinkError> {
         let from = now - Duration::minutes(cfg.window_minutes as i64);
-        let sql = format!(
-            "SELECT tag_id, series, uniqExactMerge(events) AS n FROM {}.tag_minute \
-             WHERE minute >= {} GROUP BY tag_id, series",
-            self.db(),
+        let q = self
+            .query(
+                "SELECT tag_id, series, uniqExactMerge(events) AS n FROM tag_minute \
+                 WHERE minute >= ? GROUP BY tag_id, series",
+            )
             // Whole minutes: the window's first minute is counted from its start.
-            from.timestamp() / 60 * 60 + 60
-        );
-        let window: Vec<WindowCountRow> = self.fetch(&sql).await?;
+            .bind(from.timestamp() / 60 * 60 + 60);
+        let window: Vec<WindowCountRow> = self.fetch(q).await?;
         let wanted: Vec<(String, String)> = window
             .iter()
             .map(|r| (r.tag_id.clone(), r.series.clone()))
@@ -347,29 +401,32 @@ impl AlertHistory for ClickHouseHistory {
         cfg: &SpikeConfig,
     ) -> Result<Vec<AlertEvent>, SinkError> {
         let (dimension, value) = spike::split_series(series);
-        let filter = match dimension {
-            "channel" => format!("channel = {}", quote(value)),
-            "branch" => format!("branch_id = {}", quote(value)),
-            "product" => format!("product = {}", quote(value)),
+        // The series' filter: a fixed column list, its values bound.
+        let (filter, values): (&str, Vec<&str>) = match dimension {
+            "channel" => ("channel = ?", vec![value]),
+            "branch" => ("branch_id = ?", vec![value]),
+            "product" => ("product = ?", vec![value]),
             "app_version" => match value.split_once(' ') {
-                Some((c, v)) => format!("channel = {} AND app_version = {}", quote(c), quote(v)),
-                None => format!("app_version = {}", quote(value)),
+                Some((c, v)) => ("channel = ? AND app_version = ?", vec![c, v]),
+                None => ("app_version = ?", vec![value]),
             },
-            _ => "1".to_string(),
+            _ => ("1", vec![]),
         };
         let from = now - Duration::minutes(cfg.window_minutes as i64 + 1);
         let sql = format!(
             "SELECT event_id, channel, toUInt32(event_time) AS event_time, substringUTF8(text, 1, 200) AS text, \
              sentiment_score, nps_score, kafka_topic, kafka_partition, kafka_offset \
-             FROM {}.feedback_events WHERE event_time >= {} AND toDate(event_time) >= toDate({}) \
-             AND (has(pain_tags, {tag}) OR has(itch_tags, {tag})) AND {filter} \
-             ORDER BY event_time DESC LIMIT 1 BY event_id LIMIT 10",
-            self.db(),
-            from.timestamp(),
-            from.timestamp(),
-            tag = quote(tag_id),
+             FROM feedback_events WHERE event_time >= ? AND toDate(event_time) >= toDate(?) \
+             AND (has(pain_tags, ?) OR has(itch_tags, ?)) AND {filter} \
+             ORDER BY event_time DESC LIMIT 1 BY event_id LIMIT 10"
         );
-        let rows: Vec<SampleRow> = self.fetch(&sql).await?;
+        let q = self
+            .query(&sql)
+            .bind(from.timestamp())
+            .bind(from.timestamp())
+            .bind(tag_id)
+            .bind(tag_id);
+        let rows: Vec<SampleRow> = self.fetch(bind_all(q, values)).await?;
         Ok(rows
             .into_iter()
             .map(|r| AlertEvent {
@@ -393,11 +450,7 @@ impl AlertHistory for ClickHouseHistory {
         keys: &[&str],
     ) -> Result<HashMap<String, String>, SinkError> {
         let rows: Vec<TierRow> = self
-            .fetch_chunked(keys, |part| {
-                query
-                    .replace("{db}", self.db())
-                    .replace("{keys}", &in_list(part.iter().copied()))
-            })
+            .fetch_chunked(keys, |part| self.template_query(query, part))
             .await?;
         Ok(rows.into_iter().map(|r| (r.customer_key, r.tier)).collect())
     }
@@ -412,15 +465,14 @@ impl AlertHistory for ClickHouseHistory {
         }
         let rows: Vec<WindowRow> = self
             .fetch_chunked(keys, |part| {
-                format!(
+                let sql = format!(
                     "SELECT dedup_key, argMax(alert_id, created_at) AS alert_id, \
-             toUInt32(max(window_closes_at)) AS closes_at FROM {}.alerts \
-             WHERE dedup_key IN ({}) AND revision = 0 AND window_closes_at > {} \
-             GROUP BY dedup_key",
-                    self.db(),
-                    in_list(part.iter().copied()),
-                    now.timestamp()
-                )
+                     toUInt32(max(window_closes_at)) AS closes_at FROM alerts \
+                     WHERE dedup_key IN ({}) AND revision = 0 AND window_closes_at > ? \
+                     GROUP BY dedup_key",
+                    placeholders(part.len())
+                );
+                bind_all(self.query(&sql), part.iter().copied()).bind(now.timestamp())
             })
             .await?;
         Ok(rows
@@ -441,15 +493,12 @@ impl AlertHistory for ClickHouseHistory {
         }
         let rows: Vec<PairRow> = self
             .fetch_chunked(pairs, |part| {
-                let list = part
-                    .iter()
-                    .map(|(k, e)| format!("({},{})", quote(k), quote(e)))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                format!(
-                    "SELECT dedup_key, event_id FROM {}.alert_occurrences WHERE (dedup_key, event_id) IN ({list})",
-                    self.db()
-                )
+                let sql = format!(
+                    "SELECT dedup_key, event_id FROM alert_occurrences \
+                     WHERE (dedup_key, event_id) IN ({})",
+                    pair_placeholders(part.len())
+                );
+                bind_all(self.query(&sql), part.iter().flat_map(|(k, e)| [*k, *e]))
             })
             .await?;
         Ok(rows
@@ -459,42 +508,46 @@ impl AlertHistory for ClickHouseHistory {
     }
 
     async fn customers_with_touches(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-        self.fetch_keys(&format!(
-            "SELECT DISTINCT customer_key AS key FROM {}.negative_touches WHERE event_time >= {}",
-            self.db(),
-            since.timestamp()
-        ))
+        self.fetch_keys(
+            self.query(
+                "SELECT DISTINCT customer_key AS key FROM negative_touches WHERE event_time >= ?",
+            )
+            .bind(since.timestamp()),
+        )
         .await
     }
 
     async fn dedup_keys_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-        let (db, since) = (self.db(), since.timestamp());
-        self.fetch_keys(&format!(
-            "SELECT DISTINCT key FROM \
-             (SELECT dedup_key AS key FROM {db}.alert_occurrences WHERE seen_at >= {since} \
-              UNION ALL SELECT dedup_key AS key FROM {db}.alerts WHERE created_at >= {since})"
-        ))
+        self.fetch_keys(
+            self.query(
+                "SELECT DISTINCT key FROM \
+                 (SELECT dedup_key AS key FROM alert_occurrences WHERE seen_at >= ? \
+                  UNION ALL SELECT dedup_key AS key FROM alerts WHERE created_at >= ?)",
+            )
+            .bind(since.timestamp())
+            .bind(since.timestamp()),
+        )
         .await
     }
 
     async fn triggers_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, SinkError> {
-        self.fetch_keys(&format!(
-            "SELECT DISTINCT event_id AS key FROM {}.alert_occurrences WHERE seen_at >= {}",
-            self.db(),
-            since.timestamp()
-        ))
+        self.fetch_keys(
+            self.query("SELECT DISTINCT event_id AS key FROM alert_occurrences WHERE seen_at >= ?")
+                .bind(since.timestamp()),
+        )
         .await
     }
 
     async fn occurrences_before(&self, since: DateTime<Utc>) -> Result<bool, SinkError> {
         // LIMIT 1: stops at the first such row.
         let rows: Vec<AnyRow> = self
-            .fetch(&format!(
-                "SELECT toUInt8(count() > 0) AS found FROM \
-                 (SELECT 1 FROM {}.alert_occurrences WHERE seen_at < {} LIMIT 1)",
-                self.db(),
-                since.timestamp()
-            ))
+            .fetch(
+                self.query(
+                    "SELECT toUInt8(count() > 0) AS found FROM \
+                     (SELECT 1 FROM alert_occurrences WHERE seen_at < ? LIMIT 1)",
+                )
+                .bind(since.timestamp()),
+            )
             .await?;
         Ok(rows.first().is_some_and(|r| r.found > 0))
     }
@@ -502,12 +555,12 @@ impl AlertHistory for ClickHouseHistory {
     async fn first_alerts(&self, alert_ids: &[&str]) -> Result<HashMap<String, String>, SinkError> {
         let rows: Vec<PayloadRow> = self
             .fetch_chunked(alert_ids, |part| {
-                format!(
-                    "SELECT alert_id, any(payload) AS payload FROM {}.alerts \
+                let sql = format!(
+                    "SELECT alert_id, any(payload) AS payload FROM alerts \
                      WHERE alert_id IN ({}) AND revision = 0 GROUP BY alert_id",
-                    self.db(),
-                    in_list(part.iter().copied())
-                )
+                    placeholders(part.len())
+                );
+                bind_all(self.query(&sql), part.iter().copied())
             })
             .await?;
         Ok(rows.into_iter().map(|r| (r.alert_id, r.payload)).collect())
@@ -522,12 +575,12 @@ impl AlertHistory for ClickHouseHistory {
         }
         let rows: Vec<CountRow> = self
             .fetch_chunked(alert_ids, |part| {
-                format!(
-                    "SELECT alert_id, uniqExact(event_id) AS n FROM {}.alert_occurrences \
-             WHERE alert_id IN ({}) GROUP BY alert_id",
-                    self.db(),
-                    in_list(part.iter().copied())
-                )
+                let sql = format!(
+                    "SELECT alert_id, uniqExact(event_id) AS n FROM alert_occurrences \
+                     WHERE alert_id IN ({}) GROUP BY alert_id",
+                    placeholders(part.len())
+                );
+                bind_all(self.query(&sql), part.iter().copied())
             })
             .await?;
         Ok(rows.into_iter().map(|r| (r.alert_id, r.n as u32)).collect())

@@ -85,9 +85,21 @@ impl Variant {
         }
     }
 
-    /// XXH3-64 of the file text, hex; recorded when applied, checked after.
+    /// XXH3-64 of the statements without their comments, hex; recorded
+    /// when applied, checked after. Editing a comment keeps it.
     pub fn checksum(&self) -> String {
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(self.sql.as_bytes()))
+        let code = scan_statements(self.sql, Comments::Drop).join(";\n");
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(code.as_bytes()))
+    }
+
+    /// Whether `recorded` (from the migrations table) is this variant's
+    /// checksum: the current one, or the whole-text checksum that earlier
+    /// versions recorded, of this text or of an earlier text of `name` that
+    /// differed only in comments.
+    pub fn matches(&self, name: &str, recorded: &str) -> bool {
+        recorded == self.checksum()
+            || recorded == format!("{:016x}", xxhash_rust::xxh3::xxh3_64(self.sql.as_bytes()))
+            || (self.min_server.is_none() && COMMENT_EDITS.contains(&(name, recorded)))
     }
 
     /// The statements for `database`, in order.
@@ -98,6 +110,17 @@ impl Variant {
             .collect()
     }
 }
+
+/// Whole-text checksums recorded by earlier versions for portable variants
+/// whose comments were edited since (the statements are unchanged).
+const COMMENT_EDITS: &[(&str, &str)] = &[
+    ("020_alerts", "631b568769b1171d"),
+    ("021_alert_occurrences", "f7c58f6dbb235340"),
+    ("022_negative_touches", "d3fba553193ac974"),
+    ("024_tag_minute", "8375d42de5268f5e"),
+    ("026_work_order_updates", "c4536cde8708d8f5"),
+    ("027_alert_deliveries", "fd3e808627c56a48"),
+];
 
 /// A named migration with one or more variants.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,14 +261,13 @@ pub fn plan<'a>(
             name: m.name.into(),
             variant: a.variant.clone(),
         })?;
-    let now = recorded.checksum();
-    if now != a.checksum {
+    if !recorded.matches(m.name, &a.checksum) {
         return Err(MigrationError::ChecksumChanged {
             name: m.name.into(),
             variant: a.variant.clone(),
             applied_at: a.applied_at.clone(),
             applied: a.checksum.clone(),
-            now,
+            now: recorded.checksum(),
         });
     }
     Ok(Step::Skip {
@@ -255,6 +277,19 @@ pub fn plan<'a>(
 
 /// Split a file into statements at `;` outside quotes and comments.
 pub fn split_statements(sql: &str) -> Vec<String> {
+    scan_statements(sql, Comments::Keep)
+}
+
+/// What [`scan_statements`] does with `--` comments.
+#[derive(Clone, Copy, PartialEq)]
+enum Comments {
+    /// Kept in the statement text: they document the DDL on the server.
+    Keep,
+    /// Dropped: the code alone, for checksums.
+    Drop,
+}
+
+fn scan_statements(sql: &str, comments: Comments) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = sql.chars().peekable();
@@ -277,10 +312,15 @@ pub fn split_statements(sql: &str) -> Vec<String> {
                     cur.push(c);
                 }
                 '-' if chars.peek() == Some(&'-') => {
-                    // A comment runs to the end of the line; keep it (it documents the DDL).
-                    cur.push(c);
+                    // A comment runs to the end of the line.
+                    let keep = comments == Comments::Keep;
+                    if keep {
+                        cur.push(c);
+                    }
                     for n in chars.by_ref() {
-                        cur.push(n);
+                        if keep || n == '\n' {
+                            cur.push(n);
+                        }
                         if n == '\n' {
                             break;
                         }
@@ -456,5 +496,26 @@ mod tests {
         assert_eq!(a.checksum(), Variant::new(PORTABLE).unwrap().checksum());
         assert_ne!(a.checksum(), b.checksum());
         assert_eq!(a.checksum().len(), 16);
+    }
+
+    #[test]
+    fn checksums_ignore_comments_and_accept_earlier_records() {
+        let a = Variant::new(PORTABLE).unwrap();
+        let edited = Variant::new(
+            "-- events, documented better\nCREATE TABLE IF NOT EXISTS {db}.t (a String) ENGINE = MergeTree ORDER BY a",
+        )
+        .unwrap();
+        assert_eq!(a.checksum(), edited.checksum());
+        let text = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(PORTABLE.as_bytes()));
+        assert!(
+            a.matches("010_t", &text),
+            "whole-text checksum of the same file"
+        );
+        assert!(
+            !edited.matches("010_t", &text),
+            "a different text needs a listed edit"
+        );
+        assert!(!a.matches("010_t", "0000000000000000"));
+        assert!(!a.matches("020_alerts", "0000000000000000"));
     }
 }

@@ -19,6 +19,7 @@ pub mod feedback;
 pub mod nps;
 pub mod pii;
 pub mod pseudonym;
+pub mod secret;
 pub mod taxonomy;
 pub mod tokens;
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use voc_alert::{Alert, AlertKind, Severity};
+use voc_core::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,8 +27,9 @@ pub struct WebhookConfig {
     pub kind: WebhookKind,
     pub url: String,
     /// Signing secret (DingTalk "SEC...", Feishu, or the generic HMAC key); empty: unsigned.
+    /// A string, `{ env = "NAME" }` or `{ file = "/path" }`; never printed.
     #[serde(default)]
-    pub secret: String,
+    pub secret: Secret,
     /// Send only alerts at or above this severity.
     #[serde(default = "medium")]
     pub min_severity: Severity,

@@ -73,7 +73,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
                 headers.push(("x-voc-timestamp".into(), ts.to_string()));
                 headers.push((
                     "x-voc-signature".into(),
-                    sign::generic(&hook.secret, ts, &body),
+                    sign::generic(hook.secret.expose(), ts, &body),
                 ));
             }
             Request {
@@ -96,7 +96,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 url = format!(
                     "{url}{sep}timestamp={ts}&sign={}",
-                    sign::dingtalk(&hook.secret, ts)
+                    sign::dingtalk(hook.secret.expose(), ts)
                 );
             }
             json_request(
@@ -115,7 +115,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
             if !hook.secret.is_empty() {
                 let ts = now.timestamp();
                 body["timestamp"] = Value::String(ts.to_string());
-                body["sign"] = Value::String(sign::feishu(&hook.secret, ts));
+                body["sign"] = Value::String(sign::feishu(hook.secret.expose(), ts));
             }
             json_request(hook.url.clone(), body)
         }

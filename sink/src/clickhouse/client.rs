@@ -5,6 +5,7 @@
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use voc_core::secret::Secret;
 
 use super::migrate::MigrationError;
 
@@ -16,7 +17,8 @@ pub struct ClickHouseConfig {
     pub url: String,
     pub database: String,
     pub user: String,
-    pub password: String,
+    /// A string, `{ env = "NAME" }` or `{ file = "/path" }`; never printed.
+    pub password: Secret,
     /// Table the worker inserts into (the `feedback` view reads it deduplicated).
     pub table: String,
     /// Compress inserts with LZ4.
@@ -31,7 +33,7 @@ impl Default for ClickHouseConfig {
             url: "http://127.0.0.1:8123".into(),
             database: "voc".into(),
             user: "default".into(),
-            password: String::new(),
+            password: Secret::default(),
             table: "feedback_events".into(),
             lz4: true,
             timeout_ms: 30_000,
@@ -51,7 +53,7 @@ impl ClickHouseConfig {
         if self.password.is_empty() {
             client
         } else {
-            client.with_password(&self.password)
+            client.with_password(self.password.expose())
         }
     }
 }

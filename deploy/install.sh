@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local voc stack needs and is missing; safe to re-run.
 #   - Debian: ClickHouse server/client, build tools for librdkafka (gcc, make, cmake...),
+#     OpenSSL headers (TLS to Kafka and ClickHouse), stunnel4 (TLS tests),
 #     chromium (headless, for the report test)
 #   - tansu (Kafka-protocol broker), built with cargo once (~15-20 min on 2 cores)
 #   - a Python venv (.venv) with onnxruntime (its libonnxruntime.so is what the
@@ -13,6 +14,12 @@ command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server clickhou
 command -v make >/dev/null || need_apt+=(make)
 command -v gcc >/dev/null || need_apt+=(gcc g++)
 command -v curl >/dev/null || need_apt+=(curl)
+# OpenSSL for TLS and SASL/SCRAM to Kafka (librdkafka) and HTTPS to ClickHouse.
+[ -f /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v openssl >/dev/null || need_apt+=(openssl)
+# A TLS terminator in front of tansu for the TLS tests (tansu ignores --cert/--key).
+command -v stunnel4 >/dev/null || need_apt+=(stunnel4)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 # Headless Chromium renders `voc report` in the tests (charts must draw).
 command -v chromium >/dev/null || need_apt+=(chromium)

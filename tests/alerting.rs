@@ -764,7 +764,8 @@ async fn history_lookups_bind_hostile_keys() {
         url: common::clickhouse_url(),
         database: env.database.clone(),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let template = "SELECT customer_key, asset_tier AS tier FROM {db}.customers FINAL \
                     WHERE customer_key IN ({keys}) AND city != '??'";
     let tiers = history.customer_tiers(template, &keys).await.unwrap();

@@ -119,7 +119,8 @@ async fn migrating_a_database_with_events_backfills_tags_and_rollups() {
         url: dataset::clickhouse_url(),
         database: database.clone(),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let old = voc_sink::ClickHouseSink::schema_statements(
         &database,
         voc_sink::clickhouse::migrate::ServerVersion::new(18, 16, 1),

@@ -46,19 +46,19 @@ impl AlertService {
         clickhouse: voc_sink::ClickHouseConfig,
         taxonomy: Arc<Taxonomy>,
         salt: &str,
-    ) -> Self {
+    ) -> Result<Self, voc_sink::SinkError> {
         let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
         let history = || ClickHouseHistory::new(clickhouse.clone());
         let (tx, rx) = mpsc::unbounded_channel();
         let index = (cfg.lookup_index.refresh_s > 0)
             .then(|| Arc::new(index::LookupIndex::new(&cfg.lookup_index)));
-        tasks.spawn(record_loop(history(), rx, index.clone(), stop.clone()));
-        let mut engine = AlertEngine::new(cfg.clone(), taxonomy.clone(), salt, history());
+        tasks.spawn(record_loop(history()?, rx, index.clone(), stop.clone()));
+        let mut engine = AlertEngine::new(cfg.clone(), taxonomy.clone(), salt, history()?);
         if let Some(index) = &index {
             engine = engine.with_index(index.clone());
             tasks.spawn(index_loop(
-                history(),
+                history()?,
                 cfg.clone(),
                 index.clone(),
                 stop.clone(),
@@ -67,17 +67,17 @@ impl AlertService {
         if cfg.spike.enabled {
             let inbox = SpikeInbox::default();
             engine.spike_inbox = Some(inbox.clone());
-            tasks.spawn(spike_loop(history(), cfg, taxonomy, inbox, stop.clone()));
+            tasks.spawn(spike_loop(history()?, cfg, taxonomy, inbox, stop.clone()));
         }
         tasks.close();
-        AlertService {
+        Ok(AlertService {
             recent: engine.recent.clone(),
             index,
             engine: Arc::new(tokio::sync::Mutex::new(engine)),
             recorder: tx,
             tasks,
             stop,
-        }
+        })
     }
 
     /// Evaluate batch number `seq` (increasing in offset order), or the

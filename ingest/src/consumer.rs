@@ -2,10 +2,13 @@
 //! settings at-least-once delivery needs (no auto-commit: the worker commits an
 //! offset only after ClickHouse acknowledged the rows up to it).
 
+use crate::connect::ConnectError;
+use crate::security::{KafkaSasl, KafkaSecurity, KafkaTls, SecurityError};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::time::Duration;
 use voc_core::Channel;
 
 /// The raw topic of each source channel.
@@ -100,7 +103,16 @@ pub struct KafkaSourceConfig {
     /// without giving the survivor the partitions of a crashed member (seen
     /// with tansu). 0 disables (do so when you run more workers than partitions).
     pub rejoin_when_unassigned_ms: u64,
-    /// Extra librdkafka properties passed through unchanged (e.g. security settings).
+    /// How long a command waits at start for the brokers to answer (with its
+    /// TLS and SASL settings) before it exits with the brokers' last error.
+    pub connect_timeout_ms: u64,
+    /// TLS to the brokers.
+    pub tls: KafkaTls,
+    /// SASL authentication.
+    pub sasl: KafkaSasl,
+    /// Extra librdkafka properties passed through unchanged (tuning). May not
+    /// set what voc sets itself (commit, idempotence, security): see
+    /// [`KafkaSecurity::validate`].
     pub extra: BTreeMap<String, String>,
 }
 
@@ -115,12 +127,55 @@ impl Default for KafkaSourceConfig {
             max_poll_interval_ms: 600_000,
             fetch_wait_max_ms: 50,
             rejoin_when_unassigned_ms: 60_000,
+            connect_timeout_ms: 15_000,
+            tls: KafkaTls::default(),
+            sasl: KafkaSasl::default(),
             extra: BTreeMap::new(),
         }
     }
 }
 
 impl KafkaSourceConfig {
+    /// The TLS and SASL settings together.
+    pub fn security(&self) -> KafkaSecurity<'_> {
+        KafkaSecurity {
+            tls: &self.tls,
+            sasl: &self.sasl,
+        }
+    }
+
+    /// Checks the settings without the network (files, credentials, `extra`).
+    pub fn validate(&self) -> Result<(), SecurityError> {
+        self.security().validate(&self.extra)
+    }
+
+    /// Fails fast when the brokers cannot be reached or refuse these
+    /// settings (see [`crate::connect`]); waits up to `connect_timeout_ms`.
+    pub async fn check_connection(&self) -> Result<(), ConnectError> {
+        let config = self.producer_config();
+        let timeout = Duration::from_millis(self.connect_timeout_ms);
+        let check = tokio::task::spawn_blocking(move || crate::connect::check(&config, timeout));
+        match check.await {
+            Ok(result) => result,
+            Err(e) => Err(ConnectError {
+                brokers: self.brokers.clone(),
+                protocol: self.security().protocol().into(),
+                timeout_ms: self.connect_timeout_ms,
+                reason: format!("the check did not finish: {e}"),
+            }),
+        }
+    }
+
+    /// `extra`, then the security properties (which `validate` keeps `extra` from overriding).
+    fn apply_common(&self, c: &mut ClientConfig) {
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        for (k, v) in self.security().properties() {
+            c.set(k, v);
+        }
+    }
+
     /// librdkafka settings for the consumer: manual commits only.
     pub fn consumer_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
@@ -140,9 +195,7 @@ impl KafkaSourceConfig {
             // second of input at 20k msg/s, and it keeps RSS bounded under backlog.
             .set("queued.max.messages.kbytes", "16384")
             .set("client.id", "voc-worker");
-        for (k, v) in &self.extra {
-            c.set(k, v);
-        }
+        self.apply_common(&mut c);
         c
     }
 
@@ -155,9 +208,7 @@ impl KafkaSourceConfig {
             .set("linger.ms", "5")
             .set("message.timeout.ms", "30000")
             .set("client.id", "voc-producer");
-        for (k, v) in &self.extra {
-            c.set(k, v);
-        }
+        self.apply_common(&mut c);
         c
     }
 }

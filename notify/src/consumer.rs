@@ -83,12 +83,14 @@ where
     }
 }
 
-/// A consumer of `topic` in `group` (manual commits, from the earliest offset).
-pub fn consumer(
+/// A consumer of `topic` in `group` (manual commits, from the earliest
+/// offset), once the brokers accepted the connection settings.
+pub async fn consumer(
     kafka: &KafkaSourceConfig,
     group: &str,
     topic: &str,
 ) -> anyhow::Result<StreamConsumer> {
+    kafka.check_connection().await?;
     let mut cc = kafka.consumer_config();
     cc.set("group.id", group);
     let c: StreamConsumer = cc.create()?;

@@ -42,8 +42,9 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let consumer = consumer::consumer(kafka, &cfg.group_id, topic)
+        .await
         .with_context(|| format!("consuming {topic}"))?;
-    let sink = ClickHouseSink::new(clickhouse);
+    let sink = ClickHouseSink::new(clickhouse)?;
     let publisher = Publisher::new(&kafka.producer_config())?;
     tracing::info!(%topic, "work-order updates consumer started");
     consumer::run(

@@ -34,8 +34,9 @@ pub async fn run(
         "no [[notify.webhooks]] configured: nothing to deliver to"
     );
     let consumer = consumer::consumer(kafka, &notify.group_id, topic)
+        .await
         .with_context(|| format!("consuming {topic}"))?;
-    let sink = ClickHouseSink::new(clickhouse);
+    let sink = ClickHouseSink::new(clickhouse)?;
     let http = http_client(&notify)?;
     let notify = Arc::new(notify);
     tracing::info!(%topic, webhooks = notify.webhooks.len(), "notifier started");

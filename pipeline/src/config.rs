@@ -40,6 +40,8 @@ impl WorkerConfig {
         if self.kafka.brokers.is_empty() {
             return Err("kafka.brokers is empty".into());
         }
+        self.kafka.validate().map_err(|e| e.to_string())?;
+        self.clickhouse.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
 }

@@ -99,13 +99,22 @@ impl Worker {
             taxonomy = taxonomy.version(),
             "models loaded"
         );
-        let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+        // Fail fast on what no retry fixes: brokers that refuse the TLS or
+        // SASL settings (or cannot be reached), ClickHouse refusing our credentials.
+        cfg.kafka
+            .check_connection()
+            .await
+            .context("checking the Kafka connection")?;
+        let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
+        sink.check_access()
+            .await
+            .context("checking the ClickHouse credentials")?;
         let alerting = AlertService::new(
             cfg.alert.clone(),
             cfg.clickhouse.clone(),
             taxonomy.clone(),
             &cfg.enrich.pseudonym_salt,
-        );
+        )?;
         let publisher =
             Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
         let topics = TopicMap::new(&cfg.kafka.topics);

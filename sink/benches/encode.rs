@@ -57,7 +57,8 @@ fn bench(c: &mut Criterion) {
     let sink = ClickHouseSink::new(ClickHouseConfig {
         url: mock.url().to_string(),
         ..Default::default()
-    });
+    })
+    .expect("a plain http client");
     let mut g = c.benchmark_group("sink");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.bench_function("encode_rowbinary_lz4_to_mock", |b| {

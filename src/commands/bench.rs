@@ -157,7 +157,7 @@ fn insert(args: InsertArgs) -> anyhow::Result<Ceiling> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut rows = enricher.enrich(feedback, now)?;
-    let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+    let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
     super::runtime()?.block_on(async {
         sink.migrate(&taxonomy).await?;
         let run = format!("{:x}", now.timestamp_millis());

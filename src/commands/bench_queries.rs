@@ -144,7 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .and_utc()
         .timestamp();
     super::runtime()?.block_on(async {
-        let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+        let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
         sink.migrate(&Taxonomy::bundled()).await?;
         let customers = voc_gen::customers();
         let rows = super::gen::customer_rows(&customers, 1);

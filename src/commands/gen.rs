@@ -126,6 +126,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     super::runtime()?.block_on(async {
+        cfg.kafka
+            .check_connection()
+            .await
+            .context("checking the Kafka connection")?;
         let producer: FutureProducer = cfg
             .kafka
             .producer_config()
@@ -200,7 +204,7 @@ fn load_customers(c: ConfigArgs) -> anyhow::Result<()> {
     let customers = voc_gen::customers();
     let rows = customer_rows(&customers, chrono::Utc::now().timestamp() as u32);
     super::runtime()?.block_on(async {
-        voc_sink::ClickHouseSink::new(cfg.clickhouse.clone())
+        voc_sink::ClickHouseSink::new(cfg.clickhouse.clone())?
             .load_customers(&rows)
             .await
             .context("loading the customer dimension")

@@ -39,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let table = super::runtime()?.block_on(async {
-        ClickHouseSink::new(cfg.clickhouse.clone())
+        ClickHouseSink::new(cfg.clickhouse.clone())?
             .query_table(&sql)
             .await
             .with_context(|| format!("running {}", q.name))

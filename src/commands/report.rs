@@ -22,7 +22,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.load()?;
     let data = super::runtime()?.block_on(async {
-        let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+        let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
         crate::report::collect(&sink, &cfg.clickhouse.database, args.as_of).await
     })?;
     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();

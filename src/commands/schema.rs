@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Action::Migrate(c) => {
             let cfg = c.load()?;
             super::runtime()?.block_on(async {
-                let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+                let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
                 let done = sink
                     .migrate(&voc_core::Taxonomy::bundled())
                     .await
@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Action::Status(c) => {
             let cfg = c.load()?;
             super::runtime()?.block_on(async {
-                let sink = ClickHouseSink::new(cfg.clickhouse.clone());
+                let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
                 for a in sink.applied_migrations().await? {
                     println!(
                         "{}\t{}\t{}\t{}\t{}",

@@ -83,7 +83,8 @@ impl Dataset {
             url: clickhouse_url(),
             database: database.clone(),
             ..ClickHouseConfig::default()
-        });
+        })
+        .unwrap();
         Dataset {
             database,
             config,

@@ -120,12 +120,12 @@ struct TierRow {
 }
 
 impl ClickHouseHistory {
-    pub fn new(cfg: ClickHouseConfig) -> Self {
-        ClickHouseHistory {
-            client: cfg.client(),
+    pub fn new(cfg: ClickHouseConfig) -> Result<Self, SinkError> {
+        Ok(ClickHouseHistory {
+            client: cfg.client()?,
             cfg,
             baselines: Mutex::new(BaselineCache::default()),
-        }
+        })
     }
 
     fn err(&self, source: clickhouse::error::Error) -> SinkError {

@@ -1,8 +1,12 @@
 //! The ClickHouse client: connection settings, errors that name the server,
 //! a timeout on every request, and the generic insert and execute calls the
-//! rest of the crate (and the alert history) build on.
+//! rest of the crate (and the alert history) build on. `https://` URLs use
+//! the system's OpenSSL, with the CA of `ca_file` when set.
 
 use clickhouse::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use voc_core::secret::Secret;
@@ -13,8 +17,11 @@ use super::migrate::MigrationError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseConfig {
-    /// HTTP endpoint.
+    /// HTTP(S) endpoint, e.g. `http://127.0.0.1:8123` or `https://ch.bank.internal:8443`.
     pub url: String,
+    /// PEM file of the CA(s) that signed the server's certificate (https URLs);
+    /// empty: the system's CAs.
+    pub ca_file: String,
     pub database: String,
     pub user: String,
     /// A string, `{ env = "NAME" }` or `{ file = "/path" }`; never printed.
@@ -31,6 +38,7 @@ impl Default for ClickHouseConfig {
     fn default() -> Self {
         ClickHouseConfig {
             url: "http://127.0.0.1:8123".into(),
+            ca_file: String::new(),
             database: "voc".into(),
             user: "default".into(),
             password: Secret::default(),
@@ -44,16 +52,74 @@ impl Default for ClickHouseConfig {
 impl ClickHouseConfig {
     /// A client for this server and database (RowBinary without type
     /// validation: 18.16 lacks RowBinaryWithNamesAndTypes).
-    pub fn client(&self) -> Client {
-        let client = Client::default()
+    /// A client for this server and database. Fails when `ca_file` cannot
+    /// be read or holds no certificate.
+    pub fn client(&self) -> Result<Client, SinkError> {
+        // ClickHouse closes idle connections after 3 s; stop reusing them before.
+        let http = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build(self.connector()?);
+        let client = Client::with_http_client(http)
             .with_url(&self.url)
             .with_user(&self.user)
             .with_database(&self.database)
             .with_validation(false);
-        if self.password.is_empty() {
+        Ok(if self.password.is_empty() {
             client
         } else {
             client.with_password(self.password.expose())
+        })
+    }
+
+    /// Checks what can be checked without the network.
+    pub fn validate(&self) -> Result<(), SinkError> {
+        let https = self.url.starts_with("https://");
+        if !https && !self.url.starts_with("http://") {
+            return Err(self.tls_error(format!(
+                "url {:?} must start with http:// or https://",
+                self.url
+            )));
+        }
+        if !self.ca_file.is_empty() && !https {
+            return Err(self.tls_error("ca_file is set but the url is not https://".into()));
+        }
+        self.connector().map(|_| ())
+    }
+
+    /// The connector the clickhouse crate would build, plus our CA.
+    fn connector(&self) -> Result<hyper_tls::HttpsConnector<HttpConnector>, SinkError> {
+        let mut http = HttpConnector::new();
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        http.enforce_http(false);
+        let mut tls = native_tls::TlsConnector::builder();
+        if !self.ca_file.is_empty() {
+            let pem = std::fs::read(&self.ca_file)
+                .map_err(|e| self.tls_error(format!("ca_file {}: {e}", self.ca_file)))?;
+            let certs = native_tls::Certificate::stack_from_pem(&pem)
+                .map_err(|e| self.tls_error(format!("ca_file {}: {e}", self.ca_file)))?;
+            if certs.is_empty() {
+                return Err(self.tls_error(format!(
+                    "ca_file {}: no PEM certificate in it",
+                    self.ca_file
+                )));
+            }
+            for c in certs {
+                tls.add_root_certificate(c);
+            }
+        }
+        let tls = tls
+            .build()
+            .map_err(|e| self.tls_error(format!("TLS set-up: {e}")))?;
+        Ok(hyper_tls::HttpsConnector::from((
+            http,
+            tokio_native_tls::TlsConnector::from(tls),
+        )))
+    }
+
+    fn tls_error(&self, what: String) -> SinkError {
+        SinkError::Config {
+            url: self.url.clone(),
+            what,
         }
     }
 }
@@ -66,6 +132,8 @@ pub enum SinkError {
         #[source]
         source: clickhouse::error::Error,
     },
+    #[error("ClickHouse at {url}: clickhouse.{what}")]
+    Config { url: String, what: String },
     #[error("ClickHouse at {url}: request timed out after {ms} ms")]
     Timeout { url: String, ms: u64 },
     #[error("Kafka: {0}")]
@@ -92,6 +160,42 @@ pub enum SinkError {
     },
 }
 
+/// Server answers that no retry can change: who we are was refused
+/// (unknown user, wrong or missing password), or the server's certificate was.
+const ACCESS_REFUSED: &[&str] = &[
+    "Code: 192.", // UNKNOWN_USER
+    "Code: 193.", // WRONG_PASSWORD
+    "Code: 194.", // REQUIRED_PASSWORD
+    "Code: 516.", // AUTHENTICATION_FAILED (current servers)
+    "certificate verify failed",
+    "self-signed certificate",
+    "self signed certificate",
+    "unable to get local issuer certificate",
+    "certificate has expired",
+    "hostname mismatch",
+];
+
+impl SinkError {
+    /// The server refused our credentials, or we refused its certificate:
+    /// retrying cannot help, an operator must fix the configuration.
+    pub fn is_access_refused(&self) -> bool {
+        match self {
+            SinkError::Config { .. } => true,
+            SinkError::ClickHouse { source, .. } => {
+                let mut text = source.to_string();
+                let mut cause = std::error::Error::source(source);
+                while let Some(c) = cause {
+                    text.push_str(": ");
+                    text.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                ACCESS_REFUSED.iter().any(|m| text.contains(m))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A connection to the configured ClickHouse database: every request has the
 /// configured timeout and errors name the server.
 #[derive(Clone)]
@@ -101,12 +205,12 @@ pub struct ClickHouseSink {
 }
 
 impl ClickHouseSink {
-    pub fn new(cfg: ClickHouseConfig) -> Self {
-        let mut client = cfg.client();
+    pub fn new(cfg: ClickHouseConfig) -> Result<Self, SinkError> {
+        let mut client = cfg.client()?;
         if cfg.lz4 {
             client = client.with_compression(clickhouse::Compression::Lz4);
         }
-        ClickHouseSink { client, cfg }
+        Ok(ClickHouseSink { client, cfg })
     }
 
     /// The error for a failed request to this server.
@@ -177,6 +281,20 @@ impl ClickHouseSink {
             })
             .await?;
         super::migrate::ServerVersion::parse(&v).ok_or(SinkError::Version(v))
+    }
+
+    /// At start: fails when the server refuses our credentials or we refuse
+    /// its certificate ([`SinkError::is_access_refused`]); a server that is
+    /// merely down is logged and left to the retries.
+    pub async fn check_access(&self) -> Result<(), SinkError> {
+        match self.ping().await {
+            Err(e) if e.is_access_refused() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "ClickHouse not reachable at start; inserts will retry");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Server reachable? (`SELECT 1`), for readiness checks.

@@ -31,14 +31,20 @@ fn is_separator(c: char) -> bool {
 }
 
 /// Words ASR writes for the pauses of someone reading a number aloud, longest first.
-const FILLERS: [&str; 22] = [
+const FILLERS: [&str; 29] = [
     "然后呢",
+    "然後呢",
     "那个",
+    "那個",
     "这个",
+    "這個",
     "就是",
     "然后",
+    "然後",
     "还有",
+    "還有",
     "对对",
+    "對對",
     "是的",
     "嗯",
     "呃",
@@ -52,6 +58,7 @@ const FILLERS: [&str; 22] = [
     "诶",
     "欸",
     "对",
+    "對",
     "是",
     "呢",
 ];
@@ -135,6 +142,16 @@ pub(super) fn runs(f: &Folded, covered: &[Range<usize>]) -> Vec<Run> {
             i += 1;
             continue;
         }
+        // A lone digit is a word (一直, 两天) or a count: runs of one are not kept.
+        let rest = &text[i + 1..];
+        let lone = rest
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_digit() || is_separator(c) || filler_at(rest).is_some()));
+        if lone {
+            i += 1;
+            continue;
+        }
         let mut run = Run {
             groups: Vec::new(),
             digits: String::new(),
@@ -183,7 +200,9 @@ pub(super) fn runs(f: &Folded, covered: &[Range<usize>]) -> Vec<Run> {
             break;
         }
         i = run.end().max(pos);
-        out.push(run);
+        if run.digits.len() > 1 {
+            out.push(run);
+        }
     }
     out
 }
@@ -278,7 +297,8 @@ const MAX_BRIDGE_CHARS: usize = 4;
 
 /// The characters of the words that go on with a number being read out
 /// (后面是, 然后, 再来, 剩下的, 中间, 最后): other words, such as verbs, end it.
-const BRIDGE_WORDS: &str = "后面边然接着再是还有剩下的最中间前嗯呃啊那个这就对呢吧哦来跟和";
+const BRIDGE_WORDS: &str =
+    "后面边然接着再是还有剩下的最中间前嗯呃啊那个这就对呢吧哦来跟和後邊還間這個對";
 
 /// Runs that only together have a precise shape, across a few words that
 /// are not separators: masked as one, words and all. Amounts (a unit after a
@@ -514,7 +534,8 @@ pub(super) fn date_at(run: &Run, i: usize, end: usize) -> Option<usize> {
 }
 
 /// Units that make a number an amount, a count, a duration, a rank or a size.
-pub(super) const UNITS: &str = "元块角毛分万亿千百十美刀镑笔次个位人名家户张条件期份天日周月年号秒小钟点%％‰倍度米斤克楼层室岁多余版届";
+pub(super) const UNITS: &str =
+    "元块角毛分万亿千百十美刀镑笔次个位人名家户张条件期份天日周月年号秒小钟点%％‰倍度米斤克楼层室岁多余版届塊萬億筆個張條號鐘點樓層歲餘屆";
 
 /// Whether a unit follows byte `at` (`8万`, `3 次`).
 pub(super) fn unit_after(f: &Folded, at: usize) -> bool {

@@ -50,22 +50,47 @@ fn fold(c: char) -> char {
     }
 }
 
-/// Whether anything in `raw` could be PII: at least two digit-like characters
-/// (codes of three, and `六个八`, need two), or an at-sign in any form. Most
-/// feedback fails this and is returned as it is.
+/// Whether anything in `raw` could be PII: seven digit-like characters (the
+/// shortest number masked), an at-sign in any form, a JSON escape (which
+/// may hide anything), or two digits with a keyword that announces a code
+/// or an account (密码, 验证码, 口令, 背面, 扣扣, CVV, PIN, OTP, QQ, WeChat).
+/// Most feedback fails this in one pass over its characters and is returned
+/// as it is.
 pub(super) fn worth_scanning(raw: &str) -> bool {
-    let mut digits = 0;
+    let (mut digits, mut keyword, mut letters) = (0, false, false);
     for c in raw.chars() {
         if digit_of(c).is_some() {
             digits += 1;
-            if digits >= 2 {
+            if digits >= 7 {
                 return true;
             }
-        } else if c == '@' || c == '＠' {
-            return true;
+            continue;
+        }
+        match c {
+            '@' | '＠' | '艾' | '圈' | '鼠' | '\\' => return true,
+            '码' | '碼' | '令' | '背' | '扣' => keyword = true,
+            'a'..='z' | 'A'..='Z' => letters = true,
+            '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => return true,
+            _ => {}
         }
     }
-    spoken_at(raw)
+    if letters && (spoken_at(raw) || raw.contains("微信") || raw.contains("威信")) {
+        return true;
+    }
+    digits >= 2 && (keyword || (letters && ascii_keyword(raw)))
+}
+
+/// An ASCII keyword of a code or an account.
+fn ascii_keyword(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let has = |k: &[u8]| b.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k));
+    has(b"cv")
+        || has(b"pin")
+        || has(b"otp")
+        || has(b"qq")
+        || has(b"wx")
+        || has(b"vx")
+        || has(b"wechat")
 }
 
 /// `at` between words, 艾特, 圈a, 小老鼠: the spoken at-sign.
@@ -167,6 +192,11 @@ mod tests {
     #[test]
     fn most_text_is_not_worth_scanning() {
         assert!(!worth_scanning("转账一直失败，客服态度很差"));
+        assert!(!worth_scanning(
+            "两三个月了，App 8.2版本一直闪退，信用卡额度才5万"
+        ));
+        assert!(worth_scanning("验证码 三三九"));
+        assert!(worth_scanning("CVV 372"));
         assert!(worth_scanning("手机13812345678"));
         assert!(worth_scanning("zhang san at qq dot com"));
         assert!(worth_scanning("邮箱 a＠b.com"));

@@ -13,15 +13,49 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 static KEYWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    let simplified = concat!(
         r"(?i)(?:交易|取款|支付|登录|登陆|查询|网银|银行卡|手机银行|开机|原|新)?(?:密码|口令)",
-        r"|(?:短信|动态|手机|登录|图形)?验证码|校验码|动态码|短信码|确认码|授权码|安全码|(?:卡)?背[面后]",
+        r"|(?:短信|动态|手机|登录|图形)?验证码|校验码|动态码|短信码|确认码|授权码|安全码|卡?背(?:面|后)",
         r"|cvv2?|cvc2?|cvn2?|pin码?|otp",
         r"|qq号?码?|扣扣号?|微信号?|威信号?|vx号?|wx号?|wechat",
         r"|护照号?码?|通行证号?码?",
-    ))
-    .unwrap()
+    );
+    Regex::new(&either_script(simplified)).unwrap()
 });
+
+/// Simplified and traditional forms of the keywords' characters: raw text
+/// (a dead letter's payload) is not converted to simplified Chinese.
+const TRADITIONAL: [(char, char); 19] = [
+    ('验', '驗'),
+    ('证', '證'),
+    ('码', '碼'),
+    ('动', '動'),
+    ('态', '態'),
+    ('护', '護'),
+    ('号', '號'),
+    ('录', '錄'),
+    ('询', '詢'),
+    ('银', '銀'),
+    ('机', '機'),
+    ('开', '開'),
+    ('图', '圖'),
+    ('确', '確'),
+    ('认', '認'),
+    ('权', '權'),
+    ('陆', '陸'),
+    ('网', '網'),
+    ('后', '後'),
+];
+
+fn either_script(pattern: &str) -> String {
+    pattern
+        .chars()
+        .map(|c| match TRADITIONAL.iter().find(|(s, _)| *s == c) {
+            Some((s, t)) => format!("[{s}{t}]"),
+            None => c.to_string(),
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Secret {
@@ -37,9 +71,9 @@ enum Secret {
 
 fn secret(keyword: &str) -> Secret {
     let k = keyword.to_ascii_lowercase();
-    if k.contains("密码") || k.contains("口令") {
+    if k.contains("密码") || k.contains("密碼") || k.contains("口令") {
         Secret::Code { min: 4, max: 10 }
-    } else if k.starts_with("cv") || k.contains("安全码") || k.contains('背') {
+    } else if k.starts_with("cv") || k.contains("安全") || k.contains('背') {
         Secret::Code { min: 3, max: 4 }
     } else if k.starts_with("pin") {
         Secret::Code { min: 4, max: 6 }
@@ -48,7 +82,7 @@ fn secret(keyword: &str) -> Secret {
     } else if k.contains("微信") || k.contains("威信") || k.starts_with('v') || k.starts_with('w')
     {
         Secret::WeChat
-    } else if k.contains("护照") || k.contains("通行证") {
+    } else if k.contains('照') || k.contains("通行") {
         Secret::Passport
     } else {
         Secret::Code { min: 4, max: 8 }
@@ -63,38 +97,7 @@ const BACK_WINDOW: usize = 8;
 /// Words that may stand between a keyword and its secret without making the
 /// secret any less of one.
 fn is_connector(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | ':'
-            | '='
-            | '('
-            | ')'
-            | '是'
-            | '为'
-            | '就'
-            | '嗯'
-            | '呃'
-            | '额'
-            | '啊'
-            | '那'
-            | '个'
-            | '这'
-            | '号'
-            | '码'
-            | '的'
-            | '我'
-            | '了'
-            | '也'
-            | '还'
-            | '对'
-            | '呢'
-            | '吧'
-            | '哦'
-            | '改'
-            | '成'
-            | '设'
-            | '置'
-    )
+    " :=()是为就嗯呃额啊那个这号码的我了也还对呢吧哦改成设置為這個號碼還對設".contains(c)
 }
 
 /// Where a sentence ends; a question does not end the search (`验证码是多少？六六六八八八`).

@@ -399,6 +399,7 @@ fn stretch(f: &Folded, run: &Run, s: Range<usize>, out: &mut Vec<Span>) {
         if (15..=19).contains(&d.len())
             && d.as_bytes()[0] >= b'3'
             && !quantity(f, run, core.clone())
+            && !reference(f, run, core.clone())
         {
             out.push(span(run, core, PiiKind::BankCard));
             return;
@@ -581,7 +582,8 @@ pub(super) fn after_money_word(f: &Folded, at: usize) -> bool {
 }
 
 /// A reference, not a person: a version (`8.3.12.1024`), a code with letters
-/// beside it (`SF1234567890`, `C1001234`), a service hotline (400/800).
+/// beside it (`SF1234567890`, `C1001234`, the hex of a `pii:` pseudonym), a
+/// service hotline (400/800).
 fn reference(f: &Folded, run: &Run, s: Range<usize>) -> bool {
     let at = run.bytes_of(s.clone());
     let d = run.digits_of(s.clone());
@@ -598,7 +600,7 @@ fn reference(f: &Folded, run: &Run, s: Range<usize>) -> bool {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic());
-    if (letter_before || letter_after) && d.len() < 15 {
+    if letter_before || letter_after {
         return true;
     }
     d.len() == 10 && (d.starts_with("400") || d.starts_with("800"))

@@ -545,7 +545,8 @@ pub(super) fn unit_after(f: &Folded, at: usize) -> bool {
 }
 
 /// An amount, a count or a size: a unit after it, a currency sign before it,
-/// thousands separators (`1,250,000`) or a decimal part (`12345.67`).
+/// thousands separators (`1,250,000`), a decimal part (`12345.67`), a list
+/// of round sums (`2000、3000`).
 pub(super) fn quantity(f: &Folded, run: &Run, s: Range<usize>) -> bool {
     let at = run.bytes_of(s.clone());
     if unit_after(f, at.end) {
@@ -568,7 +569,11 @@ pub(super) fn quantity(f: &Folded, run: &Run, s: Range<usize>) -> bool {
             _ => false,
         });
     let decimal = matches!(gaps.as_slice(), [Gap::Punct('.')]) && len(s.end - 1) <= 2;
-    thousands || decimal
+    // A list of round sums: `2000、3000`, `5000,8000,1200`.
+    let round = !gaps.is_empty()
+        && gaps.iter().all(|g| matches!(g, Gap::Punct('、' | ',')))
+        && (s.start..s.end).all(|g| len(g) >= 3 && run.digits_of(g..g + 1).ends_with("00"));
+    thousands || decimal || round
 }
 
 /// Whether the number starting at byte `at` comes right after a word of

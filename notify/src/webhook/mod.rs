@@ -5,6 +5,8 @@
 //! - [`format`]: the request body per target kind: generic JSON (the alert
 //!   itself), WeCom group robot (企业微信群机器人, markdown), DingTalk custom
 //!   robot (钉钉自定义机器人, markdown) and Feishu custom bot (飞书自定义机器人, text);
+//! - [`escape`]: raw values (customer text, names, series values) made inert
+//!   per target: no links, mentions, tags or markup from outside;
 //! - [`sign`]: DingTalk and Feishu request signing, and an HMAC header for
 //!   generic receivers;
 //! - [`deliver`]: one alert to one webhook with timeouts, retries and
@@ -14,6 +16,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod escape;
 pub mod format;
 pub mod sign;
 

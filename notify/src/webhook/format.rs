@@ -101,7 +101,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
                 ));
             }
             Request {
-                url: hook.url.clone(),
+                url: hook.url.expose().to_string(),
                 headers,
                 body,
             }
@@ -109,7 +109,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
         WebhookKind::Wecom => {
             let (title, lines) = (escape::wecom(&a.work_order_title), lines(a, escape::wecom));
             json_request(
-                hook.url.clone(),
+                hook.url.expose().to_string(),
                 json!({
                     "msgtype": "markdown",
                     "markdown": {"content": format!("### {title}\n> {}", lines.join("\n> "))}
@@ -121,7 +121,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
                 escape::dingtalk(&a.work_order_title),
                 lines(a, escape::dingtalk),
             );
-            let mut url = hook.url.clone();
+            let mut url = hook.url.expose().to_string();
             if !hook.secret.is_empty() {
                 let ts = now.timestamp_millis();
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -152,7 +152,7 @@ pub fn request(hook: &WebhookConfig, a: &Alert, now: DateTime<Utc>) -> Request {
                 body["timestamp"] = Value::String(ts.to_string());
                 body["sign"] = Value::String(sign::feishu(hook.secret.expose(), ts));
             }
-            json_request(hook.url.clone(), body)
+            json_request(hook.url.expose().to_string(), body)
         }
     }
 }
@@ -232,7 +232,8 @@ mod tests {
         WebhookConfig {
             name: "t".into(),
             kind,
-            url: "http://127.0.0.1:1/hook?key=k".into(),
+            url: super::super::WebhookUrl::parse("http://127.0.0.1:1/hook?key=k").unwrap(),
+            allow_http: false,
             secret: secret.into(),
             min_severity: voc_alert::Severity::Medium,
             kinds: vec![],

@@ -54,7 +54,7 @@ database = "$DB"
 [metrics]
 listen = "127.0.0.1:9478"
 CFG
-"$VOC" topics create --config "$OUT/alerts.toml" --partitions 6 2>/dev/null
+"$VOC" topics create --local --config "$OUT/alerts.toml" --partitions 6 2>/dev/null
 "$VOC" schema apply --config "$OUT/alerts.toml"
 "$VOC" run --config "$OUT/alerts.toml" --exit-after "$N" 2>"$OUT/alerts-worker.log" >"$OUT/alerts-worker.json" &
 W=$!

@@ -54,7 +54,7 @@ bench_broker_start "$OUT/broker-$P"
 config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
 config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
 config "$P" voc_bench_same "$P-same" >"$OUT/same.toml"
-"$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
+"$VOC" topics create --local --config "$OUT/rust.toml" --partitions 6 2>/dev/null
 for db in voc_bench_rust voc_bench_same voc_bench_python; do   # fresh tables every run
     "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db"
 done
@@ -85,7 +85,7 @@ fixed_rate() {
     local name="$1" p2="${P}$2"; shift 2
     log "fixed rate ($name): $RATE msg/s for $RATE_N messages into the Rust worker"
     config "$p2" voc_bench_rust "$p2-rust" >"$OUT/$name.toml"
-    "$VOC" topics create --config "$OUT/$name.toml" --partitions 6 2>/dev/null
+    "$VOC" topics create --local --config "$OUT/$name.toml" --partitions 6 2>/dev/null
     env "$@" "$VOC" run --config "$OUT/$name.toml" --exit-after "$RATE_N" 2>"$OUT/$name.log" >"$OUT/$name.json" &
     W=$!
     sleep 5   # group join

@@ -20,7 +20,7 @@ VOC="$VOC_ROOT/target/release/voc"
 "$VOC_ROOT/deploy/stack.sh" start
 
 log "creating topics and ClickHouse schema (idempotent)"
-"$VOC" topics create --partitions 6
+"$VOC" topics create --local --partitions 6
 "$VOC" schema migrate
 "$VOC" gen customers        # the example customer dimension (O-data) for the joins
 

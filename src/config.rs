@@ -92,6 +92,7 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.worker().validate().map_err(anyhow::Error::msg)?;
+        self.notify.validate()?;
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be \"text\" or \"json\""
@@ -116,5 +117,25 @@ mod tests {
         let mut c = Config::default();
         c.decode.timezone = "Mars/Olympus".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn printing_the_configuration_shows_no_webhook_token() {
+        let c: Config = toml::from_str(
+            "[[notify.webhooks]]\nname = \"ops\"\nkind = \"dingtalk\"\n\
+             url = \"https://oapi.dingtalk.com/robot/send?access_token=9f8e7d6c5b4a39281706\"\n\
+             secret = \"SEC0123456789abcdef\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let shown = toml::to_string_pretty(&c).unwrap();
+        assert!(!shown.contains("9f8e7d6c5b4a39281706"), "{shown}");
+        assert!(!shown.contains("SEC0123456789abcdef"), "{shown}");
+        assert!(
+            shown.contains("https://oapi.dingtalk.com/robot/send?access_token=***"),
+            "{shown}"
+        );
+        assert!(format!("{c:?}").contains("access_token=***"));
+        assert!(!format!("{c:?}").contains("9f8e7d6c5b4a39281706"));
     }
 }

@@ -32,7 +32,9 @@ pub struct EnrichConfig {
     pub model_path: PathBuf,
     /// Its metadata sidecar; default: the model path with `.meta.json`.
     pub model_meta_path: Option<PathBuf>,
-    /// libonnxruntime.so; default: $ORT_DYLIB_PATH, else the one in ./.venv.
+    /// libonnxruntime.so, an absolute path; default: $ORT_DYLIB_PATH (also
+    /// absolute). A relative path is refused: it would let the working
+    /// directory choose the library that is loaded into the process.
     pub onnxruntime_path: Option<PathBuf>,
     /// ONNX Runtime intra-op threads of the model session (1 is best).
     pub intra_threads: usize,
@@ -78,31 +80,46 @@ pub enum EnrichError {
     Model(#[from] ModelError),
     #[error("reading user dictionary {path}: {message}")]
     Dict { path: PathBuf, message: String },
-    #[error("no ONNX Runtime library found: set enrich.onnxruntime_path or ORT_DYLIB_PATH (deploy/install.sh installs one into .venv)")]
+    #[error("no ONNX Runtime library configured: set enrich.onnxruntime_path or ORT_DYLIB_PATH to the absolute path of libonnxruntime.so (deploy/install.sh installs one into .venv; source deploy/local/env.sh sets ORT_DYLIB_PATH to it)")]
     NoRuntime,
+    #[error("ONNX Runtime library {path} (from {from}) is a relative path: give an absolute one (a relative path lets the working directory choose the library that is loaded)")]
+    RelativeRuntime { from: &'static str, path: PathBuf },
 }
 
-/// Locate libonnxruntime: explicit path, then $ORT_DYLIB_PATH, then ./.venv.
-pub fn resolve_onnxruntime(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return Some(p.to_path_buf());
+impl EnrichConfig {
+    /// Checks that need no file: the library path, when set, is absolute.
+    pub fn validate(&self) -> Result<(), EnrichError> {
+        match &self.onnxruntime_path {
+            Some(p) => absolute(p.clone(), "enrich.onnxruntime_path").map(|_| ()),
+            None => Ok(()),
+        }
     }
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
-        return Some(PathBuf::from(p));
+}
+
+fn absolute(path: PathBuf, from: &'static str) -> Result<PathBuf, EnrichError> {
+    if path.is_absolute() {
+        Ok(path)
+    } else {
+        Err(EnrichError::RelativeRuntime { from, path })
     }
-    let lib = Path::new(".venv/lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
-        let capi = py.path().join("site-packages/onnxruntime/capi");
-        std::fs::read_dir(capi)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-            })
-    })
+}
+
+/// The libonnxruntime to load: `enrich.onnxruntime_path`, else
+/// $ORT_DYLIB_PATH; either must be absolute. Nothing is searched for
+/// relative to the working directory.
+pub fn resolve_onnxruntime(explicit: Option<&Path>) -> Result<PathBuf, EnrichError> {
+    runtime_from(explicit, std::env::var_os("ORT_DYLIB_PATH"))
+}
+
+fn runtime_from(
+    explicit: Option<&Path>,
+    env: Option<std::ffi::OsString>,
+) -> Result<PathBuf, EnrichError> {
+    match (explicit, env) {
+        (Some(p), _) => absolute(p.to_path_buf(), "enrich.onnxruntime_path"),
+        (None, Some(p)) if !p.is_empty() => absolute(PathBuf::from(p), "ORT_DYLIB_PATH"),
+        _ => Err(EnrichError::NoRuntime),
+    }
 }
 
 /// Text made ready for the model: what `voc featurize` prints for training.
@@ -189,8 +206,7 @@ const ROWS_PER_WINDOW: usize = 4;
 impl Enricher {
     pub fn new(cfg: EnrichConfig, taxonomy: Arc<Taxonomy>) -> Result<Self, EnrichError> {
         let text = Arc::new(TextPipeline::new(&cfg)?);
-        let runtime =
-            resolve_onnxruntime(cfg.onnxruntime_path.as_deref()).ok_or(EnrichError::NoRuntime)?;
+        let runtime = resolve_onnxruntime(cfg.onnxruntime_path.as_deref())?;
         let meta = cfg
             .model_meta_path
             .clone()
@@ -517,6 +533,42 @@ fn pseudonymize_if_pii(value: &str, salt: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_runtime_library_path_must_be_absolute() {
+        let abs = Path::new("/opt/onnxruntime/lib/libonnxruntime.so");
+        assert_eq!(runtime_from(Some(abs), None).unwrap(), abs);
+        assert_eq!(runtime_from(None, Some(abs.into())).unwrap(), abs);
+        let e = runtime_from(Some(Path::new("lib/libonnxruntime.so")), Some(abs.into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("enrich.onnxruntime_path") && e.contains("relative"),
+            "{e}"
+        );
+        let e = runtime_from(None, Some("libonnxruntime.so".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ORT_DYLIB_PATH") && e.contains("absolute"),
+            "{e}"
+        );
+        // No search in the working directory (a ./.venv there is not used).
+        assert!(matches!(
+            runtime_from(None, None),
+            Err(EnrichError::NoRuntime)
+        ));
+        assert!(matches!(
+            runtime_from(None, Some("".into())),
+            Err(EnrichError::NoRuntime)
+        ));
+        let cfg = EnrichConfig {
+            onnxruntime_path: Some("models/libonnxruntime.so".into()),
+            ..EnrichConfig::default()
+        };
+        assert!(cfg.validate().is_err());
+        assert!(EnrichConfig::default().validate().is_ok());
+    }
 
     #[test]
     fn prepare_masks_before_segmenting() {

@@ -104,7 +104,7 @@ max_events = {max_events}
             updates,
             http: reqwest::Client::new(),
         };
-        env.voc(&["topics", "create", "--partitions", "3"]);
+        env.voc(&["topics", "create", "--local", "--partitions", "3"]);
         env.voc(&["schema", "apply"]);
         env
     }

@@ -71,6 +71,13 @@ impl Config {
                 .filter(|k| k.as_str().contains("__"))
                 .split("__"),
         );
+        anyhow::ensure!(
+            fig.find_value("enrich.pseudonym_salt").is_err(),
+            "enrich.pseudonym_salt is now enrich.pseudonym_key, the secret key of an \
+             HMAC-SHA256 (pseudonyms differ from the salted hash's): rename the option \
+             and give it a random secret of at least {} bytes",
+            voc_core::pseudonym::MIN_KEY_BYTES
+        );
         let cfg: Config = fig.extract().context("invalid configuration")?;
         cfg.validate()?;
         Ok(cfg)

@@ -95,8 +95,8 @@ enum Source {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let source = Source::deserialize(d)
-            .map_err(|_| serde::de::Error::custom(SecretError::Shape))?;
+        let source =
+            Source::deserialize(d).map_err(|_| serde::de::Error::custom(SecretError::Shape))?;
         Secret::resolve(source).map_err(serde::de::Error::custom)
     }
 }
@@ -138,7 +138,10 @@ mod tests {
 
         let path = std::env::temp_dir().join(format!("voc-secret-{}", std::process::id()));
         std::fs::write(&path, "from-file\n").unwrap();
-        let json = format!(r#"{{"password":{{"file":{:?}}}}}"#, path.display().to_string());
+        let json = format!(
+            r#"{{"password":{{"file":{:?}}}}}"#,
+            path.display().to_string()
+        );
         let c: C = serde_json::from_str(&json).unwrap();
         assert_eq!(c.password.expose(), "from-file");
         std::fs::remove_file(&path).unwrap();

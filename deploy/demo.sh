@@ -4,6 +4,8 @@
 #   topics and tables -> start a worker -> feed it realistic feedback from all
 #   four channels (plus some malformed input) -> show what analysts and the
 #   alerting system see -> stop the worker (the stack keeps running).
+# The worker runs with --demo: the data is generated, so it pseudonymizes
+# with the public demo key instead of a secret enrich.pseudonym_key.
 # Knobs: VOC_DEMO_COUNT (20000), VOC_DEMO_RATE (0 = as fast as possible),
 # plus the ports/data dir of deploy/local/env.sh. Stop the stack: deploy/stack.sh stop
 set -euo pipefail
@@ -30,7 +32,7 @@ RUN="demo$(date +%s)"
 mkdir -p "$VOC_DATA_DIR"
 WORKER_LOG="$VOC_DATA_DIR/worker.log"
 log "starting the worker (log: $WORKER_LOG, metrics: http://127.0.0.1:9464/metrics)"
-"$VOC" run >"$WORKER_LOG" 2>&1 &
+"$VOC" run --demo >"$WORKER_LOG" 2>&1 &   # a demo: generated data, the public pseudonym key
 WORKER=$!
 trap 'kill -TERM $WORKER 2>/dev/null || true' EXIT
 

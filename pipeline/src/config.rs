@@ -41,6 +41,8 @@ impl WorkerConfig {
         if self.kafka.brokers.is_empty() {
             return Err("kafka.brokers is empty".into());
         }
+        self.kafka.check_extra()?;
+        self.clickhouse.validate()?;
         Ok(())
     }
 }

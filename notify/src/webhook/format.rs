@@ -221,7 +221,7 @@ mod tests {
         let mut a = AlertEngine::new(
             AlertConfig::default(),
             Arc::new(Taxonomy::bundled()),
-            "s",
+            voc_core::pseudonym::PseudonymKey::demo(),
             MemoryHistory::default(),
         );
         let e = event("e1", "C1", Channel::App, &["c03.t02"], Some(2), -0.8);

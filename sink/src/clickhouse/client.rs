@@ -42,6 +42,26 @@ impl Default for ClickHouseConfig {
 }
 
 impl ClickHouseConfig {
+    /// Checks that need no network. The URL appears in errors and logs, so
+    /// it must not carry credentials: they go in `user` and `password`.
+    pub fn validate(&self) -> Result<(), String> {
+        let authority = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        if authority.contains('@') {
+            return Err(
+                "clickhouse.url must not contain credentials (user:password@): \
+                 set clickhouse.user and clickhouse.password instead"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// A client for this server and database (RowBinary without type
     /// validation: 18.16 lacks RowBinaryWithNamesAndTypes).
     pub fn client(&self) -> Client {

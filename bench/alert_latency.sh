@@ -12,6 +12,8 @@
 # voc binary, for A/B runs; default: build target/release/voc),
 # VOC_BENCH_BROKER: `private` (default: a throwaway broker, see bench/lib.sh)
 # or `shared` (the stack's).
+# The worker runs as a demo (VOC_DEMO=1, which binaries older than the flag
+# ignore): the input is generated (pseudonyms under the public demo key).
 # Numbers: docs/alerting.md.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
@@ -54,9 +56,9 @@ database = "$DB"
 [metrics]
 listen = "127.0.0.1:9478"
 CFG
-"$VOC" topics create --config "$OUT/alerts.toml" --partitions 6 2>/dev/null
+"$VOC" topics create --local --config "$OUT/alerts.toml" --partitions 6 2>/dev/null
 "$VOC" schema apply --config "$OUT/alerts.toml"
-"$VOC" run --config "$OUT/alerts.toml" --exit-after "$N" 2>"$OUT/alerts-worker.log" >"$OUT/alerts-worker.json" &
+VOC_DEMO=1 "$VOC" run --config "$OUT/alerts.toml" --exit-after "$N" 2>"$OUT/alerts-worker.log" >"$OUT/alerts-worker.json" &
 W=$!
 "$VOC_VENV/bin/python" bench/alert_latency.py --brokers "$VOC_KAFKA__BROKERS" --topic-prefix "$P." \
     --run-seconds "$SECONDS_RUN" --dump "$OUT/alert-latency-pairs.jsonl" >"$OUT/alert-latency.json" &

@@ -11,6 +11,7 @@
 #      reporting produce-to-visible latency; twice, alerting on and off.
 # Env: VOC_BENCH_COUNT (50000), VOC_BENCH_RATE (5000), VOC_BENCH_RATE_SECONDS (10),
 # VOC_BENCH_BROKER (`private`: a throwaway broker, see bench/lib.sh; or `shared`).
+# voc runs with --demo: the input is generated (pseudonyms under the public demo key).
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
 source "$(dirname "$0")/lib.sh"
@@ -54,7 +55,7 @@ bench_broker_start "$OUT/broker-$P"
 config "$P" voc_bench_rust "$P-rust" >"$OUT/rust.toml"
 config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
 config "$P" voc_bench_same "$P-same" >"$OUT/same.toml"
-"$VOC" topics create --config "$OUT/rust.toml" --partitions 6 2>/dev/null
+"$VOC" topics create --local --config "$OUT/rust.toml" --partitions 6 2>/dev/null
 for db in voc_bench_rust voc_bench_same voc_bench_python; do   # fresh tables every run
     "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db"
 done
@@ -66,15 +67,15 @@ log "peak: producing $N messages (no duplicates, no malformed: both pipelines se
 "$VOC" gen --config "$OUT/rust.toml" --count "$N" --run-id "$P" --seed 1 --duplicate-ratio 0
 log "ceilings: raw consume of the same $N messages, raw insert of $N enriched rows"
 "$VOC" bench consume --config "$OUT/rust.toml" --count "$N" | tee "$OUT/consume.json"
-"$VOC" bench insert --config "$OUT/rust.toml" --count "$N" | tee "$OUT/insert.json"
+"$VOC" bench insert --demo --config "$OUT/rust.toml" --count "$N" | tee "$OUT/insert.json"
 "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=b"DROP DATABASE IF EXISTS voc_bench_rust_bench").read()' "$VOC_CLICKHOUSE__URL"
 log "Rust worker draining $N messages (everything it does in production, alerting included)"
-"$VOC" run --config "$OUT/rust.toml" --exit-after "$N" 2>"$OUT/rust.log" | tee "$OUT/rust.json"
+"$VOC" run --demo --config "$OUT/rust.toml" --exit-after "$N" 2>"$OUT/rust.log" | tee "$OUT/rust.json"
 # The same work as the baseline: alerting is the one stage the baseline lacks
 # (the worker still does more: dead-letter checks, keywords, clause analysis).
 log "Rust worker with alerting off (the baseline's work) draining the same $N messages"
 VOC_ALERT__DETRACTOR__ENABLED=false VOC_ALERT__REPEAT__ENABLED=false VOC_ALERT__SPIKE__ENABLED=false \
-    "$VOC" run --config "$OUT/same.toml" --exit-after "$N" 2>"$OUT/same.log" | tee "$OUT/same.json"
+    "$VOC" run --demo --config "$OUT/same.toml" --exit-after "$N" 2>"$OUT/same.log" | tee "$OUT/same.json"
 log "Python baseline draining the same $N messages"
 "$VOC_VENV/bin/python" bench/python_baseline/pipeline.py --topic-prefix "$P." --group "$P-python" \
     --database voc_bench_python --expect "$N" | tee "$OUT/python.json"
@@ -85,8 +86,8 @@ fixed_rate() {
     local name="$1" p2="${P}$2"; shift 2
     log "fixed rate ($name): $RATE msg/s for $RATE_N messages into the Rust worker"
     config "$p2" voc_bench_rust "$p2-rust" >"$OUT/$name.toml"
-    "$VOC" topics create --config "$OUT/$name.toml" --partitions 6 2>/dev/null
-    env "$@" "$VOC" run --config "$OUT/$name.toml" --exit-after "$RATE_N" 2>"$OUT/$name.log" >"$OUT/$name.json" &
+    "$VOC" topics create --local --config "$OUT/$name.toml" --partitions 6 2>/dev/null
+    env "$@" "$VOC" run --demo --config "$OUT/$name.toml" --exit-after "$RATE_N" 2>"$OUT/$name.log" >"$OUT/$name.json" &
     W=$!
     sleep 5   # group join
     "$VOC" gen --config "$OUT/$name.toml" --count "$RATE_N" --rate "$RATE" --run-id "$p2" --seed 2 --duplicate-ratio 0

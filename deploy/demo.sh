@@ -4,6 +4,8 @@
 #   topics and tables -> start a worker -> feed it realistic feedback from all
 #   four channels (plus some malformed input) -> show what analysts and the
 #   alerting system see -> stop the worker (the stack keeps running).
+# The worker runs with --demo: the data is generated, so it pseudonymizes
+# with the public demo key instead of a secret enrich.pseudonym_key.
 # Knobs: VOC_DEMO_COUNT (20000), VOC_DEMO_RATE (0 = as fast as possible),
 # plus the ports/data dir of deploy/local/env.sh. Stop the stack: deploy/stack.sh stop
 set -euo pipefail
@@ -20,7 +22,7 @@ VOC="$VOC_ROOT/target/release/voc"
 "$VOC_ROOT/deploy/stack.sh" start
 
 log "creating topics and ClickHouse schema (idempotent)"
-"$VOC" topics create --partitions 6
+"$VOC" topics create --local --partitions 6
 "$VOC" schema migrate
 "$VOC" gen customers        # the example customer dimension (O-data) for the joins
 
@@ -30,7 +32,7 @@ RUN="demo$(date +%s)"
 mkdir -p "$VOC_DATA_DIR"
 WORKER_LOG="$VOC_DATA_DIR/worker.log"
 log "starting the worker (log: $WORKER_LOG, metrics: http://127.0.0.1:9464/metrics)"
-"$VOC" run >"$WORKER_LOG" 2>&1 &
+"$VOC" run --demo >"$WORKER_LOG" 2>&1 &   # a demo: generated data, the public pseudonym key
 WORKER=$!
 trap 'kill -TERM $WORKER 2>/dev/null || true' EXIT
 

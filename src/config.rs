@@ -64,12 +64,20 @@ impl Config {
                 "config file {} does not exist",
                 path.display()
             );
+            check_syntax(path)?;
             fig = fig.merge(Toml::file(path));
         }
         fig = fig.merge(
             Env::prefixed("VOC_")
                 .filter(|k| k.as_str().contains("__"))
                 .split("__"),
+        );
+        anyhow::ensure!(
+            fig.find_value("enrich.pseudonym_salt").is_err(),
+            "enrich.pseudonym_salt is now enrich.pseudonym_key, the secret key of an \
+             HMAC-SHA256 (pseudonyms differ from the salted hash's): rename the option \
+             and give it a random secret of at least {} bytes",
+            voc_core::pseudonym::MIN_KEY_BYTES
         );
         let cfg: Config = fig.extract().context("invalid configuration")?;
         cfg.validate()?;
@@ -92,12 +100,41 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.worker().validate().map_err(anyhow::Error::msg)?;
+        self.notify.validate()?;
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be \"text\" or \"json\""
         );
         Ok(())
     }
+}
+
+/// A TOML syntax error as its position and reason only: the parser's own
+/// message quotes the line, which may hold a secret.
+fn check_syntax(path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    syntax_error(&text).map_or(Ok(()), |e| {
+        Err(anyhow::anyhow!("config file {}: {e}", path.display()))
+    })
+}
+
+fn syntax_error(text: &str) -> Option<String> {
+    let e = toml::from_str::<toml::Table>(text).err()?;
+    let at = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    Some(format!(
+        "TOML syntax error at line {line}, column {column}: {}",
+        e.message().trim_end()
+    ))
 }
 
 #[cfg(test)]
@@ -116,5 +153,45 @@ mod tests {
         let mut c = Config::default();
         c.decode.timezone = "Mars/Olympus".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn printing_the_configuration_shows_no_webhook_token() {
+        let c: Config = toml::from_str(
+            "[[notify.webhooks]]\nname = \"ops\"\nkind = \"dingtalk\"\n\
+             url = \"https://oapi.dingtalk.com/robot/send?access_token=9f8e7d6c5b4a39281706\"\n\
+             secret = \"SEC0123456789abcdef\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let shown = toml::to_string_pretty(&c).unwrap();
+        assert!(!shown.contains("9f8e7d6c5b4a39281706"), "{shown}");
+        assert!(!shown.contains("SEC0123456789abcdef"), "{shown}");
+        assert!(
+            shown.contains("https://oapi.dingtalk.com/robot/send?access_token=***"),
+            "{shown}"
+        );
+        assert!(format!("{c:?}").contains("access_token=***"));
+        assert!(!format!("{c:?}").contains("9f8e7d6c5b4a39281706"));
+    }
+
+    #[test]
+    fn errors_do_not_quote_secrets() {
+        let e = syntax_error("[clickhouse]\npassword = \"hunter2\n").unwrap();
+        assert!(e.contains("line 2") && !e.contains("hunter2"), "{e}");
+        assert_eq!(syntax_error("[clickhouse]\npassword = \"hunter2\"\n"), None);
+
+        let mut c = Config::default();
+        c.clickhouse.url = "http://default:hunter2@127.0.0.1:8123".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("clickhouse.url") && !e.contains("hunter2"),
+            "{e}"
+        );
+
+        let mut c = Config::default();
+        c.kafka.extra.insert("sasl.pasword", "hunter2");
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("sasl.pasword") && !e.contains("hunter2"), "{e}");
     }
 }

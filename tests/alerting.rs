@@ -1,7 +1,9 @@
 //! Alerting on the real local stack (tansu + ClickHouse, `voc run`, `voc
 //! notify`, `voc workorders` as processes): every alert kind, suppression
 //! and duplicate source messages, webhook retries against a local HTTP
-//! receiver, and the work-order status loop with the saved queries.
+//! receiver, hostile receivers (redirect, huge answer, no answer) with the
+//! tokens of their URLs kept out of errors, logs and `voc config`, and the
+//! work-order status loop with the saved queries.
 
 mod common;
 
@@ -614,6 +616,143 @@ async fn webhooks_retry_record_failures_and_commit() {
     );
     assert!(stop(notify).success());
     assert!(stop(worker).success());
+    env.drop_database().await;
+}
+
+/// Tokens in the hostile receivers' URLs: none may appear in a stored
+/// error, a log line or `voc config`.
+const TOKENS: [&str; 4] = [
+    "wecomkey7f3a9c",
+    "dingtoken5e2b8d",
+    "4b1d9e07-feishu-hook",
+    "chatkey1c6e0f",
+];
+
+/// A receiver that redirects (WeCom path), answers 1 MiB (DingTalk path),
+/// never answers (Feishu path), and one that accepts and keeps the body.
+async fn hostile_receiver() -> (Arc<Mutex<Vec<Vec<u8>>>>, u16) {
+    use axum::http::{header, StatusCode};
+    use axum::routing::post;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let k = kept.clone();
+    let to = format!("http://127.0.0.1:{port}/elsewhere?key={}", TOKENS[0]);
+    let app = axum::Router::new()
+        .route(
+            "/cgi-bin/webhook/send",
+            post(move || async move { (StatusCode::FOUND, [(header::LOCATION, to)]) }),
+        )
+        .route("/robot/send", post(|| async { vec![b'x'; 1 << 20] }))
+        .route(
+            "/open-apis/bot/v2/hook/{id}",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                StatusCode::OK
+            }),
+        )
+        .route(
+            "/chat",
+            post(move |body: axum::body::Bytes| async move {
+                k.lock().unwrap().push(body.to_vec());
+                r#"{"errcode":0,"errmsg":"ok"}"#
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (kept, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_refuse_redirects_huge_and_hanging_receivers_and_hide_tokens() {
+    let env = Env::new("webhook_hostile", 500).await;
+    let (kept, port) = hostile_receiver().await;
+    let base = format!("http://127.0.0.1:{port}");
+    env.add_config(&format!(
+        "[notify]\ngroup_id = \"{}-notify\"\nmax_attempts = 2\nretry_initial_ms = 100\nretry_max_ms = 200\n\
+         connect_timeout_ms = 1000\ntimeout_ms = 1500\n\
+         [[notify.webhooks]]\nname = \"redirect\"\nkind = \"wecom\"\nurl = \"{base}/cgi-bin/webhook/send?key={}\"\n\
+         [[notify.webhooks]]\nname = \"huge\"\nkind = \"dingtalk\"\nurl = \"{base}/robot/send?access_token={}\"\n\
+         [[notify.webhooks]]\nname = \"hang\"\nkind = \"feishu\"\nurl = \"{base}/open-apis/bot/v2/hook/{}\"\n\
+         [[notify.webhooks]]\nname = \"chat\"\nkind = \"wecom\"\nurl = \"{base}/chat?key={}\"\n",
+        env.name, TOKENS[0], TOKENS[1], TOKENS[2], TOKENS[3]
+    ));
+    // An alert whose customer text tries links, mentions and markup.
+    let now = chrono::Utc::now();
+    let mut a = voc_alert::Alert::new(
+        voc_alert::AlertKind::Detractor,
+        voc_alert::Severity::High,
+        format!("{}:hostile", env.name),
+        now,
+        chrono::Duration::hours(24),
+        chrono::Duration::hours(1),
+    );
+    a.alert_id = format!("det-{}", env.name);
+    a.work_order_title = "【严重】手机银行 <@all> 转账失败".into();
+    a.events.push(voc_alert::AlertEvent {
+        event_id: "e1".into(),
+        channel: "app".into(),
+        event_time: now,
+        text_excerpt: "退款请点[官方客服](https://evil.example.com/x) @所有人 <at user_id=\"all\">所有人</at>\n# 假通知".into(),
+        sentiment_score: -0.9,
+        nps_score: Some(0),
+        source: None,
+    });
+    env.produce_raw(&env.alerts, &[(a.key(), serde_json::to_vec(&a).unwrap())])
+        .await;
+    let notify = env.spawn_command("notify");
+    env.wait_for_count("SELECT count() FROM {db}.alert_deliveries", 4, 60)
+        .await;
+    let rows = env
+        .query("SELECT webhook, outcome, attempts, http_status, error FROM {db}.alert_deliveries ORDER BY webhook")
+        .await;
+    let row = |name: &str| -> Vec<String> {
+        let r = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("{name}\t")))
+            .unwrap();
+        r.split('\t').map(str::to_string).collect()
+    };
+    assert_eq!(row("chat")[1..4], ["delivered", "1", "200"], "{rows:#?}");
+    let redirect = row("redirect");
+    assert_eq!(redirect[1..4], ["failed", "1", "302"], "{rows:#?}");
+    assert!(
+        redirect[4].contains("redirect refused: HTTP 302"),
+        "{rows:#?}"
+    );
+    assert!(
+        redirect[4].contains("/cgi-bin/webhook/send?key=***"),
+        "{rows:#?}"
+    );
+    let huge = row("huge");
+    assert_eq!(huge[1..4], ["failed", "1", "200"], "{rows:#?}");
+    assert!(
+        huge[4].contains("response larger than 65536 bytes"),
+        "{rows:#?}"
+    );
+    let hang = row("hang");
+    assert_eq!(hang[1..4], ["failed", "2", "0"], "{rows:#?}");
+    assert!(
+        hang[4].contains("no complete response within 1500 ms"),
+        "{rows:#?}"
+    );
+    assert!(hang[4].contains("/open-apis/bot/v2/hook/***"), "{rows:#?}");
+    // The customer's text reached the chat, inert.
+    let body: Value = serde_json::from_slice(&kept.lock().unwrap()[0]).unwrap();
+    let md = body["markdown"]["content"].as_str().unwrap();
+    assert!(md.contains("退款请点"), "{md}");
+    for bad in ["](", "://", "@", "<", "\n#"] {
+        assert!(!md.contains(bad), "{bad:?} in {md}");
+    }
+    assert!(stop(notify).success());
+    let log = std::fs::read_to_string(env.dir.join("worker-notify.log")).unwrap();
+    assert!(log.contains("webhook delivery failed"), "{log}");
+    let config = env.voc(&["config"]);
+    assert!(config.contains("/robot/send?access_token=***"), "{config}");
+    for t in TOKENS {
+        assert!(!rows.iter().any(|r| r.contains(t)), "{t} stored: {rows:#?}");
+        assert!(!log.contains(t), "{t} logged");
+        assert!(!config.contains(t), "{t} in voc config");
+    }
     env.drop_database().await;
 }
 

@@ -14,6 +14,7 @@ fn bench(env: &Env, args: &[&str]) -> std::process::Output {
         .args(["--config", env.config.to_str().unwrap()])
         .env_remove("VOC_KAFKA__BROKERS")
         .env_remove("VOC_CLICKHOUSE__URL")
+        .env("VOC_DEMO", common::DEMO)
         .output()
         .expect("running voc bench")
 }

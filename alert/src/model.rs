@@ -162,7 +162,7 @@ pub struct Alert {
     /// Occurrences that did not raise an alert of their own.
     pub suppressed: u32,
     pub sla_due: DateTime<Utc>,
-    /// Pseudonymous customer key (salted hash), when a customer is known.
+    /// Pseudonymous customer key (`cust-` and the keyed hash of the customer id), when a customer is known.
     pub customer_key: Option<String>,
     /// Customer value tier from `alert.customer_value_query`, when configured.
     pub customer_tier: Option<String>,

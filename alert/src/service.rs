@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use voc_core::pseudonym::PseudonymKey;
 use voc_core::{EnrichedEvent, Taxonomy};
 use voc_sink::Backoff;
 
@@ -45,7 +46,7 @@ impl AlertService {
         cfg: AlertConfig,
         clickhouse: voc_sink::ClickHouseConfig,
         taxonomy: Arc<Taxonomy>,
-        salt: &str,
+        key: PseudonymKey,
     ) -> Result<Self, voc_sink::SinkError> {
         let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
@@ -54,7 +55,7 @@ impl AlertService {
         let index = (cfg.lookup_index.refresh_s > 0)
             .then(|| Arc::new(index::LookupIndex::new(&cfg.lookup_index)));
         tasks.spawn(record_loop(history()?, rx, index.clone(), stop.clone()));
-        let mut engine = AlertEngine::new(cfg.clone(), taxonomy.clone(), salt, history()?);
+        let mut engine = AlertEngine::new(cfg.clone(), taxonomy.clone(), key, history()?);
         if let Some(index) = &index {
             engine = engine.with_index(index.clone());
             tasks.spawn(index_loop(

@@ -8,7 +8,7 @@
 //!
 //! Privacy primitives every stage applies: [`pii`] masks personal data in
 //! text (before anything is stored, logged, published or alerted) and
-//! [`pseudonym`] is the one salted hash standing in for identifiers.
+//! [`pseudonym`] is the one keyed hash (HMAC-SHA256) standing in for identifiers.
 //!
 //! The [`taxonomy`] module loads the product's tag taxonomy (tag id -> category,
 //! owning department, journey stage, pain/itch/delight class).

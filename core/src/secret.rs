@@ -19,6 +19,22 @@ use std::fmt;
 /// What `Debug`, `Display` and `Serialize` show instead of a set secret.
 pub const REDACTED: &str = "***";
 
+/// Words that make a setting of a free-form map (such as `kafka.extra`) a
+/// secret by its name, case-insensitively.
+const SECRET_WORDS: &[&str] = &["password", "secret", "key", "token", "credential"];
+
+/// librdkafka properties it treats as sensitive whose names have none of
+/// [`SECRET_WORDS`].
+const SECRET_NAMES: &[&str] = &["sasl.username", "sasl.oauthbearer.config", "ssl.ca.pem"];
+
+/// Whether the value of a setting called `name` is shown as `***`: names
+/// containing password, secret, key, token or credential, and the other
+/// properties librdkafka redacts itself.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| name.contains(w)) || SECRET_NAMES.contains(&name.as_str())
+}
+
 /// A secret value; empty means "not set".
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
@@ -50,16 +66,28 @@ impl Secret {
         self.0.is_empty()
     }
 
-    /// Reads `{ env = NAME }` or `{ file = PATH }`.
+    /// The value of the environment variable `name` (`{ env = NAME }`).
+    pub fn from_env(name: &str) -> Result<Secret, SecretError> {
+        std::env::var(name)
+            .map(Secret)
+            .map_err(|_| SecretError::EnvMissing { name: name.into() })
+    }
+
+    /// The content of the file at `path`, without a trailing newline (`{ file = PATH }`).
+    pub fn from_file(path: &str) -> Result<Secret, SecretError> {
+        std::fs::read_to_string(path)
+            .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|source| SecretError::File {
+                path: path.into(),
+                source,
+            })
+    }
+
     fn resolve(source: Source) -> Result<Secret, SecretError> {
         match source {
             Source::Inline(v) => Ok(Secret(v)),
-            Source::Env { env } => std::env::var(&env)
-                .map(Secret)
-                .map_err(|_| SecretError::EnvMissing { name: env }),
-            Source::File { file } => std::fs::read_to_string(&file)
-                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
-                .map_err(|source| SecretError::File { path: file, source }),
+            Source::Env { env } => Secret::from_env(&env),
+            Source::File { file } => Secret::from_file(&file),
         }
     }
 }
@@ -145,6 +173,28 @@ mod tests {
         let c: C = serde_json::from_str(&json).unwrap();
         assert_eq!(c.password.expose(), "from-file");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn secret_names() {
+        for n in [
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.key.pem",
+            "sasl.oauthbearer.client.secret",
+            "SASL.OAUTHBEARER.TOKEN.ENDPOINT.URL",
+            "sasl.username",
+            "sasl.oauthbearer.config",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in [
+            "security.protocol",
+            "sasl.mechanisms",
+            "queued.max.messages.kbytes",
+        ] {
+            assert!(!is_secret_name(n), "{n}");
+        }
     }
 
     #[test]

@@ -191,7 +191,12 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
                 .sum::<usize>()
         })
     });
-    let mut enricher = Enricher::new(cfg.clone(), Arc::new(Taxonomy::bundled())).unwrap();
+    let mut enricher = Enricher::new(
+        cfg.clone(),
+        Arc::new(Taxonomy::bundled()),
+        voc_core::pseudonym::PseudonymKey::demo(),
+    )
+    .unwrap();
     let items = feedback(&texts);
     g.bench_function("full_enrich_with_keywords", |b| {
         b.iter_batched(

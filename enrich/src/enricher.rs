@@ -4,7 +4,8 @@
 //! Per item: normalize -> mask PII -> segment -> featurize; then one batched
 //! model call for the whole batch; then derive sentiment, tags, routing, NPS.
 //! Identity keys that look like PII (a phone number used as a customer id) are
-//! replaced by a salted hash so joins still work but the number is gone.
+//! replaced by their keyed pseudonym ([`voc_core::pseudonym`]) so joins still
+//! work but the number is gone.
 
 use crate::clause;
 use crate::derive::{self, InferencePolicy};
@@ -18,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use voc_core::event::EVENT_SCHEMA;
 use voc_core::pii::{self, PiiKind};
-use voc_core::pseudonym::masked_key;
+use voc_core::pseudonym::{masked_key, PseudonymKey};
+use voc_core::secret::Secret;
 use voc_core::{
     EnrichedEvent, Feedback, Keys, Sentiment, SentimentLabel, SentimentSource, TagScore, Taxonomy,
     Tokens,
@@ -32,7 +34,9 @@ pub struct EnrichConfig {
     pub model_path: PathBuf,
     /// Its metadata sidecar; default: the model path with `.meta.json`.
     pub model_meta_path: Option<PathBuf>,
-    /// libonnxruntime.so; default: $ORT_DYLIB_PATH, else the one in ./.venv.
+    /// libonnxruntime.so, an absolute path; default: $ORT_DYLIB_PATH (also
+    /// absolute). A relative path is refused: it would let the working
+    /// directory choose the library that is loaded into the process.
     pub onnxruntime_path: Option<PathBuf>,
     /// ONNX Runtime intra-op threads of the model session (1 is best).
     pub intra_threads: usize,
@@ -48,8 +52,12 @@ pub struct EnrichConfig {
     /// Items per model call (ONNX Runtime is fastest at 32-64 rows: the
     /// gathered [rows, features, outputs] block then stays in cache).
     pub model_batch: usize,
-    /// Salt of the hash that replaces identity keys which look like PII.
-    pub pseudonym_salt: String,
+    /// Secret key of the pseudonyms (HMAC-SHA256) that replace identity keys
+    /// which look like PII, and of the customer keys in alerts. Empty by
+    /// default: commands that pseudonymize refuse to start without one
+    /// (or without `--demo`). A string, `{ env = "NAME" }` or
+    /// `{ file = "/path" }`; never printed.
+    pub pseudonym_key: Secret,
     /// NPS inference and tag limits.
     pub inference: InferencePolicy,
 }
@@ -66,7 +74,7 @@ impl Default for EnrichConfig {
             max_text_chars: 2000,
             keywords: 5,
             model_batch: 64,
-            pseudonym_salt: "voc-change-me".into(),
+            pseudonym_key: Secret::default(),
             inference: InferencePolicy::default(),
         }
     }
@@ -78,31 +86,46 @@ pub enum EnrichError {
     Model(#[from] ModelError),
     #[error("reading user dictionary {path}: {message}")]
     Dict { path: PathBuf, message: String },
-    #[error("no ONNX Runtime library found: set enrich.onnxruntime_path or ORT_DYLIB_PATH (deploy/install.sh installs one into .venv)")]
+    #[error("no ONNX Runtime library configured: set enrich.onnxruntime_path or ORT_DYLIB_PATH to the absolute path of libonnxruntime.so (deploy/install.sh installs one into .venv; source deploy/local/env.sh sets ORT_DYLIB_PATH to it)")]
     NoRuntime,
+    #[error("ONNX Runtime library {path} (from {from}) is a relative path: give an absolute one (a relative path lets the working directory choose the library that is loaded)")]
+    RelativeRuntime { from: &'static str, path: PathBuf },
 }
 
-/// Locate libonnxruntime: explicit path, then $ORT_DYLIB_PATH, then ./.venv.
-pub fn resolve_onnxruntime(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return Some(p.to_path_buf());
+impl EnrichConfig {
+    /// Checks that need no file: the library path, when set, is absolute.
+    pub fn validate(&self) -> Result<(), EnrichError> {
+        match &self.onnxruntime_path {
+            Some(p) => absolute(p.clone(), "enrich.onnxruntime_path").map(|_| ()),
+            None => Ok(()),
+        }
     }
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
-        return Some(PathBuf::from(p));
+}
+
+fn absolute(path: PathBuf, from: &'static str) -> Result<PathBuf, EnrichError> {
+    if path.is_absolute() {
+        Ok(path)
+    } else {
+        Err(EnrichError::RelativeRuntime { from, path })
     }
-    let lib = Path::new(".venv/lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
-        let capi = py.path().join("site-packages/onnxruntime/capi");
-        std::fs::read_dir(capi)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-            })
-    })
+}
+
+/// The libonnxruntime to load: `enrich.onnxruntime_path`, else
+/// $ORT_DYLIB_PATH; either must be absolute. Nothing is searched for
+/// relative to the working directory.
+pub fn resolve_onnxruntime(explicit: Option<&Path>) -> Result<PathBuf, EnrichError> {
+    runtime_from(explicit, std::env::var_os("ORT_DYLIB_PATH"))
+}
+
+fn runtime_from(
+    explicit: Option<&Path>,
+    env: Option<std::ffi::OsString>,
+) -> Result<PathBuf, EnrichError> {
+    match (explicit, env) {
+        (Some(p), _) => absolute(p.to_path_buf(), "enrich.onnxruntime_path"),
+        (None, Some(p)) if !p.is_empty() => absolute(PathBuf::from(p), "ORT_DYLIB_PATH"),
+        _ => Err(EnrichError::NoRuntime),
+    }
 }
 
 /// Text made ready for the model: what `voc featurize` prints for training.
@@ -187,10 +210,14 @@ const MIN_ITEMS_PER_THREAD: usize = 64;
 const ROWS_PER_WINDOW: usize = 4;
 
 impl Enricher {
-    pub fn new(cfg: EnrichConfig, taxonomy: Arc<Taxonomy>) -> Result<Self, EnrichError> {
+    /// `key` makes the pseudonyms (checked by its constructor; `cfg.pseudonym_key` is not read here).
+    pub fn new(
+        cfg: EnrichConfig,
+        taxonomy: Arc<Taxonomy>,
+        key: PseudonymKey,
+    ) -> Result<Self, EnrichError> {
         let text = Arc::new(TextPipeline::new(&cfg)?);
-        let runtime =
-            resolve_onnxruntime(cfg.onnxruntime_path.as_deref()).ok_or(EnrichError::NoRuntime)?;
+        let runtime = resolve_onnxruntime(cfg.onnxruntime_path.as_deref())?;
         let meta = cfg
             .model_meta_path
             .clone()
@@ -209,6 +236,7 @@ impl Enricher {
                 meta: meta.clone(),
                 taxonomy: taxonomy.clone(),
                 cfg: cfg.clone(),
+                key: key.clone(),
             })
             .collect();
         Ok(Enricher { shards })
@@ -269,6 +297,7 @@ struct Shard {
     meta: ModelMeta,
     taxonomy: Arc<Taxonomy>,
     cfg: EnrichConfig,
+    key: PseudonymKey,
 }
 
 impl Shard {
@@ -345,7 +374,7 @@ impl Shard {
             out.push(EnrichedEvent {
                 schema: EVENT_SCHEMA.to_string(),
                 event_id: fb.event_id(),
-                source_id: pseudonymize_if_pii(&fb.source_id, &self.cfg.pseudonym_salt),
+                source_id: pseudonymize_if_pii(&fb.source_id, &self.key),
                 channel: fb.channel,
                 event_time: fb.event_time,
                 ingest_time,
@@ -459,16 +488,15 @@ impl Shard {
         Ok(())
     }
 
-    /// Identity keys are hashed when they look like PII; descriptive keys are masked.
+    /// Identity keys are pseudonymized when they look like PII; descriptive keys are masked.
     fn protect_keys(&self, mut k: Keys) -> (Keys, Vec<PiiKind>) {
         let mut kinds = Vec::new();
-        let salt = &self.cfg.pseudonym_salt;
         for id in [&mut k.customer, &mut k.device, &mut k.staff] {
             if let Some(v) = id.as_mut() {
                 let m = pii::mask(v);
                 if !m.kinds.is_empty() {
                     kinds.extend(m.kinds);
-                    *v = masked_key(salt, v);
+                    *v = masked_key(&self.key, v);
                 }
             }
         }
@@ -506,9 +534,9 @@ fn wordless_sentiment(fb: &Feedback) -> Sentiment {
     }
 }
 
-fn pseudonymize_if_pii(value: &str, salt: &str) -> String {
+fn pseudonymize_if_pii(value: &str, key: &PseudonymKey) -> String {
     if pii::contains_pii(value) {
-        masked_key(salt, value)
+        masked_key(key, value)
     } else {
         value.to_string()
     }
@@ -517,6 +545,42 @@ fn pseudonymize_if_pii(value: &str, salt: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_runtime_library_path_must_be_absolute() {
+        let abs = Path::new("/opt/onnxruntime/lib/libonnxruntime.so");
+        assert_eq!(runtime_from(Some(abs), None).unwrap(), abs);
+        assert_eq!(runtime_from(None, Some(abs.into())).unwrap(), abs);
+        let e = runtime_from(Some(Path::new("lib/libonnxruntime.so")), Some(abs.into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("enrich.onnxruntime_path") && e.contains("relative"),
+            "{e}"
+        );
+        let e = runtime_from(None, Some("libonnxruntime.so".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ORT_DYLIB_PATH") && e.contains("absolute"),
+            "{e}"
+        );
+        // No search in the working directory (a ./.venv there is not used).
+        assert!(matches!(
+            runtime_from(None, None),
+            Err(EnrichError::NoRuntime)
+        ));
+        assert!(matches!(
+            runtime_from(None, Some("".into())),
+            Err(EnrichError::NoRuntime)
+        ));
+        let cfg = EnrichConfig {
+            onnxruntime_path: Some("models/libonnxruntime.so".into()),
+            ..EnrichConfig::default()
+        };
+        assert!(cfg.validate().is_err());
+        assert!(EnrichConfig::default().validate().is_ok());
+    }
 
     #[test]
     fn prepare_masks_before_segmenting() {
@@ -529,16 +593,27 @@ mod tests {
     }
 
     #[test]
-    fn pseudonyms_are_stable_and_salted() {
+    fn only_pii_ids_are_pseudonymized() {
+        let key = PseudonymKey::demo();
+        assert_eq!(pseudonymize_if_pii("C1001", &key), "C1001");
         assert_eq!(
-            masked_key("a", "13812345678"),
-            masked_key("a", "13812345678")
+            pseudonymize_if_pii("13812345678", &key),
+            masked_key(&key, "13812345678")
         );
-        assert_ne!(
-            masked_key("a", "13812345678"),
-            masked_key("b", "13812345678")
-        );
-        assert_eq!(pseudonymize_if_pii("C1001", "a"), "C1001");
-        assert!(pseudonymize_if_pii("13812345678", "a").starts_with("pii:"));
+    }
+
+    #[test]
+    fn the_default_key_is_empty_and_never_printed() {
+        // Defaults go through figment as serialized values; a set secret
+        // serializes as "***", so a non-empty default would become that.
+        assert!(EnrichConfig::default().pseudonym_key.is_empty());
+        let cfg = EnrichConfig {
+            pseudonym_key: Secret::new("a-long-enough-random-key"),
+            ..EnrichConfig::default()
+        };
+        assert!(!format!("{cfg:?}").contains("a-long-enough"));
+        assert!(!serde_json::to_string(&cfg)
+            .unwrap()
+            .contains("a-long-enough"));
     }
 }

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("ONNX Runtime library {path}: {message} (set model.onnxruntime_path or ORT_DYLIB_PATH; `deploy/install.sh` installs it)")]
+    #[error("ONNX Runtime library {path}: {message} (set enrich.onnxruntime_path or ORT_DYLIB_PATH; `deploy/install.sh` installs it)")]
     Runtime { path: PathBuf, message: String },
     #[error("model file {path}: {message}")]
     Load { path: PathBuf, message: String },

@@ -11,7 +11,12 @@ fn enricher() -> Enricher {
         model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
         ..EnrichConfig::default()
     };
-    Enricher::new(cfg, Arc::new(Taxonomy::bundled())).expect("model loads (is ORT_DYLIB_PATH set?)")
+    Enricher::new(
+        cfg,
+        Arc::new(Taxonomy::bundled()),
+        pseudonym::PseudonymKey::demo(),
+    )
+    .expect("model loads (is ORT_DYLIB_PATH set?)")
 }
 
 fn item(id: &str, text: &str) -> Feedback {
@@ -77,8 +82,8 @@ fn parallel_enrichment_equals_one_thread_in_order() {
         ..EnrichConfig::default()
     };
     let tax = Arc::new(Taxonomy::bundled());
-    let mut one = Enricher::new(cfg(1), tax.clone()).unwrap();
-    let mut three = Enricher::new(cfg(3), tax).unwrap();
+    let mut one = Enricher::new(cfg(1), tax.clone(), pseudonym::PseudonymKey::demo()).unwrap();
+    let mut three = Enricher::new(cfg(3), tax, pseudonym::PseudonymKey::demo()).unwrap();
     assert_eq!(three.threads(), 3);
     let mut g = voc_gen::Generator::new(voc_gen::GenConfig {
         seed: 3,

@@ -4,11 +4,14 @@
 
 use crate::connect::ConnectError;
 use crate::security::{KafkaSasl, KafkaSecurity, KafkaTls, SecurityError};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
+use voc_core::secret::{is_secret_name, Secret, REDACTED};
 use voc_core::Channel;
 
 /// The raw topic of each source channel.
@@ -113,7 +116,7 @@ pub struct KafkaSourceConfig {
     /// Extra librdkafka properties passed through unchanged (tuning). May not
     /// set what voc sets itself (commit, idempotence, security): see
     /// [`KafkaSecurity::validate`].
-    pub extra: BTreeMap<String, String>,
+    pub extra: KafkaProperties,
 }
 
 impl Default for KafkaSourceConfig {
@@ -130,7 +133,7 @@ impl Default for KafkaSourceConfig {
             connect_timeout_ms: 15_000,
             tls: KafkaTls::default(),
             sasl: KafkaSasl::default(),
-            extra: BTreeMap::new(),
+            extra: KafkaProperties::default(),
         }
     }
 }
@@ -146,7 +149,7 @@ impl KafkaSourceConfig {
 
     /// Checks the settings without the network (files, credentials, `extra`).
     pub fn validate(&self) -> Result<(), SecurityError> {
-        self.security().validate(&self.extra)
+        self.security().validate(self.extra.names())
     }
 
     /// Fails fast when the brokers cannot be reached or refuse these
@@ -168,9 +171,7 @@ impl KafkaSourceConfig {
 
     /// `extra`, then the security properties (which `validate` keeps `extra` from overriding).
     fn apply_common(&self, c: &mut ClientConfig) {
-        for (k, v) in &self.extra {
-            c.set(k, v);
-        }
+        self.extra.apply(c);
         for (k, v) in self.security().properties() {
             c.set(k, v);
         }
@@ -210,6 +211,130 @@ impl KafkaSourceConfig {
             .set("client.id", "voc-producer");
         self.apply_common(&mut c);
         c
+    }
+
+    /// Checks the extra properties without connecting: a name librdkafka
+    /// does not know or a value it refuses fails here, with the name and
+    /// without the value of a secret (librdkafka's own error shows values).
+    pub fn check_extra(&self) -> Result<(), String> {
+        let mut c = ClientConfig::new();
+        self.extra.apply(&mut c);
+        match c.create_native_config() {
+            Err(KafkaError::ClientConfig(_, reason, name, value)) => {
+                let reason = if is_secret_name(&name) && !value.is_empty() {
+                    reason.replace(&value, REDACTED)
+                } else {
+                    reason
+                };
+                Err(format!("kafka.extra.\"{name}\": {reason}"))
+            }
+            Err(e) => Err(format!("kafka.extra: {e}")),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+/// librdkafka properties from the configuration (`[kafka.extra]`). A value
+/// is a string, number or boolean, or, like every secret, `{ env = "NAME" }`
+/// or `{ file = "/path" }`. `Debug` and `Serialize` (what `voc config`
+/// prints) show `***` for the value of a property whose name marks a secret
+/// ([`is_secret_name`]: `sasl.password`, `ssl.key.password`, ...).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct KafkaProperties(BTreeMap<String, Secret>);
+
+impl KafkaProperties {
+    /// Sets (or replaces) a property.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.insert(name.into(), Secret::new(value.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The property names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Hands the properties, secrets included, to a librdkafka configuration.
+    pub fn apply(&self, c: &mut ClientConfig) {
+        for (name, value) in &self.0 {
+            c.set(name, value.expose());
+        }
+    }
+
+    /// The properties as shown: secret values as `***`.
+    fn shown(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(name, value)| {
+            let shown = if is_secret_name(name) && !value.is_empty() {
+                REDACTED
+            } else {
+                value.expose()
+            };
+            (name.as_str(), shown)
+        })
+    }
+}
+
+impl fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.shown()).finish()
+    }
+}
+
+impl Serialize for KafkaProperties {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.shown())
+    }
+}
+
+/// A property value as written; secrets are read from their source after
+/// the shape is known, so a missing variable or file is reported as such.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PropertyValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+    Env { env: String },
+    File { file: String },
+}
+
+impl<'de> Deserialize<'de> for KafkaProperties {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, PropertyValue>::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "kafka.extra values are strings, numbers, booleans, \
+                 { env = \"NAME\" } or { file = \"/path\" }",
+            )
+        })?;
+        let mut out = BTreeMap::new();
+        for (name, value) in raw {
+            let value = match value {
+                PropertyValue::Text(v) => Secret::new(v),
+                PropertyValue::Integer(v) => Secret::new(v.to_string()),
+                PropertyValue::Boolean(v) => Secret::new(v.to_string()),
+                PropertyValue::Env { env } => {
+                    Secret::from_env(&env).map_err(serde::de::Error::custom)?
+                }
+                PropertyValue::File { file } => {
+                    Secret::from_file(&file).map_err(serde::de::Error::custom)?
+                }
+            };
+            out.insert(name, value);
+        }
+        Ok(KafkaProperties(out))
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for KafkaProperties {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(it: I) -> Self {
+        let mut p = KafkaProperties::default();
+        for (k, v) in it {
+            p.insert(k, v);
+        }
+        p
     }
 }
 
@@ -251,6 +376,81 @@ mod tests {
         assert_eq!(m.channel("t1.voc.raw.branch"), Some(Channel::Branch));
         assert_eq!(m.channel("voc.raw.branch"), None);
         assert_eq!(m.topics().len(), 4);
+    }
+
+    #[test]
+    fn secret_properties_are_never_shown() {
+        let cfg = KafkaSourceConfig {
+            extra: [
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.password", "hunter2-kafka"),
+                ("ssl.key.password", "hunter2-key"),
+            ]
+            .into_iter()
+            .collect(),
+            ..KafkaSourceConfig::default()
+        };
+        let shown = [
+            format!("{cfg:?}"),
+            serde_json::to_string(&cfg).unwrap(),
+            format!("{:?}", cfg.consumer_config()),
+        ];
+        for s in &shown {
+            assert!(!s.contains("hunter2"), "{s}");
+        }
+        assert!(
+            shown[1].contains(r#""sasl.password":"***""#),
+            "{}",
+            shown[1]
+        );
+        assert!(shown[1].contains(r#""security.protocol":"SASL_SSL""#));
+        // The clients get the values.
+        assert_eq!(
+            cfg.producer_config().get("sasl.password"),
+            Some("hunter2-kafka")
+        );
+    }
+
+    #[test]
+    fn property_values_read_like_secrets() {
+        std::env::set_var("VOC_KAFKA_EXTRA_TEST_PASSWORD", "from-env");
+        let p: KafkaProperties = serde_json::from_str(
+            r#"{"sasl.password": {"env": "VOC_KAFKA_EXTRA_TEST_PASSWORD"}, "socket.timeout.ms": 30000, "enable.ssl.certificate.verification": false}"#,
+        )
+        .unwrap();
+        let mut c = ClientConfig::new();
+        p.apply(&mut c);
+        assert_eq!(c.get("sasl.password"), Some("from-env"));
+        assert_eq!(c.get("socket.timeout.ms"), Some("30000"));
+        assert_eq!(c.get("enable.ssl.certificate.verification"), Some("false"));
+        let e = serde_json::from_str::<KafkaProperties>(r#"{"sasl.password": 1.5}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("1.5"), "{e}");
+        let e = serde_json::from_str::<KafkaProperties>(
+            r#"{"sasl.password": {"env": "VOC_KAFKA_EXTRA_NOT_SET_ANYWHERE"}}"#,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("VOC_KAFKA_EXTRA_NOT_SET_ANYWHERE"), "{e}");
+    }
+
+    #[test]
+    fn bad_extra_properties_fail_without_their_value() {
+        let bad = |name: &str, value: &str| {
+            let cfg = KafkaSourceConfig {
+                extra: [(name, value)].into_iter().collect(),
+                ..KafkaSourceConfig::default()
+            };
+            cfg.check_extra().err().unwrap()
+        };
+        let e = bad("sasl.pasword", "hunter2-typo");
+        assert!(e.contains("sasl.pasword") && !e.contains("hunter2"), "{e}");
+        let e = bad("session.timeout.ms", "soon");
+        assert!(e.contains("session.timeout.ms"), "{e}");
+        assert!(KafkaSourceConfig::default().check_extra().is_ok());
     }
 
     #[test]

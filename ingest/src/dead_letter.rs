@@ -67,7 +67,8 @@ impl DeadLetter {
             schema: DEAD_LETTER_SCHEMA.into(),
             reason: reason.into(),
             field,
-            detail,
+            // Details name the field and the rule, never the value; masked all the same.
+            detail: voc_core::pii::mask(&detail).text,
             channel: channel.map(|c| c.as_str().to_string()),
             source: SourcePosition {
                 topic: m.topic().to_string(),
@@ -117,5 +118,87 @@ mod tests {
         assert_eq!((d.source.partition, d.source.offset), (2, 41));
         assert!(d.payload.contains("[PHONE]") && !d.payload.contains("13812345678"));
         assert_eq!(d.key(), "voc.raw.app/2/41");
+    }
+
+    fn message(payload: &[u8]) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(payload.to_vec()),
+            None,
+            "voc.raw.call_center".into(),
+            Timestamp::NotAvailable,
+            0,
+            7,
+            None,
+        )
+    }
+
+    #[test]
+    fn masks_the_raw_payload_as_it_arrived() {
+        // Before any normalization: full-width digits, spoken numerals, JSON
+        // escapes, a code after its keyword, GBK bytes.
+        let raw = r#"{"call_id":"c1","turns":[{"speaker":"customer","text":"手机１３８ １２３４ ５６７８，验证码是 幺二三四五六"},{"speaker":"customer","text":"身份证 三二零一零二一九八五一二三一零零二一"}],"nps":"x"#;
+        let err = DecodeError::new(
+            DeadLetterReason::InvalidJson,
+            "line 1 column 300: unexpected end of input",
+        );
+        let d = DeadLetter::of(&message(raw.as_bytes()), Some(Channel::CallCenter), &err);
+        for secret in ["１３８", "５６７８", "幺二三四五六", r"三二零一"] {
+            assert!(!d.payload.contains(secret), "{secret} in {}", d.payload);
+        }
+        assert!(
+            d.payload.contains("手机[PHONE]，验证码是 [CODE]"),
+            "{}",
+            d.payload
+        );
+        assert!(d.payload.contains(r"身份证 [ID]"), "{}", d.payload);
+        let (gbk, _, _) =
+            encoding_rs::GBK.encode(r#"{"comment":"卡号 六二二二 零二一二 三四五六 七八九零""#);
+        let d = DeadLetter::of(&message(&gbk), Some(Channel::Branch), &err);
+        assert_eq!(d.payload_encoding, "gb18030");
+        assert_eq!(d.payload, r#"{"comment":"卡号 [CARD]""#);
+    }
+
+    #[test]
+    fn details_of_decoded_payloads_never_echo_a_value() {
+        let now = chrono::Utc::now();
+        let ctx = crate::DecodeContext {
+            zone: chrono_tz::Asia::Shanghai,
+            now,
+            max_payload_bytes: 1 << 20,
+            broker_time: Some(now),
+            lineage: voc_core::Lineage::default(),
+        };
+        for (channel, payload) in [
+            (Channel::App, r#"{"id":"a1","text":"好","nps":13812345678}"#),
+            (
+                Channel::App,
+                r#"{"id":"a1","text":"好","stars":"6222021234567890"}"#,
+            ),
+            (
+                Channel::Branch,
+                r#"{"id":"b1","comment":"慢","wait_minutes":-13812345678}"#,
+            ),
+            (
+                Channel::App,
+                r#"{"id":"a1","text":"好","time":"2099-01-01 13:81:23"}"#,
+            ),
+            (
+                Channel::App,
+                r#"{"id":"a1","text":"好","time":13812345678000}"#,
+            ),
+            (
+                Channel::App,
+                r#"{"id":"a1","text":{"phone":"13812345678"}}"#,
+            ),
+        ] {
+            let err = crate::decode(channel, Some(payload.as_bytes()), &ctx).unwrap_err();
+            let d = DeadLetter::of(&message(payload.as_bytes()), Some(channel), &err);
+            for value in ["138", "6222", "2099", "13:81"] {
+                assert!(
+                    !d.detail.contains(value) && !err.to_string().contains(value),
+                    "{err}"
+                );
+            }
+        }
     }
 }

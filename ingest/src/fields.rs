@@ -42,7 +42,7 @@ impl<'a> Fields<'a> {
             Some((k, v)) => Err(DecodeError::field(
                 R::BadFieldType,
                 k,
-                format!("expected text, found {}", kind(v)),
+                format!("{k} must be text, found {}", kind(v)),
             )),
         }
     }
@@ -73,7 +73,7 @@ impl<'a> Fields<'a> {
             _ => Err(DecodeError::field(
                 R::BadFieldType,
                 k,
-                format!("expected a number, found {}", kind(v)),
+                format!("{k} must be a number, found {}", kind(v)),
             )),
         }
     }
@@ -88,14 +88,14 @@ impl<'a> Fields<'a> {
             return Err(DecodeError::field(
                 R::OutOfRange,
                 field,
-                format!("{x} is not a whole number"),
+                format!("{field} must be a whole number"),
             ));
         }
         if x < lo as f64 || x > hi as f64 {
             return Err(DecodeError::field(
                 R::OutOfRange,
                 field,
-                format!("{x} is outside {lo}..={hi}"),
+                format!("{field} must be within {lo}..={hi}"),
             ));
         }
         Ok(Some(x as i64))
@@ -109,7 +109,7 @@ impl<'a> Fields<'a> {
                 Err(DecodeError::field(
                     R::OutOfRange,
                     field,
-                    format!("{x} is negative"),
+                    format!("{field} must not be negative"),
                 ))
             }
             other => Ok(other),
@@ -127,8 +127,14 @@ impl<'a> Fields<'a> {
             return Ok(None);
         };
         parse_time(v, zone, now).map(Some).map_err(|e| match e {
-            TimeError::Format => DecodeError::field(R::BadTime, k, "unsupported time format"),
-            e @ TimeError::OutOfRange(_) => DecodeError::field(R::TimeOutOfRange, k, e.to_string()),
+            TimeError::Format => {
+                DecodeError::field(R::BadTime, k, format!("{k} is in no supported time format"))
+            }
+            TimeError::OutOfRange(_) => DecodeError::field(
+                R::TimeOutOfRange,
+                k,
+                format!("{k} must be after 2000-01-01 and at most a day in the future"),
+            ),
         })
     }
 
@@ -140,7 +146,7 @@ impl<'a> Fields<'a> {
             Some((k, v)) => Err(DecodeError::field(
                 R::BadFieldType,
                 k,
-                format!("expected an array, found {}", kind(v)),
+                format!("{k} must be an array, found {}", kind(v)),
             )),
         }
     }
@@ -186,5 +192,37 @@ mod tests {
             f.required_text(&["id"]).unwrap_err().reason,
             R::MissingField
         );
+    }
+
+    #[test]
+    fn details_name_the_field_and_the_rule_never_the_value() {
+        let o = obj(json!({
+            "nps": 13812345678_i64, "stars": "6222021234567890.5", "wait": -110101199003074514_i64,
+            "time": "13812345678000000", "at": "手机13812345678", "turns": "13812345678",
+            "text": [13812345678_i64],
+        }));
+        let f = Fields::new(&o);
+        let now = chrono::Utc::now();
+        let zone = chrono_tz::Asia::Shanghai;
+        let errors = [
+            f.integer_in(&["nps"], 0, 10).unwrap_err(),
+            f.integer_in(&["stars"], 1, 5).unwrap_err(),
+            f.non_negative(&["wait"]).unwrap_err(),
+            f.time(&["time"], zone, now).unwrap_err(),
+            f.time(&["at"], zone, now).unwrap_err(),
+            f.array(&["turns"]).unwrap_err(),
+            f.text(&["text"]).unwrap_err(),
+        ];
+        assert_eq!(errors[0].detail, "nps must be within 0..=10");
+        for e in errors {
+            let field = e.field.as_deref().unwrap();
+            assert!(e.detail.starts_with(field), "{e:?}");
+            for value in ["138", "6222", "110101", "手机"] {
+                assert!(
+                    !e.detail.contains(value) && !e.to_string().contains(value),
+                    "{e:?}"
+                );
+            }
+        }
     }
 }

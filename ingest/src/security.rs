@@ -13,7 +13,6 @@
 //! | false | PLAIN | refused unless `allow_plaintext = true`: the password would cross the network in clear |
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 use voc_core::secret::Secret;
 
@@ -198,11 +197,14 @@ impl KafkaSecurity<'_> {
     }
 
     /// Checks files, credentials and `extra` without the network.
-    pub fn validate(&self, extra: &BTreeMap<String, String>) -> Result<(), SecurityError> {
-        for key in extra.keys() {
-            if let Some((_, why)) = RESERVED.iter().find(|(k, _)| *k == key.as_str()) {
+    pub fn validate<'a>(
+        &self,
+        extra_names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), SecurityError> {
+        for key in extra_names {
+            if let Some((_, why)) = RESERVED.iter().find(|(k, _)| *k == key) {
                 return Err(SecurityError::Reserved {
-                    key: key.clone(),
+                    key: key.to_string(),
                     why,
                 });
             }
@@ -349,38 +351,38 @@ mod tests {
     #[test]
     fn validation_refuses_what_cannot_work() {
         let (mut tls, mut sasl) = (KafkaTls::default(), KafkaSasl::default());
-        let none = BTreeMap::new();
-        assert_eq!(sec(&tls, &sasl).validate(&none), Ok(()));
+        let none: [&str; 0] = [];
+        assert_eq!(sec(&tls, &sasl).validate(none), Ok(()));
 
-        let extra = BTreeMap::from([("enable.auto.commit".to_string(), "true".to_string())]);
-        let e = sec(&tls, &sasl).validate(&extra).unwrap_err();
+        let e = sec(&tls, &sasl)
+            .validate(["queued.max.messages.kbytes", "enable.auto.commit"])
+            .unwrap_err();
         assert!(
             e.to_string().contains("kafka.extra.enable.auto.commit"),
             "{e}"
         );
-        let extra = BTreeMap::from([("sasl.password".to_string(), "x".to_string())]);
-        assert!(sec(&tls, &sasl).validate(&extra).is_err());
+        assert!(sec(&tls, &sasl).validate(["sasl.password"]).is_err());
 
         sasl.mechanism = SaslMechanism::Plain;
         assert_eq!(
-            sec(&tls, &sasl).validate(&none),
+            sec(&tls, &sasl).validate(none),
             Err(SecurityError::MissingCredentials("PLAIN"))
         );
         sasl.username = "u".into();
         sasl.password = Secret::new("p");
         assert_eq!(
-            sec(&tls, &sasl).validate(&none),
+            sec(&tls, &sasl).validate(none),
             Err(SecurityError::PlainWithoutTls)
         );
         sasl.allow_plaintext = true;
-        assert_eq!(sec(&tls, &sasl).validate(&none), Ok(()));
+        assert_eq!(sec(&tls, &sasl).validate(none), Ok(()));
 
         tls.enabled = true;
         tls.ca_file = "relative/ca.pem".into();
-        let e = sec(&tls, &sasl).validate(&none).unwrap_err().to_string();
+        let e = sec(&tls, &sasl).validate(none).unwrap_err().to_string();
         assert!(e.contains("absolute"), "{e}");
         tls.ca_file = "/nonexistent/ca.pem".into();
-        let e = sec(&tls, &sasl).validate(&none).unwrap_err().to_string();
+        let e = sec(&tls, &sasl).validate(none).unwrap_err().to_string();
         assert!(
             e.contains("kafka.tls.ca_file") && e.contains("/nonexistent/ca.pem"),
             "{e}"
@@ -388,12 +390,12 @@ mod tests {
         let not_pem = std::env::temp_dir().join(format!("voc-not-pem-{}", std::process::id()));
         std::fs::write(&not_pem, "hello").unwrap();
         tls.ca_file = not_pem.display().to_string();
-        let e = sec(&tls, &sasl).validate(&none).unwrap_err().to_string();
+        let e = sec(&tls, &sasl).validate(none).unwrap_err().to_string();
         assert!(e.contains("not a PEM"), "{e}");
         std::fs::remove_file(&not_pem).unwrap();
 
         tls.ca_file.clear();
         tls.cert_file = "/etc/hosts".into();
-        assert!(sec(&tls, &sasl).validate(&none).is_err());
+        assert!(sec(&tls, &sasl).validate(none).is_err());
     }
 }

@@ -14,7 +14,8 @@ use serde_json::Value;
 pub enum TimeError {
     #[error("unsupported time format")]
     Format,
-    #[error("time {0} is before 2000-01-01 or more than a day in the future")]
+    /// The time, for the caller; the message never shows it (it comes from the payload).
+    #[error("time is before 2000-01-01 or more than a day in the future")]
     OutOfRange(DateTime<Utc>),
 }
 

@@ -33,6 +33,7 @@ pub async fn run(
         !notify.webhooks.is_empty(),
         "no [[notify.webhooks]] configured: nothing to deliver to"
     );
+    notify.validate()?;
     let consumer = consumer::consumer(kafka, &notify.group_id, topic)
         .await
         .with_context(|| format!("consuming {topic}"))?;

@@ -57,12 +57,19 @@ pub struct WorkOrderUpdate {
     pub note: Option<String>,
 }
 
+/// Why an update was rejected. The messages become dead-letter details and
+/// log lines, so they say where and which rule, never a value of the update.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum UpdateError {
-    #[error("invalid JSON or fields: {0}")]
-    Invalid(String),
-    #[error("unsupported schema {0:?}, expected voc.workorder.update.v1")]
-    Schema(String),
+    #[error("invalid JSON or fields at line {line} column {column}: {category}")]
+    Invalid {
+        line: usize,
+        column: usize,
+        /// syntax error, data error (a field of the wrong type or value, unknown or missing), ...
+        category: &'static str,
+    },
+    #[error("unsupported schema, expected voc.workorder.update.v1")]
+    Schema,
     #[error("empty {0}")]
     Empty(&'static str),
 }
@@ -71,18 +78,30 @@ impl UpdateError {
     /// Dead-letter reason code.
     pub fn reason(&self) -> &'static str {
         match self {
-            UpdateError::Invalid(_) => "invalid_json",
-            UpdateError::Schema(_) => "unsupported_schema",
+            UpdateError::Invalid { .. } => "invalid_json",
+            UpdateError::Schema => "unsupported_schema",
             UpdateError::Empty(_) => "missing_field",
         }
     }
 }
 
 pub fn parse(payload: &[u8]) -> Result<WorkOrderUpdate, UpdateError> {
-    let u: WorkOrderUpdate =
-        serde_json::from_slice(payload).map_err(|e| UpdateError::Invalid(e.to_string()))?;
+    // serde's own messages quote the offending value (`invalid type: string "..."`).
+    let u: WorkOrderUpdate = serde_json::from_slice(payload).map_err(|e| {
+        use serde_json::error::Category;
+        UpdateError::Invalid {
+            line: e.line(),
+            column: e.column(),
+            category: match e.classify() {
+                Category::Io => "io error",
+                Category::Syntax => "syntax error",
+                Category::Data => "data error",
+                Category::Eof => "unexpected end of input",
+            },
+        }
+    })?;
     if u.schema != WORKORDER_UPDATE_SCHEMA {
-        return Err(UpdateError::Schema(u.schema));
+        return Err(UpdateError::Schema);
     }
     for (name, v) in [
         ("update_id", &u.update_id),
@@ -144,5 +163,18 @@ mod tests {
         assert_eq!(parse(v0).unwrap_err().reason(), "unsupported_schema");
         let empty = br#"{"schema":"voc.workorder.update.v1","update_id":" ","alert_id":"a","work_order_id":"w","status":"resolved","department":"d","at":"2026-11-24T02:10:00Z"}"#;
         assert_eq!(parse(empty).unwrap_err(), UpdateError::Empty("update_id"));
+    }
+
+    #[test]
+    fn errors_never_echo_a_value_of_the_update() {
+        for bad in [
+            br#"{"schema":"13812345678","update_id":"u1","alert_id":"a","work_order_id":"w","status":"resolved","department":"d","at":"2026-11-24T02:10:00Z"}"#.as_slice(),
+            br#"{"schema":"voc.workorder.update.v1","update_id":"u1","alert_id":"a","work_order_id":"w","status":"13812345678","department":"d","at":"2026-11-24T02:10:00Z"}"#,
+            br#"{"schema":"voc.workorder.update.v1","update_id":13812345678,"alert_id":"a","work_order_id":"w","status":"resolved","department":"d","at":"2026-11-24T02:10:00Z"}"#,
+            br#"{"schema":"voc.workorder.update.v1","update_id":"u1","alert_id":"a","work_order_id":"w","status":"resolved","department":"d","at":"13812345678"}"#,
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("138"), "{e}");
+        }
     }
 }

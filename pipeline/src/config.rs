@@ -25,6 +25,7 @@ impl WorkerConfig {
     /// Checks that need no network: a bad value fails at start with the option's name.
     pub fn validate(&self) -> Result<(), String> {
         self.decode.zone()?;
+        self.enrich.validate().map_err(|e| e.to_string())?;
         if self.batch.max_events == 0 {
             return Err("batch.max_events must be at least 1".into());
         }
@@ -41,6 +42,7 @@ impl WorkerConfig {
             return Err("kafka.brokers is empty".into());
         }
         self.kafka.validate().map_err(|e| e.to_string())?;
+        self.kafka.check_extra()?;
         self.clickhouse.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -139,6 +141,8 @@ impl Default for BatchConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Address of the /metrics and /healthz endpoint; empty disables it.
+    /// Loopback by default: the endpoint has no authentication. In
+    /// Kubernetes set `0.0.0.0:9464` so the scraper can reach the pod.
     pub listen: String,
 }
 
@@ -147,5 +151,16 @@ impl Default for MetricsConfig {
         MetricsConfig {
             listen: "127.0.0.1:9464".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_configured() {
+        let addr: std::net::SocketAddr = MetricsConfig::default().listen.parse().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
     }
 }

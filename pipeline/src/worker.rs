@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use voc_alert::{AlertService, Evaluation};
+use voc_core::pseudonym::PseudonymKey;
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
 use voc_ingest::{
@@ -82,7 +83,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub async fn start(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<Worker> {
+    /// `key` makes the pseudonyms of the enricher and the alerts.
+    pub async fn start(
+        cfg: WorkerConfig,
+        key: PseudonymKey,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Worker> {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let metrics = Metrics::new();
         let metrics_stop = CancellationToken::new();
@@ -92,7 +98,7 @@ impl Worker {
             Some(metrics::serve(&cfg.metrics.listen, metrics.clone(), metrics_stop.clone()).await?)
         };
         let taxonomy = Arc::new(Taxonomy::bundled());
-        let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone())
+        let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone(), key.clone())
             .context("loading the enrichment models")?;
         tracing::info!(
             model = enricher.model_version(),
@@ -113,7 +119,7 @@ impl Worker {
             cfg.alert.clone(),
             cfg.clickhouse.clone(),
             taxonomy.clone(),
-            &cfg.enrich.pseudonym_salt,
+            key,
         )?;
         let publisher =
             Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;

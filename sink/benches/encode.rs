@@ -41,8 +41,12 @@ fn events() -> Vec<EnrichedEvent> {
         model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
         ..Default::default()
     };
-    let mut enricher = voc_enrich::Enricher::new(cfg, Arc::new(Taxonomy::bundled()))
-        .expect("model loads (source deploy/local/env.sh for ORT_DYLIB_PATH)");
+    let mut enricher = voc_enrich::Enricher::new(
+        cfg,
+        Arc::new(Taxonomy::bundled()),
+        voc_core::pseudonym::PseudonymKey::demo(),
+    )
+    .expect("model loads (source deploy/local/env.sh for ORT_DYLIB_PATH)");
     enricher.enrich(feedback, Utc::now()).unwrap()
 }
 

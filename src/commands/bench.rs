@@ -6,7 +6,7 @@
 //! end-to-end numbers, so each stage's share can be read off one run.
 //! `queries` (module `bench_queries`) times the saved analyst queries.
 
-use super::ConfigArgs;
+use super::{ConfigArgs, DemoArgs};
 use anyhow::Context as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Message;
@@ -56,6 +56,8 @@ pub struct ConsumeArgs {
 pub struct InsertArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    #[command(flatten)]
+    pub demo: DemoArgs,
     /// Rows to insert in all.
     #[arg(long, default_value_t = 200_000)]
     pub count: usize,
@@ -127,6 +129,7 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<Ceiling> {
 
 fn insert(args: InsertArgs) -> anyhow::Result<Ceiling> {
     let mut cfg = args.config.load()?;
+    super::init_logging(&cfg.log);
     let batch = args
         .batch
         .unwrap_or(cfg.batch.insert_max_events.max(cfg.batch.max_events))
@@ -134,7 +137,8 @@ fn insert(args: InsertArgs) -> anyhow::Result<Ceiling> {
     cfg.clickhouse.database = format!("{}_bench", cfg.clickhouse.database);
     // One batch of realistic rows, enriched once; each insert re-keys it.
     let taxonomy = Arc::new(Taxonomy::bundled());
-    let mut enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone())
+    let key = args.demo.pseudonym_key(&cfg)?;
+    let mut enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone(), key)
         .context("loading the enrichment models")?;
     let mut generator = voc_gen::Generator::new(voc_gen::GenConfig {
         seed: 11,

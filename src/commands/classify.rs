@@ -1,7 +1,7 @@
 //! `voc classify` and `voc featurize`: the enrichment pipeline on stdin/stdout,
 //! without Kafka or ClickHouse.
 
-use super::ConfigArgs;
+use super::{ConfigArgs, DemoArgs};
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufWriter, Write};
@@ -14,6 +14,8 @@ use voc_ingest::{decode, DecodeContext};
 pub struct Args {
     #[command(flatten)]
     pub config: ConfigArgs,
+    #[command(flatten)]
+    pub demo: DemoArgs,
     /// Channel of the input: lines that are JSON objects are decoded with this
     /// channel's contract (ingest/schemas/); other lines are plain text.
     /// One of app, call_center, community, branch.
@@ -38,8 +40,14 @@ enum Line {
 
 pub fn classify(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.load()?;
+    super::init_logging(&cfg.log);
+    let key = args.demo.pseudonym_key(&cfg)?;
     let zone = cfg.decode.zone().map_err(anyhow::Error::msg)?;
-    let mut enricher = Enricher::new(cfg.enrich.clone(), Arc::new(voc_core::Taxonomy::bundled()))?;
+    let mut enricher = Enricher::new(
+        cfg.enrich.clone(),
+        Arc::new(voc_core::Taxonomy::bundled()),
+        key,
+    )?;
     let stdin = std::io::stdin();
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut lines = stdin.lock().lines().enumerate().peekable();

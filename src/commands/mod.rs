@@ -17,6 +17,7 @@ mod workorders;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use voc_core::pseudonym::{PseudonymKey, MIN_KEY_BYTES};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +48,49 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     pub fn load(&self) -> anyhow::Result<crate::Config> {
         crate::Config::load(self.config.as_deref())
+    }
+}
+
+/// The demo switch of the commands that pseudonymize customer identifiers
+/// (`run`, `classify`, `bench insert`).
+#[derive(clap::Args, Clone)]
+pub struct DemoArgs {
+    /// Demo on made-up data: pseudonymize with the public demo key
+    /// (voc_core::pseudonym::DEMO_KEY; anyone can recompute its pseudonyms)
+    /// and warn once. enrich.pseudonym_key must then be unset. Without
+    /// --demo the command refuses to start unless enrich.pseudonym_key is a
+    /// secret of at least 16 bytes.
+    #[arg(long, env = "VOC_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
+}
+
+impl DemoArgs {
+    /// The key of this run's pseudonyms: the configured one, or in demo mode
+    /// the demo key. Call after logging is set up (demo mode warns).
+    pub fn pseudonym_key(&self, cfg: &crate::Config) -> anyhow::Result<PseudonymKey> {
+        let configured = &cfg.enrich.pseudonym_key;
+        if self.demo {
+            anyhow::ensure!(
+                configured.is_empty(),
+                "--demo (VOC_DEMO) pseudonymizes with the public demo key, but \
+                 enrich.pseudonym_key is set too: drop one of them"
+            );
+            tracing::warn!(
+                "demo mode: pseudonyms use the public demo key, which anyone can \
+                 recompute; never run this on real customer data"
+            );
+            return Ok(PseudonymKey::demo());
+        }
+        PseudonymKey::new(configured).map_err(|e| {
+            anyhow::anyhow!(
+                "enrich.pseudonym_key: {e}. Set it to a random secret of at least \
+                 {MIN_KEY_BYTES} bytes kept out of the config file, e.g. \
+                 `pseudonym_key = {{ env = \"VOC_PSEUDONYM_KEY\" }}` in [enrich] \
+                 with VOC_PSEUDONYM_KEY=$(openssl rand -hex 32), or \
+                 `{{ file = \"/run/secrets/voc-pseudonym-key\" }}`. For a demo on \
+                 made-up data, pass --demo (or set VOC_DEMO=1)"
+            )
+        })
     }
 }
 

@@ -34,6 +34,10 @@ pub struct Env {
     http: reqwest::Client,
 }
 
+/// `VOC_DEMO` of the voc commands the tests run: a demo, since all their
+/// data is generated (pseudonyms under the public demo key).
+pub const DEMO: &str = "1";
+
 pub fn voc_bin() -> &'static str {
     env!("CARGO_BIN_EXE_voc")
 }
@@ -104,7 +108,7 @@ max_events = {max_events}
             updates,
             http: reqwest::Client::new(),
         };
-        env.voc(&["topics", "create", "--partitions", "3"]);
+        env.voc(&["topics", "create", "--local", "--partitions", "3"]);
         env.voc(&["schema", "apply"]);
         env
     }
@@ -162,6 +166,7 @@ max_events = {max_events}
             .args(&full)
             .env_remove("VOC_KAFKA__BROKERS")
             .env_remove("VOC_CLICKHOUSE__URL")
+            .env("VOC_DEMO", DEMO)
             .output()
             .expect("running voc");
         assert!(
@@ -185,6 +190,7 @@ max_events = {max_events}
                 // The config file is the whole truth for test workers.
                 .env_remove("VOC_KAFKA__BROKERS")
                 .env_remove("VOC_CLICKHOUSE__URL")
+                .env("VOC_DEMO", DEMO)
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
                 .stderr(log)

@@ -171,6 +171,7 @@ pub fn enriched(count: usize, seed: u64, run_id: &str, spread_hours: i64) -> Vec
             ..Default::default()
         },
         Arc::new(Taxonomy::bundled()),
+        voc_core::pseudonym::PseudonymKey::demo(),
     )
     .expect("enricher (is ORT_DYLIB_PATH set? source deploy/local/env.sh)");
     let mut out = Vec::new();

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
+use voc_core::pseudonym::PseudonymKey;
 use voc_core::{EnrichedEvent, Taxonomy};
 
 /// Spikes per evaluation that get example events (one query each).
@@ -82,7 +83,7 @@ impl Evaluation {
 pub struct AlertEngine<H: AlertHistory> {
     cfg: AlertConfig,
     taxonomy: Arc<Taxonomy>,
-    salt: String,
+    key: PseudonymKey,
     history: H,
     suppressor: suppress::Suppressor,
     last_spike_eval: Option<Instant>,
@@ -101,13 +102,13 @@ pub struct AlertEngine<H: AlertHistory> {
 }
 
 impl<H: AlertHistory> AlertEngine<H> {
-    /// `salt` keys the pseudonymous customer key in alerts (the enricher's salt).
-    pub fn new(cfg: AlertConfig, taxonomy: Arc<Taxonomy>, salt: &str, history: H) -> Self {
+    /// `key` makes the pseudonymous customer keys in alerts (the enricher's key).
+    pub fn new(cfg: AlertConfig, taxonomy: Arc<Taxonomy>, key: PseudonymKey, history: H) -> Self {
         AlertEngine {
             suppressor: suppress::Suppressor::new(cfg.suppress_window_minutes),
             cfg,
             taxonomy,
-            salt: salt.to_string(),
+            key,
             history,
             last_spike_eval: None,
             spike_inbox: None,
@@ -172,7 +173,7 @@ impl<H: AlertHistory> AlertEngine<H> {
                     e,
                     &self.taxonomy,
                     &self.cfg,
-                    &self.salt,
+                    &self.key,
                     tier.map(String::as_str),
                     now,
                 ) {
@@ -255,7 +256,7 @@ impl<H: AlertHistory> AlertEngine<H> {
             .copied()
             .filter(|c| {
                 self.suppressor
-                    .is_open(&repeat::dedup_key(&self.salt, c), now)
+                    .is_open(&repeat::dedup_key(&self.key, c), now)
             })
             .collect();
         let lookup_customers: Vec<&str> = customers
@@ -270,7 +271,7 @@ impl<H: AlertHistory> AlertEngine<H> {
             .collect();
         for e in &negative {
             if let Some(c) = e.keys.customer.as_deref() {
-                wanted.push((repeat::dedup_key(&self.salt, c), vec![e.event_id.clone()]));
+                wanted.push((repeat::dedup_key(&self.key, c), vec![e.event_id.clone()]));
             }
         }
         if let Some(i) = index {
@@ -320,13 +321,13 @@ impl<H: AlertHistory> AlertEngine<H> {
                         .as_deref()
                         .is_some_and(|c| in_window.contains(c))
                 });
-            candidates.extend(repeat::occurrences(&open, &self.cfg, &self.salt, now));
+            candidates.extend(repeat::occurrences(&open, &self.cfg, &self.key, now));
             candidates.extend(repeat::candidates(
                 &rest,
                 &touches,
                 &self.taxonomy,
                 &self.cfg,
-                &self.salt,
+                &self.key,
                 &tiers,
                 now,
             ));

@@ -6,13 +6,14 @@ use crate::rules::{repeat, spike};
 use crate::testing::event;
 use crate::*;
 use chrono::{Duration, TimeZone};
+use voc_core::pseudonym::PseudonymKey;
 use voc_core::*;
 
 fn alerter(cfg: AlertConfig) -> AlertEngine<MemoryHistory> {
     AlertEngine::new(
         cfg,
         Arc::new(Taxonomy::bundled()),
-        "salt",
+        PseudonymKey::demo(),
         MemoryHistory::default(),
     )
 }
@@ -113,7 +114,12 @@ async fn high_value_customers_are_raised_one_level() {
         "SELECT customer_key, tier FROM {db}.customers WHERE customer_key IN ({keys})".into();
     let mut history = MemoryHistory::default();
     history.tiers.insert("C3".into(), "private_banking".into());
-    let mut a = AlertEngine::new(cfg, Arc::new(Taxonomy::bundled()), "salt", history);
+    let mut a = AlertEngine::new(
+        cfg,
+        Arc::new(Taxonomy::bundled()),
+        PseudonymKey::demo(),
+        history,
+    );
     let out = a
         .evaluate(
             &[event(
@@ -265,7 +271,12 @@ async fn a_window_opened_by_another_worker_suppresses_here() {
     let shared = MemoryHistory::default();
     *shared.alerts.lock().unwrap() = one.history().alerts.lock().unwrap().clone();
     *shared.occurrences.lock().unwrap() = one.history().occurrences.lock().unwrap().clone();
-    let mut two = AlertEngine::new(quiet(), Arc::new(Taxonomy::bundled()), "salt", shared);
+    let mut two = AlertEngine::new(
+        quiet(),
+        Arc::new(Taxonomy::bundled()),
+        PseudonymKey::demo(),
+        shared,
+    );
     let out = two
         .evaluate(
             &[event(
@@ -624,7 +635,7 @@ fn a_total_read_apart_from_the_rows_does_not_count_an_event_twice() {
         &[stored],
         &tax,
         &cfg,
-        "salt",
+        &PseudonymKey::demo(),
         &HashMap::new(),
         now(),
     );
@@ -756,7 +767,7 @@ async fn spikes_from_the_background_detector_are_admitted_once() {
     let tax = Taxonomy::bundled();
     let found = detect_spikes(&history, &cfg, &tax, now()).await.unwrap();
     assert_eq!(found.len(), 1);
-    let mut a = AlertEngine::new(cfg, Arc::new(tax), "salt", history);
+    let mut a = AlertEngine::new(cfg, Arc::new(tax), PseudonymKey::demo(), history);
     let inbox = SpikeInbox::default();
     a.spike_inbox = Some(inbox.clone());
     // The detector ran twice on the same window before an evaluation.

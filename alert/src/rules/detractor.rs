@@ -14,7 +14,7 @@ use crate::model::{alert_id, is_fund_safety};
 use crate::model::{Alert, AlertEvent, AlertKind, Severity};
 use crate::{AlertConfig, Candidate};
 use chrono::{DateTime, Utc};
-use voc_core::pseudonym::customer_ref;
+use voc_core::pseudonym::{customer_ref, PseudonymKey};
 use voc_core::{EnrichedEvent, NpsSegment, Polarity, Taxonomy};
 
 pub fn is_detractor(e: &EnrichedEvent) -> bool {
@@ -41,7 +41,7 @@ pub fn candidate(
     e: &EnrichedEvent,
     taxonomy: &Taxonomy,
     cfg: &AlertConfig,
-    salt: &str,
+    key: &PseudonymKey,
     tier: Option<&str>,
     now: DateTime<Utc>,
 ) -> Option<Candidate> {
@@ -57,7 +57,7 @@ pub fn candidate(
         .map(|t| t.id.as_str())
         .unwrap_or("none");
     let who = e.keys.customer.as_deref().unwrap_or(&e.event_id);
-    let dedup_key = format!("detractor:{}:{main_tag}", customer_ref(salt, who));
+    let dedup_key = format!("detractor:{}:{main_tag}", customer_ref(key, who));
     let mut a = Alert::new(
         AlertKind::Detractor,
         sev,
@@ -68,7 +68,7 @@ pub fn candidate(
     );
     a.alert_id = alert_id(AlertKind::Detractor, &a.dedup_key, &e.event_id);
     a.first_seen = e.event_time.min(now);
-    a.customer_key = e.keys.customer.as_deref().map(|c| customer_ref(salt, c));
+    a.customer_key = e.keys.customer.as_deref().map(|c| customer_ref(key, c));
     a.customer_tier = tier.map(str::to_string);
     a.inferred = e.nps.inferred;
     a.events = vec![AlertEvent::of(e, cfg.excerpt_chars)];

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use clickhouse::Row;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use voc_core::pseudonym::customer_ref;
+use voc_core::pseudonym::{customer_ref, PseudonymKey};
 use voc_core::{EnrichedEvent, NpsSegment, SentimentLabel, Taxonomy};
 
 /// A negative event of a customer, from ClickHouse (`negative_touches`).
@@ -75,8 +75,8 @@ pub fn is_negative(e: &EnrichedEvent) -> bool {
 }
 
 /// The dedup key of a customer's repeat-complainer alerts.
-pub fn dedup_key(salt: &str, customer: &str) -> String {
-    format!("repeat:{}", customer_ref(salt, customer))
+pub fn dedup_key(key: &PseudonymKey, customer: &str) -> String {
+    format!("repeat:{}", customer_ref(key, customer))
 }
 
 /// The batch's negative event ids per customer, each once, in batch order.
@@ -100,7 +100,7 @@ fn triggers_by_customer<'a>(negative: &[&'a EnrichedEvent]) -> BTreeMap<&'a str,
 pub fn occurrences(
     negative: &[&EnrichedEvent],
     cfg: &AlertConfig,
-    salt: &str,
+    key: &PseudonymKey,
     now: DateTime<Utc>,
 ) -> Vec<Candidate> {
     triggers_by_customer(negative)
@@ -111,7 +111,7 @@ pub fn occurrences(
                 alert: Alert::new(
                     AlertKind::RepeatComplainer,
                     sev,
-                    dedup_key(salt, customer),
+                    dedup_key(key, customer),
                     now,
                     cfg.sla(sev),
                     cfg.window(),
@@ -127,7 +127,7 @@ pub fn candidates(
     history: &[Touch],
     taxonomy: &Taxonomy,
     cfg: &AlertConfig,
-    salt: &str,
+    key: &PseudonymKey,
     tiers: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Vec<Candidate> {
@@ -201,8 +201,8 @@ pub fn candidates(
             Severity::High
         };
         let sev = cfg.raise_for(tier, base);
-        let cref = customer_ref(salt, customer);
-        let dedup_key = dedup_key(salt, customer);
+        let cref = customer_ref(key, customer);
+        let dedup_key = dedup_key(key, customer);
         let trig = triggers.remove(customer).unwrap_or_default();
         let mut a = Alert::new(
             AlertKind::RepeatComplainer,

@@ -203,7 +203,7 @@ pub fn candidate(
         .tags
         .first()
         .map(|t| t.name_zh.clone())
-        .unwrap_or_else(|| f.tag_id.clone());
+        .unwrap_or_else(|| title::raw_value(&f.tag_id));
     a.work_order_title = title::spike(
         sev,
         &tag_zh,

@@ -51,9 +51,8 @@ impl Default for ClickHouseConfig {
 
 impl ClickHouseConfig {
     /// A client for this server and database (RowBinary without type
-    /// validation: 18.16 lacks RowBinaryWithNamesAndTypes).
-    /// A client for this server and database. Fails when `ca_file` cannot
-    /// be read or holds no certificate.
+    /// validation: 18.16 lacks RowBinaryWithNamesAndTypes). Fails when
+    /// `ca_file` cannot be read or holds no certificate.
     pub fn client(&self) -> Result<Client, SinkError> {
         // ClickHouse closes idle connections after 3 s; stop reusing them before.
         let http = HyperClient::builder(TokioExecutor::new())
@@ -71,14 +70,26 @@ impl ClickHouseConfig {
         })
     }
 
-    /// Checks what can be checked without the network.
+    /// Checks that need no network. The URL appears in errors and logs, so
+    /// it must not carry credentials: they go in `user` and `password`.
     pub fn validate(&self) -> Result<(), SinkError> {
+        let authority = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        if authority.contains('@') {
+            return Err(self.tls_error(
+                "url must not contain credentials (user:password@): \
+                 set clickhouse.user and clickhouse.password instead"
+                    .into(),
+            ));
+        }
         let https = self.url.starts_with("https://");
         if !https && !self.url.starts_with("http://") {
-            return Err(self.tls_error(format!(
-                "url {:?} must start with http:// or https://",
-                self.url
-            )));
+            return Err(self.tls_error("url must start with http:// or https://".into()));
         }
         if !self.ca_file.is_empty() && !https {
             return Err(self.tls_error("ca_file is set but the url is not https://".into()));
@@ -117,10 +128,7 @@ impl ClickHouseConfig {
     }
 
     fn tls_error(&self, what: String) -> SinkError {
-        SinkError::Config {
-            url: self.url.clone(),
-            what,
-        }
+        SinkError::Config { what }
     }
 }
 
@@ -132,8 +140,9 @@ pub enum SinkError {
         #[source]
         source: clickhouse::error::Error,
     },
-    #[error("ClickHouse at {url}: clickhouse.{what}")]
-    Config { url: String, what: String },
+    /// A setting that cannot work (no url: it may be the problem).
+    #[error("clickhouse.{what}")]
+    Config { what: String },
     #[error("ClickHouse at {url}: request timed out after {ms} ms")]
     Timeout { url: String, ms: u64 },
     #[error("Kafka: {0}")]

@@ -10,6 +10,8 @@ cd "$VOC_ROOT"
 "$VOC_ROOT/deploy/install.sh"
 source "$VOC_ROOT/deploy/local/env.sh"   # again: now the venv (and its ONNX Runtime) exists
 "$VOC_ROOT/deploy/stack.sh" start
+# The TLS tests start a secured broker and ClickHouse (deploy/local/secure.sh); stop them at the end.
+trap '"$VOC_ROOT/deploy/local/secure.sh" stop "$VOC_DATA_DIR/secure" >/dev/null 2>&1 || true' EXIT
 [ -n "${ORT_DYLIB_PATH:-}" ] || die "ONNX Runtime library not found in $VOC_VENV (deploy/install.sh should have installed it)"
 
 log "cargo fmt --check"

@@ -16,8 +16,8 @@
 # Ports: VOC_SECURE_KAFKA_PORT (19093, TLS), VOC_SECURE_KAFKA_PLAIN_PORT (19094,
 # loopback behind stunnel), VOC_SECURE_KAFKA_SETUP_PORT (19095, once, to create
 # the SCRAM user), VOC_SECURE_CLICKHOUSE_HTTPS_PORT (18443),
-# VOC_SECURE_CLICKHOUSE_TCP_PORT (19000). Passwords are generated per DIR and
-# kept in DIR/secrets/ (mode 600).
+# VOC_SECURE_CLICKHOUSE_TCP_PORT (19000, native protocol, TLS too).
+# Passwords are generated per DIR and kept in DIR/secrets/ (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -124,7 +124,7 @@ start_clickhouse() {
 <yandex>
     <logger><level>warning</level><log>$c/log/server.log</log><errorlog>$c/log/server.err.log</errorlog></logger>
     <https_port>$HTTPS</https_port>
-    <tcp_port>$CHTCP</tcp_port>
+    <tcp_port_secure>$CHTCP</tcp_port_secure>
     <listen_host>127.0.0.1</listen_host>
     <max_connections>1024</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>

@@ -5,15 +5,16 @@
 //! that retries in the background while nothing flows.
 
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientConfig;
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 /// Why the brokers could not be used.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot use the Kafka brokers {brokers} ({protocol}) within {timeout_ms} ms: {reason}")]
+#[error("cannot use the Kafka brokers {brokers} ({protocol}): {reason}")]
 pub struct ConnectError {
     pub brokers: String,
     pub protocol: String,
@@ -23,27 +24,75 @@ pub struct ConnectError {
     pub reason: String,
 }
 
-/// Keeps the last error librdkafka reported for this client.
+/// Keeps the last error librdkafka reported for this client. Connection
+/// failures (TLS handshake, SASL) arrive as log lines from librdkafka's own
+/// threads (its error events would need a poll loop).
 #[derive(Default)]
-struct LastError(Mutex<Option<String>>);
+struct LastError(Mutex<Vec<String>>);
+
+impl LastError {
+    fn keep(&self, reason: &str) {
+        // The same failure arrives as a log line and as an error, with a
+        // thread prefix and a timing suffix that differ: keep it once.
+        let reason = match reason.strip_prefix("[thrd:") {
+            Some(rest) => rest.split_once("]: ").map_or(reason, |(_, r)| r),
+            None => reason,
+        };
+        let reason = reason.split(" (after ").next().unwrap_or(reason);
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() < 8 && !seen.iter().any(|r| r == reason) {
+            seen.push(reason.to_string());
+        }
+    }
+
+    /// Whether the brokers refused us for good: a certificate or credentials.
+    fn refused(&self) -> bool {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.iter().any(|r| REFUSED.iter().any(|m| r.contains(m)))
+    }
+
+    /// What went wrong: the specific reasons (TLS, SASL, refused...) when
+    /// there are any, else the generic ones ("1/1 brokers are down").
+    fn reason(&self) -> Option<String> {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let generic = |r: &String| r.contains("brokers are down");
+        let specific: Vec<&str> = seen
+            .iter()
+            .filter(|r| !generic(r))
+            .map(String::as_str)
+            .collect();
+        let chosen: Vec<&str> = if specific.is_empty() {
+            seen.iter().map(String::as_str).collect()
+        } else {
+            specific
+        };
+        (!chosen.is_empty()).then(|| chosen.join("; "))
+    }
+}
 
 impl ClientContext for LastError {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         tracing::debug!(
             ?level,
             fac,
             log_message,
             "kafka client log during the start check"
         );
+        if (level as i32) <= RDKafkaLogLevel::Warning as i32 {
+            self.keep(log_message);
+        }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(%error, reason, "kafka client error during the start check");
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+        self.keep(reason);
     }
 }
 
-impl ConsumerContext for LastError {}
+impl ProducerContext for LastError {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: ()) {}
+}
 
 /// Fetches the cluster's metadata with `config` (any consumer or producer
 /// settings of a command); blocks up to `timeout`.
@@ -57,36 +106,62 @@ pub fn check(config: &ClientConfig, timeout: Duration) -> Result<(), ConnectErro
         timeout_ms: timeout.as_millis() as u64,
         reason,
     };
-    // A plain client: no group is joined and nothing is produced.
+    // A producer that sends nothing: it only asks for metadata, while this
+    // thread serves its event queue so that librdkafka's errors and log
+    // lines (which say why a connection failed) reach `LastError`.
     let mut c = config.clone();
-    for k in PRODUCER_ONLY {
-        c.remove(k);
-    }
-    let consumer: BaseConsumer<LastError> = c
+    c.set_log_level(RDKafkaLogLevel::Warning);
+    let producer: BaseProducer<LastError> = c
         .create_with_context(LastError::default())
         .map_err(|e| fail(e.to_string()))?;
-    match consumer.fetch_metadata(None, timeout) {
-        Ok(m) if !m.brokers().is_empty() => Ok(()),
-        Ok(_) => Err(fail("the cluster reported no brokers".into())),
-        Err(e) => {
-            let last = consumer
-                .context()
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            Err(fail(last.unwrap_or_else(|| e.to_string())))
+    let producer = Arc::new(producer);
+    let (tx, rx) = mpsc::channel();
+    let asking = producer.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            asking
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(|m| m.brokers().len()),
+        );
+    });
+    let answer = loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(answer) => break Some(answer),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                producer.poll(Duration::ZERO);
+                // A refused certificate or password will not change: stop now.
+                if producer.context().refused() {
+                    break None;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+        }
+    };
+    producer.poll(Duration::ZERO);
+    let last = || producer.context().reason();
+    match answer {
+        Some(Ok(brokers)) if brokers > 0 => Ok(()),
+        Some(Ok(_)) => Err(fail("the cluster reported no brokers".into())),
+        Some(Err(e)) => Err(fail(format!(
+            "no answer within {} ms: {}",
+            timeout.as_millis(),
+            last().unwrap_or_else(|| e.to_string())
+        ))),
+        None => {
+            Err(fail(last().unwrap_or_else(|| {
+                "the metadata request did not answer".into()
+            })))
         }
     }
 }
 
-/// Producer properties a consumer would warn about.
-const PRODUCER_ONLY: &[&str] = &[
-    "enable.idempotence",
-    "linger.ms",
-    "message.timeout.ms",
-    "acks",
-    "compression.type",
+/// librdkafka's words for failures no retry fixes.
+const REFUSED: &[&str] = &[
+    "SSL handshake failed",
+    "SASL authentication error",
+    "Authentication failed",
+    "certificate verify failed",
 ];
 
 #[cfg(test)]

@@ -171,11 +171,11 @@ pub enum SinkError {
 
 /// Server answers that no retry can change: who we are was refused
 /// (unknown user, wrong or missing password), or the server's certificate was.
+/// Codes: UNKNOWN_USER 192, WRONG_PASSWORD 193, REQUIRED_PASSWORD 194,
+/// AUTHENTICATION_FAILED 516 (current servers); 18.16 writes "Code: 193, ",
+/// current servers "Code: 516. ".
+const ACCESS_REFUSED_CODES: &[u32] = &[192, 193, 194, 516];
 const ACCESS_REFUSED: &[&str] = &[
-    "Code: 192.", // UNKNOWN_USER
-    "Code: 193.", // WRONG_PASSWORD
-    "Code: 194.", // REQUIRED_PASSWORD
-    "Code: 516.", // AUTHENTICATION_FAILED (current servers)
     "certificate verify failed",
     "self-signed certificate",
     "self signed certificate",
@@ -199,6 +199,10 @@ impl SinkError {
                     cause = c.source();
                 }
                 ACCESS_REFUSED.iter().any(|m| text.contains(m))
+                    || ACCESS_REFUSED_CODES.iter().any(|c| {
+                        text.contains(&format!("Code: {c},"))
+                            || text.contains(&format!("Code: {c}."))
+                    })
             }
             _ => false,
         }

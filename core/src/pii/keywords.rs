@@ -5,8 +5,9 @@
 //! keyword, whatever the filler words between; a number with a unit after it
 //! (`密码输错3次`, `验证码60秒`) or a date is not a secret.
 
-use super::digits::{self, Run};
+use super::digits::{Gap, Run};
 use super::fold::Folded;
+use super::shape;
 use super::{PiiKind, Span};
 use regex::Regex;
 use std::ops::Range;
@@ -183,7 +184,7 @@ impl Scan<'_, '_> {
     /// A whole run that is plainly something else: a phone, an ID, a card.
     fn is_other_pii(&self, r: usize, g: Range<usize>) -> bool {
         let run = &self.runs[r];
-        digits::precise(run, g.clone()).is_some() || (15..=19).contains(&run.digits_of(g).len())
+        shape::precise(run, g.clone()).is_some() || (15..=19).contains(&run.digits_of(g).len())
     }
 
     /// The first code after a keyword ending at `from`.
@@ -230,7 +231,7 @@ impl Scan<'_, '_> {
                         let all = 0..run.groups.len();
                         if n < min
                             && self.free(r, all.clone())
-                            && !digits::quantity(self.f, run, all)
+                            && !shape::quantity(self.f, run, all)
                         {
                             let (start, so_far) = pieces.unwrap_or((p, 0));
                             if (min..=max).contains(&(so_far + n))
@@ -265,7 +266,7 @@ impl Scan<'_, '_> {
         }
         let text = self.f.text.as_str();
         let len = run.groups.len();
-        if !plain && digits::after_money_word(self.f, run.start()) {
+        if !plain && shape::after_money_word(self.f, run.start()) {
             return Found::Nothing;
         }
         // The longest leading groups that make a code on their own; when they
@@ -282,16 +283,16 @@ impl Scan<'_, '_> {
             let at = run.bytes_of(0..k);
             let rest_is_other = (k == len && !self.is_other_pii(r, all.clone()))
                 || (k < len
-                    && run.groups[k].gap != digits::Gap::Glued
-                    && (self.is_other_pii(r, k..len) || digits::quantity(self.f, run, k..len)));
+                    && run.groups[k].gap != Gap::Glued
+                    && (self.is_other_pii(r, k..len) || shape::quantity(self.f, run, k..len)));
             if !rest_is_other {
                 continue;
             }
             let after = text[at.end..].chars().next();
-            let unit = k == len && digits::unit_after(self.f, at.end);
+            let unit = k == len && shape::unit_after(self.f, at.end);
             // Beyond plain connector words, a code stands on its own (`，804216，`).
             // A date (`2024-03-05`) is no code; a code may look like a year and month.
-            let date = k == 3 && digits::date_at(run, 0, k) == Some(3);
+            let date = k == 3 && shape::date_at(run, 0, k) == Some(3);
             if unit || date || (!plain && is_cjk(after)) {
                 continue;
             }
@@ -382,8 +383,7 @@ impl Scan<'_, '_> {
                     Secret::Passport => (8..=9).contains(&n),
                     _ => (5..=12).contains(&n),
                 };
-                if fits && self.free(r, all.clone()) && digits::precise(run, all.clone()).is_none()
-                {
+                if fits && self.free(r, all.clone()) && shape::precise(run, all.clone()).is_none() {
                     let at = run.bytes_of(all);
                     let kind = if matches!(kind, Secret::Passport) {
                         PiiKind::IdCard

@@ -28,6 +28,7 @@ mod digits;
 mod email;
 mod fold;
 mod keywords;
+mod shape;
 
 use std::ops::Range;
 
@@ -122,9 +123,9 @@ pub fn mask(text: &str) -> Masked {
     let runs = digits::runs(&f, &covered);
     let mut taken: Vec<Vec<bool>> = runs.iter().map(|r| vec![false; r.groups.len()]).collect();
     keywords::find(&f, &runs, &mut taken, &mut spans);
-    digits::bridge(&f, &runs, &mut taken, &mut spans);
+    shape::bridge(&f, &runs, &mut taken, &mut spans);
     for (run, taken) in runs.iter().zip(&taken) {
-        digits::classify(&f, run, taken, &mut spans);
+        shape::classify(&f, run, taken, &mut spans);
     }
     if spans.is_empty() {
         return unchanged();

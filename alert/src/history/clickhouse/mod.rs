@@ -1,16 +1,20 @@
 //! [`AlertHistory`] on ClickHouse: one query per call, lists chunked to
 //! stay under the server's query size.
 
+mod answers;
+mod sql;
+
 use super::{AlertHistory, AlertRow, OccurrenceRow};
 use crate::config::SpikeConfig;
 use crate::model::{Alert, AlertEvent};
 use crate::rules::repeat::Touch;
 use crate::rules::spike::{self, SeriesCounts};
+use answers::*;
 use chrono::{DateTime, Duration, Utc};
 use clickhouse::query::Query;
-use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
+use sql::{bind_all, pair_placeholders, placeholders};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use voc_sink::{ClickHouseConfig, SinkError};
@@ -18,23 +22,6 @@ use voc_sink::{ClickHouseConfig, SinkError};
 /// Items per IN list: keeps every query well under ClickHouse's
 /// max_query_size (256 KiB) however large a batch is.
 const CHUNK: usize = 1000;
-
-/// `?,?,…`: one placeholder per value of an IN list. Every value is bound
-/// (escaped by the clickhouse crate); one placeholder each because 18.16
-/// has no `IN` over an array.
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(",")
-}
-
-/// `(?,?),(?,?),…`: placeholders for an IN list of pairs.
-fn pair_placeholders(n: usize) -> String {
-    vec!["(?,?)"; n].join(",")
-}
-
-/// Binds every value of a list, in order.
-fn bind_all<'a>(q: Query, values: impl IntoIterator<Item = &'a str>) -> Query {
-    values.into_iter().fold(q, |q, v| q.bind(v))
-}
 
 /// Baselines change slowly: cached per (tag, series) for the current hour-of-week slot.
 #[derive(Default)]
@@ -48,75 +35,6 @@ pub struct ClickHouseHistory {
     client: Client,
     cfg: ClickHouseConfig,
     baselines: Mutex<BaselineCache>,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct WindowRow {
-    dedup_key: String,
-    alert_id: String,
-    closes_at: u32,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct PairRow {
-    dedup_key: String,
-    event_id: String,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct KeyRow {
-    key: String,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct PayloadRow {
-    alert_id: String,
-    payload: String,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct AnyRow {
-    found: u8,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct CountRow {
-    alert_id: String,
-    n: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct WindowCountRow {
-    tag_id: String,
-    series: String,
-    n: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct BaselineRow {
-    tag_id: String,
-    series: String,
-    slot: u64,
-    all: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct SampleRow {
-    event_id: String,
-    channel: String,
-    event_time: u32,
-    text: String,
-    sentiment_score: f32,
-    nps_score: Option<u8>,
-    kafka_topic: String,
-    kafka_partition: i32,
-    kafka_offset: i64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct TierRow {
-    customer_key: String,
-    tier: String,
 }
 
 impl ClickHouseHistory {
@@ -163,37 +81,9 @@ impl ClickHouseHistory {
         }
     }
 
-    /// An operator's query template: `{db}` is bound as the database
-    /// identifier and `{keys}` as one placeholder per key, in the order
-    /// they appear in the text.
+    /// An operator's query template, filled: see [`sql::template`].
     fn template_query(&self, template: &str, keys: &[&str]) -> Query {
-        #[derive(Clone, Copy)]
-        enum Arg {
-            Db,
-            Keys,
-        }
-        let (mut sql, mut args, mut rest) = (String::new(), Vec::new(), template);
-        loop {
-            let next = [("{db}", Arg::Db), ("{keys}", Arg::Keys)]
-                .into_iter()
-                .filter_map(|(token, arg)| rest.find(token).map(|at| (at, token, arg)))
-                .min_by_key(|(at, ..)| *at);
-            let Some((at, token, arg)) = next else {
-                sql.push_str(rest);
-                break;
-            };
-            sql.push_str(&rest[..at]);
-            match arg {
-                Arg::Db => sql.push('?'),
-                Arg::Keys => sql.push_str(&placeholders(keys.len())),
-            }
-            args.push(arg);
-            rest = &rest[at + token.len()..];
-        }
-        args.into_iter().fold(self.query(&sql), |q, arg| match arg {
-            Arg::Db => q.bind(Identifier(self.db())),
-            Arg::Keys => bind_all(q, keys.iter().copied()),
-        })
+        sql::template(template, self.db(), keys, |sql| self.query(sql))
     }
 
     /// The `key` column of a query's rows.

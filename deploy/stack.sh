@@ -10,18 +10,11 @@
 # Ports: VOC_KAFKA_PORT (9092), VOC_CLICKHOUSE_HTTP_PORT (8123), VOC_CLICKHOUSE_TCP_PORT (9000).
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
+source "$(dirname "$0")/local/proc.sh"
 
 T="$VOC_DATA_DIR/tansu"
 C="$VOC_DATA_DIR/clickhouse"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-wait_for() { # name seconds command...
-    local name=$1 secs=$2; shift 2
-    for _ in $(seq 1 $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-    die "$name did not become ready within ${secs}s"
-}
 
 ch_ping() { [ "$(curl -s "http://127.0.0.1:$VOC_CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = "Ok." ]; }
 
@@ -58,18 +51,6 @@ start_clickhouse() {
     log "clickhouse started (pid $(cat "$C/clickhouse.pid")) on 127.0.0.1:$VOC_CLICKHOUSE_HTTP_PORT, data $C"
 }
 
-# Servers run in their own session (setsid), so the whole process group is
-# signalled: clickhouse-server forks a watchdog parent around the real server.
-stop_pid() { # name pidfile
-    if alive "$2"; then
-        local pid; pid="$(cat "$2")"
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 150); do pgrep -g "$pid" >/dev/null 2>&1 || break; sleep 0.1; done
-        kill -KILL -- "-$pid" 2>/dev/null || true
-        log "$1 stopped"
-    fi
-    rm -f "$2"
-}
 
 case "${1:-}" in
     start) start_tansu; start_clickhouse ;;

@@ -20,6 +20,7 @@
 # Passwords are generated per DIR and kept in DIR/secrets/ (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/proc.sh"
 
 cmd="${1:-}"; D="${2:-}"
 [ -n "$cmd" ] && [ -n "$D" ] || die "usage: deploy/local/secure.sh start|stop|env DIR"
@@ -30,23 +31,6 @@ KSETUP="${VOC_SECURE_KAFKA_SETUP_PORT:-19095}"
 HTTPS="${VOC_SECURE_CLICKHOUSE_HTTPS_PORT:-18443}"
 CHTCP="${VOC_SECURE_CLICKHOUSE_TCP_PORT:-19000}"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-wait_for() { # name seconds command...
-    local name=$1 secs=$2; shift 2
-    for _ in $(seq 1 $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-    die "$name did not become ready within ${secs}s (logs in $D)"
-}
-stop_pid() { # name pidfile
-    if alive "$2"; then
-        local pid; pid="$(cat "$2")"
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do pgrep -g "$pid" >/dev/null 2>&1 || break; sleep 0.1; done
-        kill -KILL -- "-$pid" 2>/dev/null || true
-        log "$1 stopped"
-    fi
-    rm -f "$2"
-}
 
 certs() {
     local c="$D/certs"

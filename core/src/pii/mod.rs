@@ -265,6 +265,28 @@ mod tests {
     }
 
     #[test]
+    fn masks_typed_email_with_a_filler_for_the_dot() {
+        for t in [
+            "就是说 邮箱 user29441@example 对对对 com。太让人寒心了",
+            "邮箱 user3603@example 那个 com。五星好评",
+            "邮箱是 wang@icbc 嗯 com 点 cn",
+        ] {
+            let m = mask(t);
+            assert!(
+                !m.text.contains("user") && !m.text.contains("wang"),
+                "{t} -> {}",
+                m.text
+            );
+            assert!(m.kinds.contains(&PiiKind::Email), "{t}");
+        }
+        // Without a typed at-sign, words before "com" are just words.
+        assert_eq!(
+            mask("我们公司 那个 com 结尾的网站").text,
+            "我们公司 那个 com 结尾的网站"
+        );
+    }
+
+    #[test]
     fn masks_spoken_and_full_width_email() {
         assert_eq!(m("邮箱是 zhang san at qq dot com"), "邮箱是 [EMAIL]");
         assert_eq!(m("zhangsan艾特163点com"), "[EMAIL]");

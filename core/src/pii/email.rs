@@ -15,9 +15,9 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     let providers = "qq|163|126|139|189|yeah|sina|sohu|gmail|hotmail|outlook|foxmail|yahoo|aliyun|icloud|live|msn";
     // A domain with its dots, or a mail provider's name on its own (`艾特qq`).
     let domain = format!(r"(?:{label}(?:{dot}{label})+|(?:{providers})(?-u:\b))");
-    // After a typed at-sign, ASR may put a space or a filler word (对对对,
-    // 那个, 嗯) where the dot was: `user@example 对对对 com`.
-    let tld_gap = r"(?:\s+|\s*[\p{Han}，,、]{1,4}\s*)";
+    // After a typed at-sign, ASR may put a space or up to three filler words
+    // (对对对, 呃 那个) where the dot was: `user@example 呃 那个 com`.
+    let tld_gap = r"(?:\s+|(?:\s*[\p{Han}，,、]{1,4}){1,3}\s*)";
     let typed =
         format!(r"\s*@\s*(?:{domain}|{label}(?:{tld_gap}(?:com|cn|net|org|edu|gov)(?-u:\b))+)");
     let spoken_at = r"(?:\s*(?:艾特|圈\s*儿?\s*a|小老鼠)\s*|\s+at\s+)";

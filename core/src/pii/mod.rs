@@ -269,6 +269,7 @@ mod tests {
         for t in [
             "就是说 邮箱 user29441@example 对对对 com。太让人寒心了",
             "邮箱 user3603@example 那个 com。五星好评",
+            "邮箱 user98797@example 呃 那个 com。怎么说呢 期待后续",
             "邮箱是 wang@icbc 嗯 com 点 cn",
         ] {
             let m = mask(t);

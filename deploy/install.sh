@@ -5,7 +5,8 @@
 #     chromium (headless, for the report test)
 #   - tansu (Kafka-protocol broker), built with cargo once (~15-20 min on 2 cores)
 #   - a Python venv (.venv) with onnxruntime (its libonnxruntime.so is what the
-#     Rust worker loads) and the training/test tools from models/requirements.txt
+#     Rust worker loads) and the training/test tools from models/requirements.txt,
+#     and kubernetes-validate (deploy/k8s/requirements.txt) for the manifest checks
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
 
@@ -44,5 +45,9 @@ fi
 if ! "$VOC_VENV/bin/python" -c "import onnxruntime, onnx, sklearn, snownlp, confluent_kafka, jieba, zhconv, clickhouse_driver" 2>/dev/null; then
     log "installing Python packages (models/requirements.txt)"
     "$VOC_VENV/bin/pip" install -q --disable-pip-version-check -r "$VOC_ROOT/models/requirements.txt"
+fi
+if ! "$VOC_VENV/bin/python" -c "import kubernetes_validate, yaml" 2>/dev/null; then
+    log "installing Python packages (deploy/k8s/requirements.txt)"
+    "$VOC_VENV/bin/pip" install -q --disable-pip-version-check -r "$VOC_ROOT/deploy/k8s/requirements.txt"
 fi
 log "install complete: tansu $(tansu --version 2>/dev/null | head -n1 || echo '?'), clickhouse-server present, venv $VOC_VENV"

@@ -200,3 +200,36 @@ fn kubernetes_manifests_validate_and_their_config_is_real_voc_options() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// deploy/prometheus/rules.yml: valid for promtool, its unit tests
+/// (rules.test.yml) pass, and every metric it reads is one the worker exports.
+#[test]
+fn prometheus_rules_pass_promtool_and_use_real_metrics() {
+    let dir = root().join("deploy/prometheus");
+    for args in [
+        &["check", "rules", "rules.yml"][..],
+        &["test", "rules", "rules.test.yml"][..],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("running promtool (deploy/install.sh installs it: Debian package prometheus)");
+        assert!(out.status.success(), "promtool {args:?}:\n{}", text(&out));
+    }
+    let rules = std::fs::read_to_string(dir.join("rules.yml")).unwrap();
+    let exported = std::fs::read_to_string(root().join("pipeline/src/metrics.rs")).unwrap();
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|w| w.starts_with("voc_"))
+        .collect();
+    used.sort();
+    used.dedup();
+    assert!(used.len() >= 5, "{used:?}");
+    for name in used {
+        assert!(
+            exported.contains(&format!("\"{name}\"")),
+            "rules.yml reads {name}, which pipeline/src/metrics.rs does not export"
+        );
+    }
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, starts the local stack
 # (tansu + ClickHouse on 127.0.0.1), runs formatting/lint checks, unit tests
-# and the integration tests against the real services, then the
-# training/inference parity check. .ci/run calls exactly this.
+# and the integration tests against the real services (tests/deploy.rs checks
+# the production deployment files offline), then the training/inference
+# parity check. .ci/run calls exactly this.
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
 cd "$VOC_ROOT"

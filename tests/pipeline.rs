@@ -377,3 +377,38 @@ fn malformed_kinds_cover_at_least_ten_reasons() {
     let reasons: HashSet<&str> = MALFORMED_KINDS.iter().map(|(_, r)| *r).collect();
     assert!(MALFORMED_KINDS.len() >= 10 && reasons.len() >= 9);
 }
+
+/// One poison message (200 KB of control bytes, under the decode limit, over
+/// 1 MB once escaped in JSON) is dead-lettered with a capped payload, and the
+/// messages behind it on every channel are stored: the stream goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_dead_lettered_and_the_stream_goes_on() {
+    let env = Env::new("poison", 200).await;
+    let poison: Vec<u8> = (0..200_000).map(|i| (i % 31 + 1) as u8).collect();
+    env.produce_raw(
+        env.topic(voc_core::Channel::App),
+        &[("poison".to_string(), poison)],
+    )
+    .await;
+    let t = traffic(&env.name, 23, 200, 0);
+    env.produce(&t.messages).await;
+    let worker = env.spawn_worker("1");
+    env.wait_for_count(
+        "SELECT uniqExact(event_id) FROM {db}.feedback_events",
+        t.expected.len() as u64,
+        120,
+    )
+    .await;
+    let dls = env.read_topic(&env.dead_letter, 1, 60).await;
+    let d = dls
+        .iter()
+        .find(|d| d["payload_bytes"] == 200_000)
+        .expect("the poison message's dead letter");
+    assert_eq!(d["payload_truncated"], true);
+    assert_eq!(d["payload_sha256"].as_str().map(str::len), Some(64));
+    assert!(serde_json::to_vec(d).unwrap().len() < 100_000);
+    assert_stored_exactly_once(&env, &t.expected, "behind a poison message").await;
+    env.assert_workers_alive();
+    assert!(stop(worker).success());
+    env.drop_database().await;
+}

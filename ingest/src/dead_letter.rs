@@ -1,6 +1,7 @@
 //! Dead letters: input the pipeline cannot use, parked with the reason so an
 //! operator can fix the source and replay. The payload is the original text
-//! with PII masked (raw text never leaves the worker unmasked).
+//! with PII masked (raw text never leaves the worker unmasked), cut to a
+//! prefix when it would not fit: a dead letter can always be published.
 
 use crate::reason::DecodeError;
 use chrono::{DateTime, Utc};
@@ -9,6 +10,12 @@ use serde::{Deserialize, Serialize};
 use voc_core::Channel;
 
 pub const DEAD_LETTER_SCHEMA: &str = "voc.deadletter.v1";
+
+/// The most a dead letter's `payload` takes in its JSON encoding. With the
+/// other fields the record stays far below a broker's usual 1 MB message
+/// limit whatever the input (a control byte takes six bytes in JSON), so
+/// publishing it can never fail for its size and hold a partition.
+pub const MAX_PAYLOAD_JSON_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourcePosition {
@@ -31,8 +38,20 @@ pub struct DeadLetter {
     /// How `payload` was decoded: "utf-8", "gb18030", or "lossy" for bytes that
     /// were neither (invalid sequences replaced by U+FFFD).
     pub payload_encoding: String,
-    /// The original payload as text, PII-masked.
+    /// The original payload as text, PII-masked; only its beginning when
+    /// `payload_truncated`.
     pub payload: String,
+    /// Size of the original payload in bytes.
+    #[serde(default)]
+    pub payload_bytes: usize,
+    /// `payload` is a prefix: the whole text would take more than
+    /// [`MAX_PAYLOAD_JSON_BYTES`] in JSON.
+    #[serde(default)]
+    pub payload_truncated: bool,
+    /// SHA-256 of the original bytes (hex) when `payload_truncated`, to find
+    /// the message in the source system's copy.
+    #[serde(default)]
+    pub payload_sha256: Option<String>,
     pub dead_lettered_at: DateTime<Utc>,
 }
 
@@ -63,6 +82,9 @@ impl DeadLetter {
             Ok((t, enc)) => (t.into_owned(), enc),
             Err(_) => (String::from_utf8_lossy(bytes).into_owned(), "lossy"),
         };
+        // Masked whole first (a cut must not split a number from its mask).
+        let masked = voc_core::pii::mask(&text).text;
+        let (payload, truncated) = json_prefix(masked, MAX_PAYLOAD_JSON_BYTES);
         DeadLetter {
             schema: DEAD_LETTER_SCHEMA.into(),
             reason: reason.into(),
@@ -77,7 +99,10 @@ impl DeadLetter {
                 timestamp_ms: m.timestamp().to_millis(),
             },
             payload_encoding: encoding.into(),
-            payload: voc_core::pii::mask(&text).text,
+            payload_bytes: bytes.len(),
+            payload_truncated: truncated,
+            payload_sha256: truncated.then(|| hex_sha256(bytes)),
+            payload,
             dead_lettered_at: Utc::now(),
         }
     }
@@ -91,11 +116,83 @@ impl DeadLetter {
     }
 }
 
+/// The longest prefix of `text` whose JSON string encoding takes at most
+/// `max` bytes, and whether it was cut.
+fn json_prefix(mut text: String, max: usize) -> (String, bool) {
+    let mut used = 0;
+    for (at, c) in text.char_indices() {
+        used += match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if used > max {
+            text.truncate(at);
+            return (text, true);
+        }
+    }
+    (text, false)
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::DeadLetterReason;
     use rdkafka::message::Timestamp;
+
+    #[test]
+    fn a_huge_payload_of_control_bytes_still_fits() {
+        // 170 KB of control bytes (under a 256 KB decode limit) would take
+        // about 1 MB in JSON: the record keeps a prefix, the size and a hash.
+        let raw: Vec<u8> = (0..170_000).map(|i| (i % 31 + 1) as u8).collect();
+        let m = OwnedMessage::new(
+            Some(raw.clone()),
+            None,
+            "voc.raw.app".into(),
+            Timestamp::NotAvailable,
+            0,
+            9,
+            None,
+        );
+        let err = DecodeError::new(DeadLetterReason::InvalidJson, "expected value");
+        let d = DeadLetter::of(&m, Some(Channel::App), &err);
+        let json = serde_json::to_vec(&d).unwrap();
+        assert!(
+            json.len() < MAX_PAYLOAD_JSON_BYTES + 2048,
+            "{} bytes",
+            json.len()
+        );
+        assert!(d.payload_truncated);
+        assert_eq!(d.payload_bytes, 170_000);
+        assert_eq!(d.payload_sha256.as_deref().map(str::len), Some(64));
+        assert!(
+            raw.starts_with(d.payload.as_bytes()),
+            "a prefix of the text"
+        );
+
+        // A small payload is whole, without a hash.
+        let small = message(br#"{"id":1"#);
+        let d = DeadLetter::of(&small, Some(Channel::App), &err);
+        assert!(!d.payload_truncated && d.payload_sha256.is_none());
+        assert_eq!((d.payload.as_str(), d.payload_bytes), (r#"{"id":1"#, 7));
+    }
+
+    #[test]
+    fn json_prefixes_count_escapes_and_keep_characters_whole() {
+        assert_eq!(json_prefix("abc".into(), 3), ("abc".into(), false));
+        assert_eq!(json_prefix("abcd".into(), 3), ("abc".into(), true));
+        assert_eq!(json_prefix("a\u{1}b".into(), 6), ("a".into(), true));
+        assert_eq!(json_prefix("a\"b".into(), 3), ("a\"".into(), true));
+        assert_eq!(json_prefix("客服".into(), 4), ("客".into(), true));
+    }
 
     #[test]
     fn masks_pii_in_the_parked_payload() {

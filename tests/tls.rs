@@ -154,6 +154,20 @@ fn receiver() -> (u16, Arc<Mutex<usize>>) {
     (port, got)
 }
 
+/// Runs `voc ARGS` with these overrides of the secured settings, asserts
+/// that it failed within 30 s, and returns what it printed.
+fn fails_at_start(name: &str, overrides: &[(&str, String)], args: &[&str]) -> String {
+    let t = Instant::now();
+    let o = run(name, &settings(overrides), args);
+    assert!(!o.status.success(), "{args:?} succeeded:\n{}", text(&o));
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "{args:?} took {:?}",
+        t.elapsed()
+    );
+    text(&o)
+}
+
 #[test]
 fn the_pipeline_runs_over_tls_sasl_and_https() {
     let name = unique("ok");
@@ -256,14 +270,11 @@ fn wrong_ca_or_credentials_stop_a_command_at_start() {
     let wrong_pw = format!("{{file={:?}}}", wrong_pw.display().to_string());
 
     // Kafka: a CA that did not sign the broker's certificate.
-    let t = Instant::now();
-    let o = run(
+    let e = fails_at_start(
         &name,
-        &settings(&[("VOC_KAFKA__TLS__CA_FILE", wrong_ca.clone())]),
+        &[("VOC_KAFKA__TLS__CA_FILE", wrong_ca.clone())],
         &["gen", "--count", "1"],
     );
-    assert!(!o.status.success());
-    let e = text(&o);
     assert!(
         e.contains("cannot use the Kafka brokers") && e.contains("SASL_SSL"),
         "{e}"
@@ -272,20 +283,13 @@ fn wrong_ca_or_credentials_stop_a_command_at_start() {
         e.to_lowercase().contains("certificate"),
         "no certificate reason: {e}"
     );
-    assert!(
-        t.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        t.elapsed()
-    );
 
     // Kafka: a wrong SASL password.
-    let o = run(
+    let e = fails_at_start(
         &name,
-        &settings(&[("VOC_KAFKA__SASL__PASSWORD", wrong_pw.clone())]),
+        &[("VOC_KAFKA__SASL__PASSWORD", wrong_pw.clone())],
         &["gen", "--count", "1"],
     );
-    assert!(!o.status.success());
-    let e = text(&o);
     assert!(e.contains("cannot use the Kafka brokers"), "{e}");
     assert!(
         e.to_lowercase().contains("auth"),
@@ -297,33 +301,23 @@ fn wrong_ca_or_credentials_stop_a_command_at_start() {
     );
 
     // ClickHouse: a wrong password stops the worker at start, no retry storm.
-    let t = Instant::now();
-    let o = run(
+    let e = fails_at_start(
         &name,
-        &settings(&[("VOC_CLICKHOUSE__PASSWORD", wrong_pw)]),
+        &[("VOC_CLICKHOUSE__PASSWORD", wrong_pw)],
         &["run", "--exit-after", "1"],
     );
-    assert!(!o.status.success());
-    let e = text(&o);
     assert!(e.contains("checking the ClickHouse credentials"), "{e}");
     assert!(
         e.contains("193") || e.contains("516") || e.contains("password"),
         "{e}"
     );
-    assert!(
-        t.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        t.elapsed()
-    );
 
     // ClickHouse: a CA that did not sign the server's certificate.
-    let o = run(
+    let e = fails_at_start(
         &name,
-        &settings(&[("VOC_CLICKHOUSE__CA_FILE", wrong_ca)]),
+        &[("VOC_CLICKHOUSE__CA_FILE", wrong_ca)],
         &["schema", "migrate"],
     );
-    assert!(!o.status.success());
-    let e = text(&o);
     assert!(
         e.to_lowercase().contains("certificate"),
         "no certificate reason: {e}"

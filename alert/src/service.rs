@@ -50,16 +50,18 @@ impl AlertService {
     ) -> Result<Self, voc_sink::SinkError> {
         let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
-        let history = || ClickHouseHistory::new(clickhouse.clone());
+        // The only fallible step, before any task is spawned.
+        let client = clickhouse.client()?;
+        let history = || ClickHouseHistory::with_client(client.clone(), clickhouse.clone());
         let (tx, rx) = mpsc::unbounded_channel();
         let index = (cfg.lookup_index.refresh_s > 0)
             .then(|| Arc::new(index::LookupIndex::new(&cfg.lookup_index)));
-        tasks.spawn(record_loop(history()?, rx, index.clone(), stop.clone()));
-        let mut engine = AlertEngine::new(cfg.clone(), taxonomy.clone(), key, history()?);
+        tasks.spawn(record_loop(history(), rx, index.clone(), stop.clone()));
+        let mut engine = AlertEngine::new(cfg.clone(), taxonomy.clone(), key, history());
         if let Some(index) = &index {
             engine = engine.with_index(index.clone());
             tasks.spawn(index_loop(
-                history()?,
+                history(),
                 cfg.clone(),
                 index.clone(),
                 stop.clone(),
@@ -68,7 +70,7 @@ impl AlertService {
         if cfg.spike.enabled {
             let inbox = SpikeInbox::default();
             engine.spike_inbox = Some(inbox.clone());
-            tasks.spawn(spike_loop(history()?, cfg, taxonomy, inbox, stop.clone()));
+            tasks.spawn(spike_loop(history(), cfg, taxonomy, inbox, stop.clone()));
         }
         tasks.close();
         Ok(AlertService {

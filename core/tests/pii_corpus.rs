@@ -6,6 +6,9 @@
 //! `cargo test -p voc-core --test pii_corpus -- --nocapture` prints both
 //! (and every masked text with `PII_CORPUS_SHOW=1`).
 
+mod reading;
+
+use reading::digit;
 use voc_core::pii::mask;
 
 const RECALL_FLOOR: f64 = 0.95;
@@ -14,32 +17,6 @@ const FALSE_MASKING_CEILING: f64 = 0.05;
 fn lines(tsv: &str) -> impl Iterator<Item = &str> {
     tsv.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-}
-
-/// The digits a character reads as, whatever its script (this test's own
-/// table, independent of the masker's).
-fn digit(c: char) -> Option<char> {
-    const ZH: [&str; 10] = [
-        "零〇洞",
-        "一幺壹",
-        "二两贰",
-        "三叁",
-        "四肆",
-        "五伍",
-        "六陆",
-        "七柒拐",
-        "八捌",
-        "九玖",
-    ];
-    if c.is_ascii_digit() {
-        return Some(c);
-    }
-    if ('０'..='９').contains(&c) {
-        return char::from_u32(c as u32 - '０' as u32 + '0' as u32);
-    }
-    ZH.iter()
-        .position(|s| s.contains(c))
-        .map(|d| (b'0' + d as u8) as char)
 }
 
 fn digits(s: &str) -> String {

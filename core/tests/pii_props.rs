@@ -3,7 +3,10 @@
 //! numerals in their spoken and written forms), the masked text keeps no
 //! readable run of 7 or more digits and no code after its keyword.
 
+mod reading;
+
 use proptest::prelude::*;
+use reading::digit;
 use voc_core::pii::mask;
 
 /// How one digit may be written.
@@ -90,31 +93,6 @@ fn id_card() -> impl Strategy<Value = String> {
 
 fn join(d: &[u8]) -> String {
     d.iter().map(|d| (b'0' + d) as char).collect()
-}
-
-/// The digits a character reads as (this test's own table).
-fn digit(c: char) -> Option<char> {
-    const ZH: [&str; 10] = [
-        "零〇洞",
-        "一幺壹",
-        "二两贰",
-        "三叁",
-        "四肆",
-        "五伍",
-        "六陆",
-        "七柒拐",
-        "八捌",
-        "九玖",
-    ];
-    if c.is_ascii_digit() {
-        return Some(c);
-    }
-    if ('０'..='９').contains(&c) {
-        return char::from_u32(c as u32 - '０' as u32 + '0' as u32);
-    }
-    ZH.iter()
-        .position(|s| s.contains(c))
-        .map(|d| (b'0' + d as u8) as char)
 }
 
 /// The longest run of digits a reader can still put together: separators

@@ -291,17 +291,21 @@ mod tests {
         (cfg, hook)
     }
 
-    async fn outcome(reply: Option<Vec<u8>>) -> DeliveryOutcome {
-        let port = server(reply).await;
-        let (cfg, hook) = setup(port);
-        let a = Alert::new(
+    fn spike_alert() -> Alert {
+        Alert::new(
             voc_alert::AlertKind::Spike,
             voc_alert::Severity::High,
             "k".into(),
             Utc::now(),
             chrono::Duration::hours(1),
             chrono::Duration::hours(1),
-        );
+        )
+    }
+
+    async fn outcome(reply: Option<Vec<u8>>) -> DeliveryOutcome {
+        let port = server(reply).await;
+        let (cfg, hook) = setup(port);
+        let a = spike_alert();
         let o = deliver(&http_client(&cfg).unwrap(), &cfg, &hook, &a).await;
         assert!(!o.error.contains(TOKEN), "{}", o.error);
         let row = DeliveryRow::of(&a, &hook, &o);
@@ -387,14 +391,7 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let (cfg, hook) = setup(port);
-        let a = Alert::new(
-            voc_alert::AlertKind::Spike,
-            voc_alert::Severity::High,
-            "k".into(),
-            Utc::now(),
-            chrono::Duration::hours(1),
-            chrono::Duration::hours(1),
-        );
+        let a = spike_alert();
         let o = deliver(&http_client(&cfg).unwrap(), &cfg, &hook, &a).await;
         assert_eq!(o.attempts, 2, "{o:?}");
         assert!(!o.error.contains(TOKEN), "{}", o.error);

@@ -81,7 +81,7 @@ impl ClickHouseConfig {
             .next()
             .unwrap_or_default();
         if authority.contains('@') {
-            return Err(self.tls_error(
+            return Err(self.config_error(
                 "url must not contain credentials (user:password@): \
                  set clickhouse.user and clickhouse.password instead"
                     .into(),
@@ -89,10 +89,10 @@ impl ClickHouseConfig {
         }
         let https = self.url.starts_with("https://");
         if !https && !self.url.starts_with("http://") {
-            return Err(self.tls_error("url must start with http:// or https://".into()));
+            return Err(self.config_error("url must start with http:// or https://".into()));
         }
         if !self.ca_file.is_empty() && !https {
-            return Err(self.tls_error("ca_file is set but the url is not https://".into()));
+            return Err(self.config_error("ca_file is set but the url is not https://".into()));
         }
         self.connector().map(|_| ())
     }
@@ -105,11 +105,11 @@ impl ClickHouseConfig {
         let mut tls = native_tls::TlsConnector::builder();
         if !self.ca_file.is_empty() {
             let pem = std::fs::read(&self.ca_file)
-                .map_err(|e| self.tls_error(format!("ca_file {}: {e}", self.ca_file)))?;
+                .map_err(|e| self.config_error(format!("ca_file {}: {e}", self.ca_file)))?;
             let certs = native_tls::Certificate::stack_from_pem(&pem)
-                .map_err(|e| self.tls_error(format!("ca_file {}: {e}", self.ca_file)))?;
+                .map_err(|e| self.config_error(format!("ca_file {}: {e}", self.ca_file)))?;
             if certs.is_empty() {
-                return Err(self.tls_error(format!(
+                return Err(self.config_error(format!(
                     "ca_file {}: no PEM certificate in it",
                     self.ca_file
                 )));
@@ -120,14 +120,14 @@ impl ClickHouseConfig {
         }
         let tls = tls
             .build()
-            .map_err(|e| self.tls_error(format!("TLS set-up: {e}")))?;
+            .map_err(|e| self.config_error(format!("TLS set-up: {e}")))?;
         Ok(hyper_tls::HttpsConnector::from((
             http,
             tokio_native_tls::TlsConnector::from(tls),
         )))
     }
 
-    fn tls_error(&self, what: String) -> SinkError {
+    fn config_error(&self, what: String) -> SinkError {
         SinkError::Config { what }
     }
 }

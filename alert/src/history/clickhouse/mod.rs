@@ -39,11 +39,17 @@ pub struct ClickHouseHistory {
 
 impl ClickHouseHistory {
     pub fn new(cfg: ClickHouseConfig) -> Result<Self, SinkError> {
-        Ok(ClickHouseHistory {
-            client: cfg.client()?,
+        Ok(ClickHouseHistory::with_client(cfg.client()?, cfg))
+    }
+
+    /// On a client already made from `cfg` (one client, and one read of
+    /// its CA file, for every history of a service).
+    pub fn with_client(client: Client, cfg: ClickHouseConfig) -> Self {
+        ClickHouseHistory {
+            client,
             cfg,
             baselines: Mutex::new(BaselineCache::default()),
-        })
+        }
     }
 
     fn err(&self, source: clickhouse::error::Error) -> SinkError {

@@ -2,12 +2,14 @@
 # Install what the local voc stack needs and is missing; safe to re-run.
 #   - Debian: ClickHouse server/client, build tools for librdkafka (gcc, make, cmake...),
 #     OpenSSL headers (TLS to Kafka and ClickHouse), stunnel4 (TLS tests),
-#     chromium (headless, for the report test), prometheus (its promtool tests
-#     the alerting rules)
+#     chromium (headless, for the report test), prometheus (promtool tests the
+#     alerting rules; the server scrapes a worker in tests/prometheus.rs)
 #   - tansu (Kafka-protocol broker), built with cargo once (~15-20 min on 2 cores)
 #   - a Python venv (.venv) with onnxruntime (its libonnxruntime.so is what the
 #     Rust worker loads) and the training/test tools from models/requirements.txt,
-#     and kubernetes-validate (deploy/k8s/requirements.txt) for the manifest checks
+#     kubernetes-validate (deploy/k8s/requirements.txt) for the manifest checks,
+#     and chdb-core (deploy/clickhouse/requirements.txt): a current ClickHouse
+#     engine in-process, for the schema and query checks of tests/modern.rs
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
 
@@ -25,10 +27,11 @@ command -v stunnel4 >/dev/null || need_apt+=(stunnel4)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 # Headless Chromium renders `voc report` in the tests (charts must draw).
 command -v chromium >/dev/null || need_apt+=(chromium)
-# promtool (Debian's prometheus package) unit-tests deploy/prometheus/rules.yml.
+# promtool (Debian's prometheus package) unit-tests deploy/prometheus/rules.yml;
+# the prometheus server of the same package scrapes a worker in a test.
 # On a host run by systemd the package also enables a Prometheus server on
 # :9090 (`systemctl disable --now prometheus` if unwanted).
-command -v promtool >/dev/null || need_apt+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -54,5 +57,9 @@ fi
 if ! "$VOC_VENV/bin/python" -c "import kubernetes_validate, yaml" 2>/dev/null; then
     log "installing Python packages (deploy/k8s/requirements.txt)"
     "$VOC_VENV/bin/pip" install -q --disable-pip-version-check -r "$VOC_ROOT/deploy/k8s/requirements.txt"
+fi
+if ! "$VOC_VENV/bin/python" -c "import chdb" 2>/dev/null; then
+    log "installing Python packages (deploy/clickhouse/requirements.txt)"
+    "$VOC_VENV/bin/pip" install -q --disable-pip-version-check -r "$VOC_ROOT/deploy/clickhouse/requirements.txt"
 fi
 log "install complete: tansu $(tansu --version 2>/dev/null | head -n1 || echo '?'), clickhouse-server present, venv $VOC_VENV"

@@ -47,7 +47,7 @@ SELECT
     journey_stage, department, sentiment_label, nps_segment, nps_score, nps_inferred
 FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity, tag_scores AS tag_score, tag_sentiments AS tag_sentiment
-ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id;
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) AS tax USING tag_id;
 
 -- Backfill what was stored before this migration (re-running it is harmless:
 -- the rows replace themselves).
@@ -58,4 +58,4 @@ SELECT
     journey_stage, department, sentiment_label, nps_segment, nps_score, nps_inferred
 FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity, tag_scores AS tag_score, tag_sentiments AS tag_sentiment
-ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id;
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) AS tax USING tag_id;

@@ -85,7 +85,7 @@ SELECT toStartOfMinute(event_time) AS minute, channel, branch_id, product, journ
        department, sentiment_label, nps_segment, uniqExactState(event_id) AS events
 FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
-ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) AS tax USING tag_id
 GROUP BY minute, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;
 
 CREATE TABLE IF NOT EXISTS {db}.tag_rollup_day
@@ -111,7 +111,7 @@ SELECT toDate(event_time, 'Asia/Shanghai') AS day, channel, branch_id, product, 
        department, sentiment_label, nps_segment, uniqExactState(event_id) AS events
 FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
-ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) AS tax USING tag_id
 GROUP BY day, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;
 
 -- Backfill the events stored before this migration. Re-running it is harmless:
@@ -134,7 +134,7 @@ SELECT toStartOfMinute(event_time) AS minute, channel, branch_id, product, journ
        department, sentiment_label, nps_segment, uniqExactState(event_id) AS events
 FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
-ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) AS tax USING tag_id
 GROUP BY minute, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;
 
 INSERT INTO {db}.tag_rollup_day
@@ -142,5 +142,5 @@ SELECT toDate(event_time, 'Asia/Shanghai') AS day, channel, branch_id, product, 
        department, sentiment_label, nps_segment, uniqExactState(event_id) AS events
 FROM {db}.feedback_events
 ARRAY JOIN tag_ids AS tag_id, tag_polarities AS polarity
-ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) USING tag_id
+ANY LEFT JOIN (SELECT tag_id, journey_stage, department FROM {db}.taxonomy FINAL) AS tax USING tag_id
 GROUP BY day, channel, branch_id, product, journey_stage, tag_id, polarity, department, sentiment_label, nps_segment;

@@ -32,7 +32,7 @@ FROM
             )
         )
         GROUP BY tag_id
-    )
+    ) AS tagged
     ANY LEFT JOIN
     (
         SELECT 1 AS k, countIf(v < 8002) AS feedback_before, countIf(v >= 8002) AS feedback_after
@@ -46,8 +46,8 @@ FROM
                 LIMIT 1 BY event_id
             )
         )
-    ) USING k
-)
-ANY LEFT JOIN (SELECT tag_id, tag_zh, department FROM {db}.taxonomy FINAL) USING tag_id
+    ) AS totals USING k
+) AS growth_by_tag
+ANY LEFT JOIN (SELECT tag_id, tag_zh, department FROM {db}.taxonomy FINAL) AS tax USING tag_id
 ORDER BY growth DESC, tag_id ASC
 LIMIT 10

@@ -28,6 +28,6 @@ FROM
     GROUP BY tag_id
     ORDER BY feedback DESC, tag_id ASC
     LIMIT 10
-)
-ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) USING tag_id
+) AS top
+ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) AS tax USING tag_id
 ORDER BY feedback DESC, tag_id ASC

@@ -5,7 +5,8 @@
 -- Distinct events are counted per customer (and tag) before the join with the
 -- dimension - an event has one customer, so the sums are exact under re-delivery -
 -- and the join sees thousands of rows, not millions. (One JOIN per SELECT level keeps
--- it valid on ClickHouse 18.16.)
+-- it valid on ClickHouse 18.16; ALL INNER JOIN with the dimension, one row per key
+-- with FINAL, because current releases' ANY INNER JOIN keeps one left row per key.)
 SELECT
     customer_group,
     tag_id,
@@ -26,10 +27,10 @@ FROM
             WHERE polarity IN ('pain', 'itch') AND channel != 'community'
               AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
             GROUP BY customer_key, tag_id, polarity
-        )
-        ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
+        ) AS per_customer
+        ALL INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) AS cust USING customer_key
         GROUP BY customer_group, tag_id, polarity
-    )
+    ) AS by_group
     ANY LEFT JOIN
     (
         SELECT if(high_value = 1, 'high_value', 'other') AS customer_group, sum(n) AS group_feedback
@@ -39,11 +40,11 @@ FROM
             FROM {db}.feedback_events
             WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
             GROUP BY customer_key
-        )
-        ANY INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) USING customer_key
+        ) AS customer_totals
+        ALL INNER JOIN (SELECT customer_key, high_value FROM {db}.customers FINAL) AS cust USING customer_key
         GROUP BY customer_group
-    ) USING customer_group
-)
-ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) USING tag_id
+    ) AS group_totals USING customer_group
+) AS shares
+ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) AS tax USING tag_id
 ORDER BY customer_group ASC, feedback DESC, tag_id ASC
 LIMIT 5 BY customer_group

@@ -8,7 +8,7 @@ SELECT
     department,
     uniqExact(event_id) AS feedback
 FROM {db}.feedback_event_tags
-ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) USING tag_id
+ANY LEFT JOIN (SELECT tag_id, tag_zh FROM {db}.taxonomy FINAL) AS tax USING tag_id
 WHERE event_time > {now} - INTERVAL 7 DAY AND event_time <= {now}
 GROUP BY polarity, tag_id, tag_zh, department
 ORDER BY polarity ASC, feedback DESC, tag_id ASC

@@ -2,7 +2,9 @@
 -- over the last 30 days up to {now}: O-data (who) joined to X-data (what they said).
 -- Distinct events are counted per (customer, sentiment, inferred, segment) - each event
 -- sits in one such group, so the sums are exact under re-delivery - and the join with
--- the dimension sees thousands of rows, not millions.
+-- the dimension sees thousands of rows, not millions. ALL INNER JOIN: the dimension
+-- has one row per key (FINAL), and current releases' ANY INNER JOIN would also keep
+-- only one row per key of the left side.
 SELECT
     segment,
     sum(n) AS feedback,
@@ -15,7 +17,7 @@ FROM
     FROM {db}.feedback_events
     WHERE channel != 'community' AND event_time > {now} - INTERVAL 30 DAY AND event_time <= {now}
     GROUP BY customer_key, sentiment_label, nps_inferred, nps_segment
-)
-ANY INNER JOIN (SELECT customer_key, segment FROM {db}.customers FINAL) USING customer_key
+) AS per_customer
+ALL INNER JOIN (SELECT customer_key, segment FROM {db}.customers FINAL) AS cust USING customer_key
 GROUP BY segment
 ORDER BY segment ASC

@@ -227,6 +227,7 @@ impl AlertHistory for ClickHouseHistory {
         }
         // Only the newest few rows per customer cross the wire (a busy
         // customer's history grows without bound), with the count beside them.
+        // Both joined subqueries are named: current ClickHouse releases require it.
         self.fetch_chunked(customers, |part| {
             let list = placeholders(part.len());
             let sql = format!(
@@ -235,12 +236,12 @@ impl AlertHistory for ClickHouseHistory {
                  (SELECT customer_key, toUInt32(event_time) AS event_time, event_id, channel, text, \
                   tag_ids, nps_score, sentiment_score FROM negative_touches \
                   WHERE customer_key IN ({list}) AND event_time >= ? \
-                  ORDER BY customer_key, event_time DESC LIMIT ? BY customer_key) \
+                  ORDER BY customer_key, event_time DESC LIMIT ? BY customer_key) AS recent \
                  ANY LEFT JOIN \
                  (SELECT customer_key, toUInt32(uniqExact(event_id)) AS history_count \
                   FROM negative_touches \
                   WHERE customer_key IN ({list}) AND event_time >= ? GROUP BY customer_key) \
-                 USING customer_key"
+                 AS counts USING customer_key"
             );
             let q = bind_all(self.query(&sql), part.iter().copied())
                 .bind(since.timestamp())

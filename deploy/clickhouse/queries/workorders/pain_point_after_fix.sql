@@ -3,7 +3,10 @@
 -- first resolution against the days after it (up to 14) (the work-order loop,
 -- docs/alerting.md). Volume counts distinct events (re-deliveries count once);
 -- change_pct < 0 means fewer complaints after the fix. ClickHouse 18.16 allows one JOIN
--- per SELECT, hence the nesting. Replace {db} with the database (voc).
+-- per SELECT, hence the nesting; every joined subquery has an alias and the joins
+-- whose right side has one row per key are ALL joins, so current releases (where ANY
+-- INNER JOIN also keeps one left row per key) give the same answer. Replace {db}
+-- with the database (voc).
 SELECT
     tag_id,
     tag_zh,
@@ -24,8 +27,8 @@ FROM
         SELECT event_id, toUInt32(event_time) AS t, arrayJoin(pain_tags) AS tag_id
         FROM {db}.feedback_events
         WHERE event_time >= now() - 120 * 86400
-    )
-    ANY INNER JOIN
+    ) AS pain_events
+    ALL INNER JOIN
     (
         -- Fixed tags: the first resolution of any alert carrying the tag.
         SELECT tag_id, toUInt32(min(fixed)) AS fixed_at
@@ -35,19 +38,19 @@ FROM
             FROM {db}.work_order_updates
             WHERE status IN ('resolved', 'verified')
             GROUP BY alert_id
-        )
-        ANY INNER JOIN
+        ) AS first_fix
+        ALL INNER JOIN
         (
             SELECT alert_id, arrayJoin(tag_ids) AS tag_id
             FROM {db}.alerts
             WHERE revision = 0
-        ) USING alert_id
+        ) AS alert_tags USING alert_id
         GROUP BY tag_id
-    ) USING tag_id
+    ) AS fixed USING tag_id
     GROUP BY tag_id, fixed_at
-)
+) AS volumes
 ANY LEFT JOIN
 (
     SELECT tag_id, tag_zh, department FROM {db}.taxonomy FINAL
-) USING tag_id
+) AS tax USING tag_id
 ORDER BY change_pct

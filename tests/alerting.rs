@@ -552,7 +552,7 @@ async fn webhooks_retry_record_failures_and_commit() {
     let env = Env::new("webhook", 500).await;
     let (rx, port) = receiver(2).await;
     env.add_config(&format!(
-        "[alert.repeat]\nenabled = false\n[notify]\ngroup_id = \"{}-notify\"\nmax_attempts = 4\nretry_initial_ms = 100\nretry_max_ms = 400\ntimeout_ms = 2000\n\
+        "[alert.repeat]\nenabled = false\n[notify]\ngroup_id = \"{}-notify\"\nmax_attempts = 4\nretry_initial_ms = 100\nretry_max_ms = 400\ntimeout_ms = 2000\nmetrics_listen = \"\"\n\
          [[notify.webhooks]]\nname = \"flaky\"\nkind = \"generic\"\nurl = \"http://127.0.0.1:{port}/flaky\"\nsecret = \"k3y\"\n\
          [[notify.webhooks]]\nname = \"dead\"\nkind = \"wecom\"\nurl = \"http://127.0.0.1:{port}/dead?key=x\"\n",
         env.name
@@ -667,9 +667,14 @@ async fn webhooks_refuse_redirects_huge_and_hanging_receivers_and_hide_tokens() 
     let env = Env::new("webhook_hostile", 500).await;
     let (kept, port) = hostile_receiver().await;
     let base = format!("http://127.0.0.1:{port}");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     env.add_config(&format!(
         "[notify]\ngroup_id = \"{}-notify\"\nmax_attempts = 2\nretry_initial_ms = 100\nretry_max_ms = 200\n\
-         connect_timeout_ms = 1000\ntimeout_ms = 1500\n\
+         connect_timeout_ms = 1000\ntimeout_ms = 1500\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
          [[notify.webhooks]]\nname = \"redirect\"\nkind = \"wecom\"\nurl = \"{base}/cgi-bin/webhook/send?key={}\"\n\
          [[notify.webhooks]]\nname = \"huge\"\nkind = \"dingtalk\"\nurl = \"{base}/robot/send?access_token={}\"\n\
          [[notify.webhooks]]\nname = \"hang\"\nkind = \"feishu\"\nurl = \"{base}/open-apis/bot/v2/hook/{}\"\n\
@@ -742,6 +747,27 @@ async fn webhooks_refuse_redirects_huge_and_hanging_receivers_and_hide_tokens() 
     assert!(md.contains("退款请点"), "{md}");
     for bad in ["](", "://", "@", "<", "\n#"] {
         assert!(!md.contains(bad), "{bad:?} in {md}");
+    }
+    // The same outcomes at voc notify's /metrics (what the webhook-failure
+    // alerting rule reads), per webhook name, never its URL.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "voc_webhook_deliveries_total{outcome=\"delivered\",webhook=\"chat\"} 1",
+        "voc_webhook_deliveries_total{outcome=\"failed\",webhook=\"chat\"} 0",
+        "voc_webhook_deliveries_total{outcome=\"failed\",webhook=\"redirect\"} 1",
+        "voc_webhook_deliveries_total{outcome=\"failed\",webhook=\"huge\"} 1",
+        "voc_webhook_deliveries_total{outcome=\"failed\",webhook=\"hang\"} 1",
+        "voc_webhook_attempts_total{webhook=\"hang\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    for t in TOKENS {
+        assert!(!metrics.contains(t), "{t} in /metrics");
     }
     assert!(stop(notify).success());
     let log = std::fs::read_to_string(env.dir.join("worker-notify.log")).unwrap();

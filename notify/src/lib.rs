@@ -6,12 +6,14 @@
 //!   in ClickHouse `alert_deliveries`;
 //! - [`intake`] (`voc workorders`): the case system's [`workorder`] status
 //!   updates into ClickHouse `work_order_updates`, invalid ones dead-lettered;
-//! - [`consumer`]: the loop both share (batch, handle with retries, commit).
+//! - [`consumer`]: the loop both share (batch, handle with retries, commit);
+//! - [`metrics`]: what `voc notify` reports at /metrics (webhook outcomes).
 //!
 //! Fed by `voc-alert`'s records on Kafka; writes through `voc-sink`.
 
 pub mod consumer;
 pub mod intake;
+pub mod metrics;
 pub mod notifier;
 pub mod webhook;
 pub mod workorder;

@@ -10,6 +10,7 @@
 //! stays on the topic and its failure row says which webhook to replay.
 
 use crate::consumer;
+use crate::metrics::NotifyMetrics;
 use crate::webhook::{deliver, http_client, DeliveryRow, NotifyConfig};
 use anyhow::Context as _;
 use rdkafka::message::{Message, OwnedMessage};
@@ -27,6 +28,7 @@ pub async fn run(
     clickhouse: ClickHouseConfig,
     notify: NotifyConfig,
     topic: &str,
+    metrics: Arc<NotifyMetrics>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -39,12 +41,15 @@ pub async fn run(
         .with_context(|| format!("consuming {topic}"))?;
     let sink = ClickHouseSink::new(clickhouse)?;
     let http = http_client(&notify)?;
+    metrics.register_webhooks(notify.webhooks.iter().map(|h| h.name.as_str()));
     let notify = Arc::new(notify);
+    metrics.set_consuming();
     tracing::info!(%topic, webhooks = notify.webhooks.len(), "notifier started");
     consumer::run(&consumer, &cancel, 100, Duration::from_millis(50), |batch| {
         let (http, notify, sink, cancel) = (http.clone(), notify.clone(), sink.clone(), cancel.clone());
+        let metrics = metrics.clone();
         async move {
-            let rows = deliver_batch(&http, &notify, &batch).await?;
+            let rows = deliver_batch(&http, &notify, &metrics, &batch).await?;
             for r in rows.iter().filter(|r| r.outcome != "delivered") {
                 tracing::error!(alert = %r.alert_id, webhook = %r.webhook, attempts = r.attempts, error = %r.error, "delivery failed after the last attempt; recorded in alert_deliveries");
             }
@@ -64,6 +69,7 @@ pub async fn run(
 async fn deliver_batch(
     http: &reqwest::Client,
     notify: &Arc<NotifyConfig>,
+    metrics: &Arc<NotifyMetrics>,
     batch: &[OwnedMessage],
 ) -> anyhow::Result<Vec<DeliveryRow>> {
     let mut tasks = JoinSet::new();
@@ -77,10 +83,16 @@ async fn deliver_batch(
         };
         let alert = Arc::new(alert);
         for hook in notify.webhooks.iter().filter(|h| h.wants(&alert)) {
-            let (http, notify, hook, alert) =
-                (http.clone(), notify.clone(), hook.clone(), alert.clone());
+            let (http, notify, hook, alert, metrics) = (
+                http.clone(),
+                notify.clone(),
+                hook.clone(),
+                alert.clone(),
+                metrics.clone(),
+            );
             tasks.spawn(async move {
                 let o = deliver(&http, &notify, &hook, &alert).await;
+                metrics.delivery(&hook.name, o.delivered, o.attempts);
                 DeliveryRow::of(&alert, &hook, &o)
             });
         }

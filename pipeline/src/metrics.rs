@@ -31,6 +31,8 @@ pub struct Metrics {
     pub consumer_requests: IntGaugeVec,
     pub last_commit: IntGauge,
     pub assigned_partitions: IntGauge,
+    /// Resident memory of the process, refreshed at each scrape.
+    pub resident_memory: IntGauge,
     pub health: Health,
 }
 
@@ -120,6 +122,11 @@ impl Metrics {
             "Partitions this worker currently owns",
         )
         .unwrap();
+        let resident_memory = IntGauge::new(
+            "process_resident_memory_bytes",
+            "Resident memory of the worker process (VmRSS), read at each scrape",
+        )
+        .unwrap();
         for m in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(insert_seconds.clone()),
@@ -131,6 +138,7 @@ impl Metrics {
             Box::new(commit_failures.clone()),
             Box::new(last_commit.clone()),
             Box::new(assigned_partitions.clone()),
+            Box::new(resident_memory.clone()),
         ] {
             r.register(m).expect("unique metric");
         }
@@ -176,16 +184,16 @@ impl Metrics {
             consumer_requests,
             last_commit,
             assigned_partitions,
+            resident_memory,
             health: Health::default(),
         })
     }
 
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .expect("text encoding cannot fail");
-        String::from_utf8(buf).unwrap_or_default()
+        if let Some(kib) = crate::stats::proc_status_kib("VmRSS") {
+            self.resident_memory.set((kib * 1024.0) as i64);
+        }
+        render_registry(&self.registry)
     }
 
     /// (healthy, reason) for /healthz.
@@ -203,11 +211,38 @@ impl Metrics {
     }
 }
 
-async fn metrics(State(m): State<Arc<Metrics>>) -> String {
+/// What a voc process shows at /metrics and /healthz (the worker's
+/// [`Metrics`]; `voc notify` has its own).
+pub trait Exporter: Send + Sync + 'static {
+    /// The Prometheus text format.
+    fn render(&self) -> String;
+    /// (healthy, reason) at unix time `now`.
+    fn healthy(&self, now: i64) -> (bool, &'static str);
+}
+
+impl Exporter for Metrics {
+    fn render(&self) -> String {
+        Metrics::render(self)
+    }
+    fn healthy(&self, now: i64) -> (bool, &'static str) {
+        Metrics::healthy(self, now)
+    }
+}
+
+/// The text format of a registry's metrics.
+pub fn render_registry(registry: &Registry) -> String {
+    let mut buf = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut buf)
+        .expect("text encoding cannot fail");
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+async fn metrics(State(m): State<Arc<dyn Exporter>>) -> String {
     m.render()
 }
 
-async fn healthz(State(m): State<Arc<Metrics>>) -> (StatusCode, &'static str) {
+async fn healthz(State(m): State<Arc<dyn Exporter>>) -> (StatusCode, &'static str) {
     match m.healthy(chrono::Utc::now().timestamp()) {
         (true, why) => (StatusCode::OK, why),
         (false, why) => (StatusCode::SERVICE_UNAVAILABLE, why),
@@ -217,7 +252,7 @@ async fn healthz(State(m): State<Arc<Metrics>>) -> (StatusCode, &'static str) {
 /// Serve /metrics and /healthz until `stop` fires; the returned task ends then.
 pub async fn serve(
     listen: &str,
-    m: Arc<Metrics>,
+    m: Arc<dyn Exporter>,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -249,6 +284,13 @@ mod tests {
             .inc_by(2);
         let text = m.render();
         assert!(text.contains("voc_messages_consumed_total{channel=\"app\"} 1"));
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(rss > 1e6, "{rss}");
         assert!(text.contains("voc_dead_letters_total{reason=\"invalid_json\"} 2"));
         assert!(!m.healthy(0).0);
         m.health.consumer_ready.store(true, Ordering::Relaxed);

@@ -102,14 +102,17 @@ fn process_usage() -> (f64, f64) {
             Some((rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?) / ticks)
         })
         .unwrap_or(0.0);
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
-        })
-        .unwrap_or(0.0);
+    let rss = proc_status_kib("VmHWM").unwrap_or(0.0) / 1024.0;
     (cpu, rss)
+}
+
+/// A `kB` field of /proc/self/status (`VmRSS`, `VmHWM`, ...), in KiB.
+pub fn proc_status_kib(field: &str) -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -87,6 +87,10 @@ pub struct NotifyConfig {
     /// First retry delay; doubles per attempt up to retry_max_ms.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+    /// Address of `voc notify`'s /metrics and /healthz (webhook outcomes);
+    /// empty disables it. Loopback by default (no authentication); in
+    /// Kubernetes `0.0.0.0:9465`.
+    pub metrics_listen: String,
     pub webhooks: Vec<WebhookConfig>,
 }
 
@@ -99,6 +103,7 @@ impl Default for NotifyConfig {
             max_attempts: 5,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
+            metrics_listen: "127.0.0.1:9465".into(),
             webhooks: Vec::new(),
         }
     }

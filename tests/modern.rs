@@ -165,5 +165,9 @@ async fn schema_and_saved_queries_give_the_same_answers_on_a_current_clickhouse(
         .filter(|l| l.contains(": same 0 rows"))
         .collect();
     assert!(compared >= SAVED_QUERIES.len() + 2, "{report}");
+    // Every materialized view's target (event tags, rollups, negative
+    // touches, tag minutes) holds the same on both engines.
+    let views = report.matches("view target ").count();
+    assert!(views >= 7, "{views} view targets compared:\n{report}");
     assert!(empty.is_empty(), "answers without rows: {empty:?}");
 }

@@ -233,6 +233,8 @@ fn the_pipeline_runs_over_tls_sasl_and_https() {
     let mut notify = voc(&name, &settings(&[]), &["notify"]);
     let notify = notify
         .env("VOC_NOTIFY__GROUP_ID", format!("{name}-notify"))
+        // No /metrics: another local voc notify may hold the default port.
+        .env("VOC_NOTIFY__METRICS_LISTEN", "")
         .env(
             "VOC_NOTIFY__WEBHOOKS",
             format!(

@@ -32,6 +32,13 @@ pub struct ClickHouseConfig {
     pub lz4: bool,
     /// Per-request timeout.
     pub timeout_ms: u64,
+    /// The ClickHouse cluster (`remote_servers` name) the schema was
+    /// migrated to with `voc schema migrate --cluster NAME`; empty: one
+    /// server. When set, every insert goes through the Distributed tables
+    /// synchronously (`insert_distributed_sync = 1`): acknowledged only
+    /// once each shard wrote its rows, so offsets are committed on rows
+    /// that are stored.
+    pub cluster: String,
 }
 
 impl Default for ClickHouseConfig {
@@ -45,6 +52,7 @@ impl Default for ClickHouseConfig {
             table: "feedback_events".into(),
             lz4: true,
             timeout_ms: 30_000,
+            cluster: String::new(),
         }
     }
 }
@@ -63,6 +71,11 @@ impl ClickHouseConfig {
             .with_user(&self.user)
             .with_database(&self.database)
             .with_validation(false);
+        let client = if self.cluster.is_empty() {
+            client
+        } else {
+            client.with_setting("insert_distributed_sync", "1")
+        };
         Ok(if self.password.is_empty() {
             client
         } else {
@@ -90,6 +103,16 @@ impl ClickHouseConfig {
         let https = self.url.starts_with("https://");
         if !https && !self.url.starts_with("http://") {
             return Err(self.config_error("url must start with http:// or https://".into()));
+        }
+        if !self
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(self.config_error(format!(
+                "cluster {:?}: a remote_servers name (letters, digits, _)",
+                self.cluster
+            )));
         }
         if !self.ca_file.is_empty() && !https {
             return Err(self.config_error("ca_file is set but the url is not https://".into()));

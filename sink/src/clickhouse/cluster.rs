@@ -18,7 +18,7 @@
 //! so an insert is acknowledged only once the shards wrote it.
 
 use super::migrate::{self, ServerVersion};
-use super::schema::SCHEMA;
+use super::schema::{MIGRATIONS_TABLE, SCHEMA};
 use super::SinkError;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -43,6 +43,75 @@ static FROM_TABLE: LazyLock<Regex> =
 static INSERT_SELECT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)^(\s*--[^\n]*\n)*\s*INSERT INTO\b").unwrap());
 
+/// One migration's cluster form: the source variant it was generated from
+/// (what `schema_migrations` records) and its cluster statements.
+#[derive(Debug, Clone)]
+pub struct ClusterMigration {
+    pub name: &'static str,
+    pub variant: migrate::Variant,
+    pub statements: Vec<String>,
+}
+
+/// What a cluster needs before any migration: the database and the
+/// migrations table, replicated to every server (one ZooKeeper path), so a
+/// migration recorded through any server is seen by all.
+pub fn setup_statements(database: &str, cluster: &str) -> Vec<(String, String)> {
+    let on = on_cluster(cluster);
+    vec![
+        (
+            "000_database".to_string(),
+            format!("CREATE DATABASE IF NOT EXISTS {database} {on}"),
+        ),
+        (
+            "000_schema_migrations".to_string(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {database}.{MIGRATIONS_TABLE} {on} \
+                 (name String, variant String, checksum String, applied_at DateTime, server_version String) \
+                 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{MIGRATIONS_TABLE}', '{{replica}}') \
+                 ORDER BY name"
+            ),
+        ),
+    ]
+}
+
+fn on_cluster(cluster: &str) -> String {
+    format!("ON CLUSTER '{cluster}'")
+}
+
+/// Every migration's cluster form for `database` on cluster `cluster`, for
+/// a server of version `server`, in name order.
+pub fn cluster_migrations(
+    database: &str,
+    cluster: &str,
+    server: ServerVersion,
+) -> Result<Vec<ClusterMigration>, SinkError> {
+    let on = on_cluster(cluster);
+    let mut sharded: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for m in migrate::migrations(SCHEMA)? {
+        let v = m.select(server)?;
+        let mut statements = Vec::new();
+        for stmt in migrate::split_statements(v.sql) {
+            let cluster_form =
+                cluster_statement(&stmt, &on, &mut sharded).map_err(|what| SinkError::Cluster {
+                    migration: m.name.to_string(),
+                    what,
+                })?;
+            statements.extend(
+                cluster_form
+                    .into_iter()
+                    .map(|s| s.replace("{db}", database)),
+            );
+        }
+        out.push(ClusterMigration {
+            name: m.name,
+            variant: v.clone(),
+            statements,
+        });
+    }
+    Ok(out)
+}
+
 /// The cluster DDL for `database` on cluster `cluster`, for a server of
 /// version `server`: one entry per statement, named by its migration.
 pub fn cluster_statements(
@@ -50,23 +119,10 @@ pub fn cluster_statements(
     cluster: &str,
     server: ServerVersion,
 ) -> Result<Vec<(String, String)>, SinkError> {
-    let on = format!("ON CLUSTER '{cluster}'");
-    let mut out = vec![(
-        "000_database".to_string(),
-        format!("CREATE DATABASE IF NOT EXISTS {database} {on}"),
-    )];
-    let mut sharded: Vec<String> = Vec::new();
-    for m in migrate::migrations(SCHEMA)? {
-        let v = m.select(server)?;
-        for stmt in migrate::split_statements(v.sql) {
-            for s in
-                cluster_statement(&stmt, &on, &mut sharded).map_err(|what| SinkError::Cluster {
-                    migration: m.name.to_string(),
-                    what,
-                })?
-            {
-                out.push((format!("{} (cluster)", m.name), s.replace("{db}", database)));
-            }
+    let mut out = setup_statements(database, cluster);
+    for m in cluster_migrations(database, cluster, server)? {
+        for s in m.statements {
+            out.push((format!("{} (cluster)", m.name), s));
         }
     }
     Ok(out)

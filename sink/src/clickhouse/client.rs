@@ -39,6 +39,16 @@ pub struct ClickHouseConfig {
     /// once each shard wrote its rows, so offsets are committed on rows
     /// that are stored.
     pub cluster: String,
+    /// With `cluster`: the HTTP(S) URLs of each shard's replicas, shards in
+    /// the cluster's `remote_servers` order, e.g.
+    /// `[["http://ch1a:8123", "http://ch1b:8123"], ["http://ch2a:8123", "http://ch2b:8123"]]`.
+    /// Set: the worker writes events shard-local (each event to
+    /// `<table>_local` on its shard, `sipHash64(event_id)` modulo the shard
+    /// count, as the Distributed table shards; replicas tried in order).
+    /// Needed on ClickHouse 18.16, whose Distributed inserts skip the
+    /// JOINing materialized views on the receiving server. Empty: through
+    /// the Distributed table.
+    pub shards: Vec<Vec<String>>,
 }
 
 impl Default for ClickHouseConfig {
@@ -53,6 +63,7 @@ impl Default for ClickHouseConfig {
             lz4: true,
             timeout_ms: 30_000,
             cluster: String::new(),
+            shards: Vec::new(),
         }
     }
 }
@@ -113,6 +124,22 @@ impl ClickHouseConfig {
                 "cluster {:?}: a remote_servers name (letters, digits, _)",
                 self.cluster
             )));
+        }
+        if !self.shards.is_empty() && self.cluster.is_empty() {
+            return Err(self.config_error(
+                "shards is set but cluster is not: shard-local writes need the cluster schema"
+                    .into(),
+            ));
+        }
+        for url in self.shards.iter().flatten() {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(self.config_error(format!(
+                    "shards: {url:?} must start with http:// or https://"
+                )));
+            }
+        }
+        if self.shards.iter().any(|s| s.is_empty()) {
+            return Err(self.config_error("shards: a shard without replicas".into()));
         }
         if !self.ca_file.is_empty() && !https {
             return Err(self.config_error("ca_file is set but the url is not https://".into()));
@@ -238,6 +265,8 @@ impl SinkError {
 pub struct ClickHouseSink {
     pub(crate) client: Client,
     pub(crate) cfg: ClickHouseConfig,
+    /// One sink per replica of each shard (`shards`), for shard-local inserts.
+    pub(crate) shards: Vec<Vec<ClickHouseSink>>,
 }
 
 impl ClickHouseSink {
@@ -246,7 +275,27 @@ impl ClickHouseSink {
         if cfg.lz4 {
             client = client.with_compression(clickhouse::Compression::Lz4);
         }
-        Ok(ClickHouseSink { client, cfg })
+        let shards = cfg
+            .shards
+            .iter()
+            .map(|replicas| {
+                replicas
+                    .iter()
+                    .map(|url| {
+                        ClickHouseSink::new(ClickHouseConfig {
+                            url: url.clone(),
+                            shards: Vec::new(),
+                            ..cfg.clone()
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClickHouseSink {
+            client,
+            cfg,
+            shards,
+        })
     }
 
     /// The error for a failed request to this server.

@@ -4,8 +4,9 @@
 //!
 //! - A table `T` becomes `T_local` (`Replicated*MergeTree`, one ZooKeeper
 //!   path per shard) plus `T` itself as a `Distributed` table over it,
-//!   sharded by a hash of `T`'s ORDER BY key: copies of one row (a
-//!   re-delivered event, a re-recorded alert) land on one shard, where
+//!   sharded by `sipHash64(event_id)` when its ORDER BY key holds the event
+//!   id, else by a hash of that key: copies of one row (a re-delivered
+//!   event, a re-recorded alert) land on one shard, where
 //!   ReplacingMergeTree and FINAL see them together.
 //! - Dimensions ([`DIMENSIONS`]) are copied whole to every shard (one
 //!   ZooKeeper path for all), so joins run locally on each shard.
@@ -15,13 +16,20 @@
 //!   (`INSERT ... SELECT`) are left out: a new cluster has nothing to backfill.
 //!
 //! Insert through the Distributed tables with `insert_distributed_sync = 1`
-//! so an insert is acknowledged only once the shards wrote it.
+//! so an insert is acknowledged only once the shards wrote it, or, for the
+//! events, shard-local ([`super::shard`]): ClickHouse 18.16 fails the
+//! materialized views that JOIN (tags, tag rollups) for the rows a
+//! Distributed insert writes on the receiving server itself.
 
 use super::migrate::{self, ServerVersion};
 use super::schema::{MIGRATIONS_TABLE, SCHEMA};
 use super::SinkError;
 use regex::Regex;
 use std::sync::LazyLock;
+
+/// The sharding key of every table keyed by event: [`super::shard::shard_of`]
+/// computes the same shard in the worker.
+pub const SHARD_BY_EVENT: &str = "sipHash64(event_id)";
 
 /// Tables copied whole to every shard.
 pub const DIMENSIONS: [&str; 2] = ["taxonomy", "customers"];
@@ -163,6 +171,13 @@ fn cluster_statement(
             .ok_or_else(|| format!("table {name} has no ORDER BY to shard by"))?;
         let args = with_args(format!("/clickhouse/tables/{{shard}}/{{db}}/{local}"));
         sharded.push(name.to_string());
+        // Rows of one event (its copies, its tags, its alert occurrences)
+        // share a shard, the one the worker's shard-local writes pick.
+        let shard_by = if key.split(',').any(|k| k.trim() == "event_id") {
+            SHARD_BY_EVENT.to_string()
+        } else {
+            format!("cityHash64({key})")
+        };
         let cluster = on.trim_start_matches("ON CLUSTER ");
         return Ok(vec![
             format!(
@@ -171,7 +186,7 @@ fn cluster_statement(
             ),
             format!(
                 "CREATE TABLE IF NOT EXISTS {{db}}.{name} {on} AS {{db}}.{local}\n\
-                 ENGINE = Distributed({cluster}, '{{db}}', '{local}', cityHash64({key}))"
+                 ENGINE = Distributed({cluster}, '{{db}}', '{local}', {shard_by})"
             ),
         ]);
     }
@@ -258,7 +273,7 @@ mod tests {
         ));
         let dist = find("CREATE TABLE IF NOT EXISTS voc.feedback_events ON CLUSTER");
         assert!(dist.contains(
-            "Distributed('voc_cluster', 'voc', 'feedback_events_local', cityHash64(channel, toDate(event_time), event_id))"
+            "Distributed('voc_cluster', 'voc', 'feedback_events_local', sipHash64(event_id))"
         ));
         let tags_mv = find("feedback_event_tags_mv");
         assert!(tags_mv.contains("TO voc.feedback_event_tags_local"));

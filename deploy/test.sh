@@ -3,7 +3,8 @@
 # (tansu + ClickHouse on 127.0.0.1), runs formatting/lint checks, unit tests
 # and the integration tests against the real services (tests/deploy.rs checks
 # the production deployment files offline), then the training/inference
-# parity check. .ci/run calls exactly this.
+# parity check. .ci/run calls exactly this. VOC_TEST_CLUSTER=1 also runs the
+# ClickHouse cluster test (tests/cluster.rs, 2-4 min, ignored by default).
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
 cd "$VOC_ROOT"
@@ -21,5 +22,11 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test (unit + integration against the local stack)"
 cargo test --workspace --all-targets
+if [ "${VOC_TEST_CLUSTER:-0}" = 1 ]; then
+    # Four ClickHouse servers and ZooKeeper: 2-4 min, so opt-in (tests/cluster.rs).
+    log "cluster test (deploy/local/cluster.sh)"
+    cargo test --test cluster -- --ignored
+    "$VOC_ROOT/deploy/local/cluster.sh" stop
+fi
 log "model parity: Rust features + ONNX Runtime in Python == voc classify"
 "$VOC_VENV/bin/python" models/parity.py --voc "$VOC_ROOT/target/debug/voc"

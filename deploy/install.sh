@@ -3,7 +3,8 @@
 #   - Debian: ClickHouse server/client, build tools for librdkafka (gcc, make, cmake...),
 #     OpenSSL headers (TLS to Kafka and ClickHouse), stunnel4 (TLS tests),
 #     chromium (headless, for the report test), prometheus (promtool tests the
-#     alerting rules; the server scrapes a worker in tests/prometheus.rs)
+#     alerting rules; the server scrapes a worker in tests/prometheus.rs),
+#     zookeeper (the local ClickHouse cluster, deploy/local/cluster.sh)
 #   - tansu (Kafka-protocol broker), built with cargo once (~15-20 min on 2 cores)
 #   - a Python venv (.venv) with onnxruntime (its libonnxruntime.so is what the
 #     Rust worker loads) and the training/test tools from models/requirements.txt,
@@ -32,6 +33,10 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 # On a host run by systemd the package also enables a Prometheus server on
 # :9090 (`systemctl disable --now prometheus` if unwanted).
 { command -v promtool && command -v prometheus; } >/dev/null || need_apt+=(prometheus)
+# ZooKeeper (with Java) coordinates the replicas of the local ClickHouse
+# cluster; deploy/local/cluster.sh runs it from its jar on a port of its own.
+# On a host run by systemd the package may also start a ZooKeeper on :2181.
+[ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -3,7 +3,9 @@
 # (tansu + ClickHouse on 127.0.0.1), runs formatting/lint checks, unit tests
 # and the integration tests against the real services (tests/deploy.rs checks
 # the production deployment files offline), then the training/inference
-# parity check. .ci/run calls exactly this.
+# parity check. .ci/run calls exactly this. It also runs the ClickHouse
+# cluster test (tests/cluster.rs: four servers and ZooKeeper, 2-4 min; it is
+# #[ignore]d in plain `cargo test`); VOC_TEST_CLUSTER=0 skips it.
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
 cd "$VOC_ROOT"
@@ -21,5 +23,11 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test (unit + integration against the local stack)"
 cargo test --workspace --all-targets
+if [ "${VOC_TEST_CLUSTER:-1}" = 1 ]; then
+    # Four ClickHouse servers and ZooKeeper: 2-4 min, so it runs alone, after the rest.
+    log "cluster test (deploy/local/cluster.sh)"
+    cargo test --test cluster -- --ignored
+    "$VOC_ROOT/deploy/local/cluster.sh" stop
+fi
 log "model parity: Rust features + ONNX Runtime in Python == voc classify"
 "$VOC_VENV/bin/python" models/parity.py --voc "$VOC_ROOT/target/debug/voc"

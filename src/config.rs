@@ -194,4 +194,14 @@ mod tests {
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("sasl.pasword") && !e.contains("hunter2"), "{e}");
     }
+
+    #[test]
+    fn a_cluster_is_a_remote_servers_name() {
+        let mut c = Config::default();
+        c.clickhouse.cluster = "voc_cluster".into();
+        c.validate().unwrap();
+        c.clickhouse.cluster = "voc' SETTINGS x=1".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("clickhouse.cluster"), "{e}");
+    }
 }

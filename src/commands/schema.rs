@@ -28,6 +28,21 @@ pub struct PrintArgs {
     pub cluster: Option<String>,
 }
 
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Migrate the ClickHouse cluster NAME (a `remote_servers` name of the
+    /// configured server) instead of one server: every migration's cluster
+    /// form (as `print --cluster` shows it) ON CLUSTER 'NAME', recorded in a
+    /// migrations table replicated to every server, the taxonomy loaded once
+    /// (replicated to every shard). Idempotent like the single-server path.
+    /// Every server of the cluster must be up (ON CLUSTER waits for each).
+    /// Default: clickhouse.cluster (VOC_CLICKHOUSE__CLUSTER); empty: one server.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+}
+
 #[derive(clap::Subcommand)]
 pub enum Action {
     /// Print the DDL for the configured database, as `migrate` would run it
@@ -38,9 +53,13 @@ pub enum Action {
     /// taxonomy. Idempotent; fails without changing anything if an applied
     /// migration's file was edited since. `apply` is another name for it.
     #[command(alias = "apply")]
-    Migrate(ConfigArgs),
-    /// List the applied migrations (name, variant, checksum, time, server).
-    Status(ConfigArgs),
+    Migrate(MigrateArgs),
+    /// List the applied migrations (name, variant, checksum, time, server;
+    /// the server column names the cluster for a cluster migration). With
+    /// a cluster (--cluster NAME or clickhouse.cluster), then one line per
+    /// server of it: shard, replica, address and how many of the schema's
+    /// tables and views it has (or why it did not answer).
+    Status(MigrateArgs),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -59,36 +78,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Action::Migrate(c) => {
-            let cfg = c.load()?;
+        Action::Migrate(a) => {
+            let cfg = a.config.load()?;
+            let cluster = cluster_of(&a, &cfg);
             super::runtime()?.block_on(async {
                 let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
-                let done = sink
-                    .migrate(&voc_core::Taxonomy::bundled())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "migrating {} database {}",
-                            cfg.clickhouse.url, cfg.clickhouse.database
-                        )
-                    })?;
+                let taxonomy = voc_core::Taxonomy::bundled();
+                let done = match &cluster {
+                    None => sink.migrate(&taxonomy).await,
+                    Some(c) => sink.migrate_cluster(c, &taxonomy).await,
+                };
+                let target = match &cluster {
+                    None => format!(
+                        "{} database {}",
+                        cfg.clickhouse.url, cfg.clickhouse.database
+                    ),
+                    Some(c) => format!(
+                        "cluster {c} (through {}) database {}",
+                        cfg.clickhouse.url, cfg.clickhouse.database
+                    ),
+                };
+                let done = done.with_context(|| format!("migrating {target}"))?;
                 for m in &done {
                     if m.applied {
                         eprintln!("applied {} ({})", m.name, m.variant);
                     }
                 }
                 eprintln!(
-                    "schema up to date on {} database {}: {} migrations, {} applied now",
-                    cfg.clickhouse.url,
-                    cfg.clickhouse.database,
+                    "schema up to date on {target}: {} migrations, {} applied now",
                     done.len(),
                     done.iter().filter(|m| m.applied).count()
                 );
                 Ok(())
             })
         }
-        Action::Status(c) => {
-            let cfg = c.load()?;
+        Action::Status(a) => {
+            let cfg = a.config.load()?;
+            let cluster = cluster_of(&a, &cfg);
             super::runtime()?.block_on(async {
                 let sink = ClickHouseSink::new(cfg.clickhouse.clone())?;
                 for a in sink.applied_migrations().await? {
@@ -97,8 +123,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         a.name, a.variant, a.checksum, a.applied_at, a.server_version
                     );
                 }
+                if let Some(c) = cluster {
+                    let server = sink.server_version().await?;
+                    let expected = cluster_objects(&cfg.clickhouse.database, &c, server)?;
+                    for line in sink
+                        .cluster_tables(&c, &cfg.clickhouse.database, expected)
+                        .await?
+                    {
+                        println!("{line}");
+                    }
+                }
                 Ok(())
             })
         }
     }
+}
+
+/// --cluster, else clickhouse.cluster; `None` for one server.
+fn cluster_of(a: &MigrateArgs, cfg: &crate::Config) -> Option<String> {
+    a.cluster
+        .clone()
+        .or_else(|| Some(cfg.clickhouse.cluster.clone()))
+        .filter(|c| !c.is_empty())
+}
+
+/// How many tables and views the cluster schema creates on each server.
+fn cluster_objects(db: &str, cluster: &str, server: ServerVersion) -> anyhow::Result<usize> {
+    Ok(cluster_statements(db, cluster, server)?
+        .iter()
+        .filter(|(_, s)| s.contains("CREATE TABLE") || s.contains("VIEW IF NOT EXISTS"))
+        .count())
 }

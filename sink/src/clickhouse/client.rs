@@ -32,6 +32,23 @@ pub struct ClickHouseConfig {
     pub lz4: bool,
     /// Per-request timeout.
     pub timeout_ms: u64,
+    /// The ClickHouse cluster (`remote_servers` name) the schema was
+    /// migrated to with `voc schema migrate --cluster NAME`; empty: one
+    /// server. When set, every insert goes through the Distributed tables
+    /// synchronously (`insert_distributed_sync = 1`): acknowledged only
+    /// once each shard wrote its rows, so offsets are committed on rows
+    /// that are stored.
+    pub cluster: String,
+    /// With `cluster`: the HTTP(S) URLs of each shard's replicas, shards in
+    /// the cluster's `remote_servers` order, e.g.
+    /// `[["http://ch1a:8123", "http://ch1b:8123"], ["http://ch2a:8123", "http://ch2b:8123"]]`.
+    /// Set: the worker writes events shard-local (each event to
+    /// `<table>_local` on its shard, `sipHash64(event_id)` modulo the shard
+    /// count, as the Distributed table shards; replicas tried in order).
+    /// Needed on ClickHouse 18.16, whose Distributed inserts skip the
+    /// JOINing materialized views on the receiving server. Empty: through
+    /// the Distributed table.
+    pub shards: Vec<Vec<String>>,
 }
 
 impl Default for ClickHouseConfig {
@@ -45,6 +62,8 @@ impl Default for ClickHouseConfig {
             table: "feedback_events".into(),
             lz4: true,
             timeout_ms: 30_000,
+            cluster: String::new(),
+            shards: Vec::new(),
         }
     }
 }
@@ -63,6 +82,11 @@ impl ClickHouseConfig {
             .with_user(&self.user)
             .with_database(&self.database)
             .with_validation(false);
+        let client = if self.cluster.is_empty() {
+            client
+        } else {
+            client.with_setting("insert_distributed_sync", "1")
+        };
         Ok(if self.password.is_empty() {
             client
         } else {
@@ -90,6 +114,32 @@ impl ClickHouseConfig {
         let https = self.url.starts_with("https://");
         if !https && !self.url.starts_with("http://") {
             return Err(self.config_error("url must start with http:// or https://".into()));
+        }
+        if !self
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(self.config_error(format!(
+                "cluster {:?}: a remote_servers name (letters, digits, _)",
+                self.cluster
+            )));
+        }
+        if !self.shards.is_empty() && self.cluster.is_empty() {
+            return Err(self.config_error(
+                "shards is set but cluster is not: shard-local writes need the cluster schema"
+                    .into(),
+            ));
+        }
+        for url in self.shards.iter().flatten() {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(self.config_error(format!(
+                    "shards: {url:?} must start with http:// or https://"
+                )));
+            }
+        }
+        if self.shards.iter().any(|s| s.is_empty()) {
+            return Err(self.config_error("shards: a shard without replicas".into()));
         }
         if !self.ca_file.is_empty() && !https {
             return Err(self.config_error("ca_file is set but the url is not https://".into()));
@@ -215,6 +265,8 @@ impl SinkError {
 pub struct ClickHouseSink {
     pub(crate) client: Client,
     pub(crate) cfg: ClickHouseConfig,
+    /// One sink per replica of each shard (`shards`), for shard-local inserts.
+    pub(crate) shards: Vec<Vec<ClickHouseSink>>,
 }
 
 impl ClickHouseSink {
@@ -223,7 +275,27 @@ impl ClickHouseSink {
         if cfg.lz4 {
             client = client.with_compression(clickhouse::Compression::Lz4);
         }
-        Ok(ClickHouseSink { client, cfg })
+        let shards = cfg
+            .shards
+            .iter()
+            .map(|replicas| {
+                replicas
+                    .iter()
+                    .map(|url| {
+                        ClickHouseSink::new(ClickHouseConfig {
+                            url: url.clone(),
+                            shards: Vec::new(),
+                            ..cfg.clone()
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClickHouseSink {
+            client,
+            cfg,
+            shards,
+        })
     }
 
     /// The error for a failed request to this server.

@@ -4,8 +4,9 @@
 //!
 //! - A table `T` becomes `T_local` (`Replicated*MergeTree`, one ZooKeeper
 //!   path per shard) plus `T` itself as a `Distributed` table over it,
-//!   sharded by a hash of `T`'s ORDER BY key: copies of one row (a
-//!   re-delivered event, a re-recorded alert) land on one shard, where
+//!   sharded by `sipHash64(event_id)` when its ORDER BY key holds the event
+//!   id, else by a hash of that key: copies of one row (a re-delivered
+//!   event, a re-recorded alert) land on one shard, where
 //!   ReplacingMergeTree and FINAL see them together.
 //! - Dimensions ([`DIMENSIONS`]) are copied whole to every shard (one
 //!   ZooKeeper path for all), so joins run locally on each shard.
@@ -15,13 +16,20 @@
 //!   (`INSERT ... SELECT`) are left out: a new cluster has nothing to backfill.
 //!
 //! Insert through the Distributed tables with `insert_distributed_sync = 1`
-//! so an insert is acknowledged only once the shards wrote it.
+//! so an insert is acknowledged only once the shards wrote it, or, for the
+//! events, shard-local ([`super::shard`]): ClickHouse 18.16 fails the
+//! materialized views that JOIN (tags, tag rollups) for the rows a
+//! Distributed insert writes on the receiving server itself.
 
 use super::migrate::{self, ServerVersion};
-use super::schema::SCHEMA;
+use super::schema::{MIGRATIONS_TABLE, SCHEMA};
 use super::SinkError;
 use regex::Regex;
 use std::sync::LazyLock;
+
+/// The sharding key of every table keyed by event: [`super::shard::shard_of`]
+/// computes the same shard in the worker.
+pub const SHARD_BY_EVENT: &str = "sipHash64(event_id)";
 
 /// Tables copied whole to every shard.
 pub const DIMENSIONS: [&str; 2] = ["taxonomy", "customers"];
@@ -43,6 +51,75 @@ static FROM_TABLE: LazyLock<Regex> =
 static INSERT_SELECT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)^(\s*--[^\n]*\n)*\s*INSERT INTO\b").unwrap());
 
+/// One migration's cluster form: the source variant it was generated from
+/// (what `schema_migrations` records) and its cluster statements.
+#[derive(Debug, Clone)]
+pub struct ClusterMigration {
+    pub name: &'static str,
+    pub variant: migrate::Variant,
+    pub statements: Vec<String>,
+}
+
+/// What a cluster needs before any migration: the database and the
+/// migrations table, replicated to every server (one ZooKeeper path), so a
+/// migration recorded through any server is seen by all.
+pub fn setup_statements(database: &str, cluster: &str) -> Vec<(String, String)> {
+    let on = on_cluster(cluster);
+    vec![
+        (
+            "000_database".to_string(),
+            format!("CREATE DATABASE IF NOT EXISTS {database} {on}"),
+        ),
+        (
+            "000_schema_migrations".to_string(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {database}.{MIGRATIONS_TABLE} {on} \
+                 (name String, variant String, checksum String, applied_at DateTime, server_version String) \
+                 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{MIGRATIONS_TABLE}', '{{replica}}') \
+                 ORDER BY name"
+            ),
+        ),
+    ]
+}
+
+fn on_cluster(cluster: &str) -> String {
+    format!("ON CLUSTER '{cluster}'")
+}
+
+/// Every migration's cluster form for `database` on cluster `cluster`, for
+/// a server of version `server`, in name order.
+pub fn cluster_migrations(
+    database: &str,
+    cluster: &str,
+    server: ServerVersion,
+) -> Result<Vec<ClusterMigration>, SinkError> {
+    let on = on_cluster(cluster);
+    let mut sharded: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for m in migrate::migrations(SCHEMA)? {
+        let v = m.select(server)?;
+        let mut statements = Vec::new();
+        for stmt in migrate::split_statements(v.sql) {
+            let cluster_form =
+                cluster_statement(&stmt, &on, &mut sharded).map_err(|what| SinkError::Cluster {
+                    migration: m.name.to_string(),
+                    what,
+                })?;
+            statements.extend(
+                cluster_form
+                    .into_iter()
+                    .map(|s| s.replace("{db}", database)),
+            );
+        }
+        out.push(ClusterMigration {
+            name: m.name,
+            variant: v.clone(),
+            statements,
+        });
+    }
+    Ok(out)
+}
+
 /// The cluster DDL for `database` on cluster `cluster`, for a server of
 /// version `server`: one entry per statement, named by its migration.
 pub fn cluster_statements(
@@ -50,23 +127,10 @@ pub fn cluster_statements(
     cluster: &str,
     server: ServerVersion,
 ) -> Result<Vec<(String, String)>, SinkError> {
-    let on = format!("ON CLUSTER '{cluster}'");
-    let mut out = vec![(
-        "000_database".to_string(),
-        format!("CREATE DATABASE IF NOT EXISTS {database} {on}"),
-    )];
-    let mut sharded: Vec<String> = Vec::new();
-    for m in migrate::migrations(SCHEMA)? {
-        let v = m.select(server)?;
-        for stmt in migrate::split_statements(v.sql) {
-            for s in
-                cluster_statement(&stmt, &on, &mut sharded).map_err(|what| SinkError::Cluster {
-                    migration: m.name.to_string(),
-                    what,
-                })?
-            {
-                out.push((format!("{} (cluster)", m.name), s.replace("{db}", database)));
-            }
+    let mut out = setup_statements(database, cluster);
+    for m in cluster_migrations(database, cluster, server)? {
+        for s in m.statements {
+            out.push((format!("{} (cluster)", m.name), s));
         }
     }
     Ok(out)
@@ -107,6 +171,13 @@ fn cluster_statement(
             .ok_or_else(|| format!("table {name} has no ORDER BY to shard by"))?;
         let args = with_args(format!("/clickhouse/tables/{{shard}}/{{db}}/{local}"));
         sharded.push(name.to_string());
+        // Rows of one event (its copies, its tags, its alert occurrences)
+        // share a shard, the one the worker's shard-local writes pick.
+        let shard_by = if key.split(',').any(|k| k.trim() == "event_id") {
+            SHARD_BY_EVENT.to_string()
+        } else {
+            format!("cityHash64({key})")
+        };
         let cluster = on.trim_start_matches("ON CLUSTER ");
         return Ok(vec![
             format!(
@@ -115,7 +186,7 @@ fn cluster_statement(
             ),
             format!(
                 "CREATE TABLE IF NOT EXISTS {{db}}.{name} {on} AS {{db}}.{local}\n\
-                 ENGINE = Distributed({cluster}, '{{db}}', '{local}', cityHash64({key}))"
+                 ENGINE = Distributed({cluster}, '{{db}}', '{local}', {shard_by})"
             ),
         ]);
     }
@@ -202,7 +273,7 @@ mod tests {
         ));
         let dist = find("CREATE TABLE IF NOT EXISTS voc.feedback_events ON CLUSTER");
         assert!(dist.contains(
-            "Distributed('voc_cluster', 'voc', 'feedback_events_local', cityHash64(channel, toDate(event_time), event_id))"
+            "Distributed('voc_cluster', 'voc', 'feedback_events_local', sipHash64(event_id))"
         ));
         let tags_mv = find("feedback_event_tags_mv");
         assert!(tags_mv.contains("TO voc.feedback_event_tags_local"));

@@ -6,7 +6,8 @@
 //!   [`migrate`] plans them (version-gated variants, checksums); [`cluster`]
 //!   generates their cluster variant;
 //! - [`read`]: query results as tables (saved queries, the report);
-//! - [`dimension`]: dimension tables (customers) for joins.
+//! - [`dimension`]: dimension tables (customers) for joins;
+//! - [`shard`]: shard-local event inserts on a cluster.
 
 pub mod client;
 pub mod cluster;
@@ -15,6 +16,7 @@ pub mod migrate;
 pub mod read;
 pub mod rows;
 pub mod schema;
+pub mod shard;
 
 pub use client::{ClickHouseConfig, ClickHouseSink, SinkError};
 pub use rows::{FeedbackRow, TaxonomyRow};

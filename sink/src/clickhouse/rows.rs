@@ -149,8 +149,25 @@ impl<'a> FeedbackRow<'a> {
 
 impl ClickHouseSink {
     /// Insert all events in one statement (several batches can go in one);
-    /// returns the time it took.
+    /// returns the time it took. With `shards` configured, shard-local
+    /// ([`super::shard`]).
     pub async fn insert<E>(&self, events: &[E]) -> Result<Duration, SinkError>
+    where
+        E: std::borrow::Borrow<EnrichedEvent> + Sync,
+    {
+        if self.shards.is_empty() {
+            self.insert_into(&self.cfg.table, events).await
+        } else {
+            self.insert_sharded(events).await
+        }
+    }
+
+    /// Insert events into `table` of this server in one statement.
+    pub(crate) async fn insert_into<E>(
+        &self,
+        table: &str,
+        events: &[E],
+    ) -> Result<Duration, SinkError>
     where
         E: std::borrow::Borrow<EnrichedEvent> + Sync,
     {
@@ -161,7 +178,7 @@ impl ClickHouseSink {
         self.timed(async {
             let mut insert = self
                 .client
-                .insert::<FeedbackRow<'_>>(&self.cfg.table)
+                .insert::<FeedbackRow<'_>>(table)
                 .await
                 .map_err(|e| self.err(e))?;
             for e in events {

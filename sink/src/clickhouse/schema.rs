@@ -2,6 +2,7 @@
 //! applied in name order by [`ClickHouseSink::migrate`], each recorded in
 //! `schema_migrations`; the pure planning is in [`super::migrate`].
 
+use super::cluster;
 use super::migrate::{self, Applied, ServerVersion, Step};
 use super::{ClickHouseSink, SinkError};
 use clickhouse::Row;
@@ -173,11 +174,113 @@ impl ClickHouseSink {
         &self,
         taxonomy: &voc_core::Taxonomy,
     ) -> Result<Vec<MigrationOutcome>, SinkError> {
+        self.run_migrations(taxonomy, None).await
+    }
+
+    /// [`Self::migrate`] for the cluster `cluster` (a `remote_servers`
+    /// name of the server this sink talks to): every migration's cluster
+    /// form ([`super::cluster`]), `ON CLUSTER`, recorded in a migrations
+    /// table replicated to every server. The applied variant and checksum
+    /// are the source's, so a changed file is refused as on one server;
+    /// `server_version` says which cluster it was applied on.
+    pub async fn migrate_cluster(
+        &self,
+        cluster: &str,
+        taxonomy: &voc_core::Taxonomy,
+    ) -> Result<Vec<MigrationOutcome>, SinkError> {
+        self.run_migrations(taxonomy, Some(cluster)).await
+    }
+
+    /// One line per server of `cluster`: shard, replica, address, and how
+    /// many tables and views of `database` it has out of `expected` (or
+    /// why it did not answer). Asked through this server (`remote()`).
+    pub async fn cluster_tables(
+        &self,
+        cluster: &str,
+        database: &str,
+        expected: usize,
+    ) -> Result<Vec<String>, SinkError> {
+        let name_ok = |n: &str| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok(cluster) || !name_ok(database) {
+            return Err(SinkError::Config {
+                what: format!("cluster {cluster:?} / database {database:?}: letters, digits, _"),
+            });
+        }
+        let hosts = self
+            .query_table(&format!(
+                "SELECT shard_num, replica_num, host_name, port FROM system.clusters \
+                 WHERE cluster = '{cluster}' ORDER BY shard_num, replica_num"
+            ))
+            .await?;
+        if hosts.rows.is_empty() {
+            return Err(SinkError::Config {
+                what: format!(
+                    "cluster {cluster:?}: the server at {} has no such cluster (remote_servers)",
+                    self.cfg.url
+                ),
+            });
+        }
+        let mut out = Vec::new();
+        for h in &hosts.rows {
+            let [shard, replica, host, port] =
+                [0, 1, 2, 3].map(|i| super::read::Table::text(&h[i]));
+            let answer = self
+                .query_table(&format!(
+                    "SELECT count() FROM remote('{host}:{port}', system.tables) WHERE database = '{database}'"
+                ))
+                .await;
+            let state = match answer {
+                Ok(t) => {
+                    let n = t
+                        .rows
+                        .first()
+                        .and_then(|r| super::read::Table::number(&r[0]))
+                        .unwrap_or(0.0) as usize;
+                    let verdict = if n >= expected {
+                        "ok"
+                    } else {
+                        "MISSING TABLES"
+                    };
+                    format!("{n}/{expected} tables and views {verdict}")
+                }
+                Err(e) => format!(
+                    "unreachable: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                ),
+            };
+            out.push(format!(
+                "cluster {cluster}\tshard {shard}\treplica {replica}\t{host}:{port}\t{state}"
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn run_migrations(
+        &self,
+        taxonomy: &voc_core::Taxonomy,
+        cluster: Option<&str>,
+    ) -> Result<Vec<MigrationOutcome>, SinkError> {
         let db = &self.cfg.database;
         let server = self.server_version().await?;
-        self.execute(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
-            .await?;
-        self.execute(&migrations_table_ddl(db)).await?;
+        let (setup, cluster_forms) = match cluster {
+            None => (
+                vec![
+                    format!("CREATE DATABASE IF NOT EXISTS {db}"),
+                    migrations_table_ddl(db),
+                ],
+                Vec::new(),
+            ),
+            Some(c) => (
+                cluster::setup_statements(db, c)
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .collect(),
+                cluster::cluster_migrations(db, c, server)?,
+            ),
+        };
+        for stmt in &setup {
+            self.execute(stmt).await?;
+        }
         let applied = self.applied_migrations().await?;
         let all = migrate::migrations(SCHEMA)?;
         // Plan everything first: a changed migration stops the run before any DDL.
@@ -186,6 +289,10 @@ impl ClickHouseSink {
             let a = applied.iter().find(|a| a.name == m.name);
             steps.push((m, migrate::plan(m, a, server)?));
         }
+        let recorded_server = match cluster {
+            None => server.to_string(),
+            Some(c) => format!("{server} cluster {c}"),
+        };
         let mut out = Vec::new();
         for (m, step) in steps {
             match step {
@@ -201,8 +308,17 @@ impl ClickHouseSink {
                     });
                 }
                 Step::Apply(v) => {
-                    tracing::info!(migration = m.name, variant = %v.label(), server = %server, "applying migration");
-                    for (i, stmt) in v.statements(db).iter().enumerate() {
+                    tracing::info!(migration = m.name, variant = %v.label(), server = %server, cluster = cluster.unwrap_or(""), "applying migration");
+                    let statements = match cluster {
+                        None => v.statements(db),
+                        // Generated for the variant `plan` chose (both select by `server`).
+                        Some(_) => cluster_forms
+                            .iter()
+                            .find(|c| c.name == m.name)
+                            .map(|c| c.statements.clone())
+                            .unwrap_or_default(),
+                    };
+                    for (i, stmt) in statements.iter().enumerate() {
                         self.execute(stmt).await.map_err(|e| SinkError::Migration {
                             name: m.name.to_string(),
                             variant: v.label(),
@@ -219,7 +335,7 @@ impl ClickHouseSink {
                         variant: v.label(),
                         checksum: v.checksum(),
                         applied_at: chrono::Utc::now().timestamp().clamp(0, u32::MAX as i64) as u32,
-                        server_version: server.to_string(),
+                        server_version: recorded_server.clone(),
                     };
                     self.insert_rows(MIGRATIONS_TABLE, &[record]).await?;
                     out.push(MigrationOutcome {

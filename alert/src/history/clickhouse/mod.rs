@@ -311,11 +311,13 @@ impl AlertHistory for ClickHouseHistory {
         };
         let from = now - Duration::minutes(cfg.window_minutes as i64 + 1);
         let sql = format!(
-            "SELECT event_id, channel, toUInt32(event_time) AS event_time, substringUTF8(text, 1, 200) AS text, \
+            // LIMIT BY inside, LIMIT outside: on a cluster's Distributed table
+            // ClickHouse 18.16 cuts each shard at the LIMIT before LIMIT BY.
+            "SELECT * FROM (SELECT event_id, channel, toUInt32(event_time) AS event_time, substringUTF8(text, 1, 200) AS text, \
              sentiment_score, nps_score, kafka_topic, kafka_partition, kafka_offset \
              FROM feedback_events WHERE event_time >= ? AND toDate(event_time) >= toDate(?) \
              AND (has(pain_tags, ?) OR has(itch_tags, ?)) AND {filter} \
-             ORDER BY event_time DESC LIMIT 1 BY event_id LIMIT 10"
+             ORDER BY event_time DESC LIMIT 1 BY event_id) ORDER BY event_time DESC LIMIT 10"
         );
         let q = self
             .query(&sql)

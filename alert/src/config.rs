@@ -30,6 +30,12 @@ pub struct AlertConfig {
     pub repeat: RepeatConfig,
     pub spike: SpikeConfig,
     pub lookup_index: LookupIndexConfig,
+    /// At start the worker reads this many minutes of the alert topic and
+    /// records in ClickHouse every alert published there but not recorded
+    /// (a crash between the two), before it evaluates anything: a
+    /// re-delivered batch then finds its alerts and does not publish them
+    /// again. 0 turns it off.
+    pub recover_published_minutes: u32,
 }
 
 impl AlertConfig {
@@ -57,6 +63,7 @@ impl Default for AlertConfig {
             repeat: RepeatConfig::default(),
             spike: SpikeConfig::default(),
             lookup_index: LookupIndexConfig::default(),
+            recover_published_minutes: 60,
         }
     }
 }

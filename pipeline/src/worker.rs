@@ -212,6 +212,17 @@ impl Worker {
                 .clickhouse_ok
                 .store(true, Ordering::Relaxed);
         }
+        if self.cfg.topics.alerts_enabled {
+            // Before anything is evaluated: alerts a crashed run published
+            // but did not record are recorded, so they are not published again.
+            let (consumer, topic) = (self.cfg.kafka.consumer_config(), &self.cfg.topics.alerts);
+            let (minutes, alerting) = (self.cfg.alert.recover_published_minutes, &self.alerting);
+            let _ = retrier
+                .run("alert_recovery", Some(&mut self.carry), || {
+                    crate::alert_step::recover_published(consumer.clone(), topic, minutes, alerting)
+                })
+                .await;
+        }
         let (queue, rx) = mpsc::channel(STORAGE_QUEUE);
         let storage = tokio::spawn(
             Storage {

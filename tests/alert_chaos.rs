@@ -6,7 +6,9 @@
 //!   topic once (by alert id and revision) and recorded once;
 //! - `voc notify` killed after a batch's webhook sends, before its offsets
 //!   are committed: after a restart each (alert, revision, webhook) reached
-//!   the receiver once, with a stable `Idempotency-Key`.
+//!   the receiver once, with a stable `Idempotency-Key`;
+//! - `voc notify` retrying a webhook for longer than its
+//!   `max.poll.interval.ms` stays in its group and commits.
 
 mod common;
 
@@ -249,6 +251,60 @@ async fn voc_notify_killed_after_a_send_sends_nothing_again() {
             .await,
         ALERTS as u64
     );
+    assert!(stop(worker).success());
+    env.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voc_notify_stays_in_its_group_while_a_webhook_is_retried() {
+    let env = Env::new("notifypoll", 500).await;
+    // Fails the first four requests: ~14 s of backoff, over twice the
+    // notifier's max.poll.interval.ms below.
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || async move {
+            if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 4 {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    env.add_config(&format!(
+        "{DETRACTORS_ONLY}[notify]\ngroup_id = \"{}-notify\"\nmax_attempts = 6\nretry_initial_ms = 2500\nretry_max_ms = 4000\n\
+         [[notify.webhooks]]\nname = \"slow\"\nkind = \"generic\"\nurl = \"http://127.0.0.1:{port}/hook\"\n",
+        env.name
+    ));
+    let worker = env.spawn_worker("w");
+    env.produce_raw(env.topic(Channel::App), &detractors(&env.name)[..1])
+        .await;
+    env.wait_for_count("SELECT count() FROM {db}.alerts", 1, 90)
+        .await;
+    let notify = env.spawn_command_env(
+        "notify",
+        "notify",
+        &[("VOC_KAFKA__MAX_POLL_INTERVAL_MS", "6000")],
+    );
+    env.wait_committed(&format!("{}-notify", env.name), &env.alerts, 1, 90)
+        .await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        5,
+        "four failures, then delivered"
+    );
+    assert!(stop(notify).success());
+    for evicted in ["offset commit failed", "maximum poll interval", "MAXPOLL"] {
+        assert!(
+            !log_has(&env, "notify", evicted),
+            "the notifier left its group while retrying (`{evicted}` in its log); logs in {}",
+            env.dir.display()
+        );
+    }
     assert!(stop(worker).success());
     env.drop_database().await;
 }

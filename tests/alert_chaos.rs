@@ -3,7 +3,8 @@
 //! debug-build test hook holds open):
 //! - the worker killed after its alerts are on the alert topic but before
 //!   they are recorded in ClickHouse: after a restart each alert is on the
-//!   topic once (by alert id and revision) and recorded once;
+//!   topic once (by alert id and revision) and recorded once; the same
+//!   when a running worker takes over the killed worker's partitions;
 //! - `voc notify` killed after a batch's webhook sends, before its offsets
 //!   are committed: after a restart each (alert, revision, webhook) reached
 //!   the receiver once, with a stable `Idempotency-Key`;
@@ -22,8 +23,12 @@ use voc_core::Channel;
 const ALERTS: usize = 6;
 
 fn detractors(env_name: &str) -> Vec<(String, Vec<u8>)> {
+    detractors_n(env_name, ALERTS)
+}
+
+fn detractors_n(env_name: &str, n: usize) -> Vec<(String, Vec<u8>)> {
     let now = chrono::Utc::now().timestamp();
-    (0..ALERTS)
+    (0..n)
         .map(|i| {
             let id = format!("{env_name}-d{i}");
             let body = json!({"id": id, "time": now, "customer_id": format!("CX{i}"),
@@ -306,5 +311,57 @@ async fn voc_notify_stays_in_its_group_while_a_webhook_is_retried() {
         );
     }
     assert!(stop(worker).success());
+    env.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_worker_taking_over_from_a_killed_one_publishes_nothing_again() {
+    // Enough messages that every partition of the app topic holds some.
+    const N: usize = 24;
+    let env = Env::new("alerttakeover", 500).await;
+    env.add_config(DETRACTORS_ONLY);
+    let hooked = env.spawn_worker_env(
+        "1",
+        &env.config,
+        &[("VOC_TEST_PAUSE_AFTER_ALERT_PUBLISH_MS", "120000")],
+    );
+    let survivor = env.spawn_worker("2");
+    wait_for_log(&env, "1", "partitions assigned", 90).await;
+    wait_for_log(&env, "2", "partitions assigned", 90).await;
+    // Let the group settle on two members.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    env.produce_raw(env.topic(Channel::App), &detractors_n(&env.name, N))
+        .await;
+    wait_for_log(&env, "1", "test hook: pausing after publishing alerts", 90).await;
+    let published = env.read_topic(&env.alerts, N, 60).await;
+    assert_eq!(
+        published.len(),
+        N,
+        "every alert on the topic before the kill"
+    );
+    let recorded = env.scalar("SELECT count() FROM {db}.alerts").await;
+    assert!(
+        recorded < N as u64,
+        "the killed worker's alerts were not recorded"
+    );
+    hooked.kill_9();
+
+    let app = env.topic(Channel::App).to_string();
+    env.wait_committed(&format!("{}-worker", env.name), &app, N as i64, 90)
+        .await;
+    assert!(stop(survivor).success());
+    let counts = by_id(&env.read_topic(&env.alerts, N, 30).await);
+    assert_eq!(counts.len(), N, "one alert per detractor");
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "the survivor published the killed worker's alerts again: {counts:?}; logs in {}",
+        env.dir.display()
+    );
+    assert_eq!(
+        env.scalar("SELECT count() FROM (SELECT DISTINCT alert_id, revision FROM {db}.alerts)")
+            .await,
+        N as u64,
+        "every alert recorded"
+    );
     env.drop_database().await;
 }

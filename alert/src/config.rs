@@ -34,7 +34,8 @@ pub struct AlertConfig {
     /// records in ClickHouse every alert published there but not recorded
     /// (a crash between the two), before it evaluates anything: a
     /// re-delivered batch then finds its alerts and does not publish them
-    /// again. 0 turns it off.
+    /// again; the same, since the last read-back, before the first batch of
+    /// a partition new to this worker. 0 turns it off.
     pub recover_published_minutes: u32,
 }
 

@@ -3,19 +3,16 @@
 //! storage task commits the batch only after its lane finished).
 //!
 //! Each alert goes out with a `voc-triggers` header (the triggers its window
-//! opened with), so that [`recover_published`], run at start, can record in
-//! ClickHouse what a crashed process published but did not record: the
-//! batches it re-delivers then find their alerts and publish nothing again.
+//! opened with), so that [`crate::alert_recovery`] can record in ClickHouse
+//! what a crashed process published but did not record: the batches it
+//! re-delivers then find their alerts and publish nothing again.
 
+use crate::alert_recovery::Recovery;
 use crate::metrics::Metrics;
-use anyhow::Context as _;
 use chrono::Utc;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, OwnedHeaders};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use std::collections::HashMap;
+use rdkafka::message::{Header, OwnedHeaders};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::oneshot;
 use voc_alert::{AlertService, Evaluation};
 use voc_core::EnrichedEvent;
@@ -48,6 +45,7 @@ pub struct AlertStep {
     pub publisher: Publisher,
     pub topic: String,
     pub metrics: Arc<Metrics>,
+    pub recovery: Arc<Recovery>,
 }
 
 impl AlertStep {
@@ -61,6 +59,7 @@ impl AlertStep {
         evaluated: oneshot::Sender<()>,
     ) -> AlertOutcome {
         let t = Instant::now();
+        self.recovery.before_batch(&events, &self.alerting).await;
         let result = self.alerting.evaluate(seq, &events, Utc::now()).await;
         let _ = evaluated.send(());
         let evaluation = match result {
@@ -125,98 +124,4 @@ impl AlertStep {
         }
         self.alerting.record_in_background(evaluation);
     }
-}
-
-/// Record in ClickHouse the alerts of the last `minutes` on `topic` that it
-/// does not hold (published by a process that died before recording them);
-/// run before the first batch is evaluated. Returns how many were recorded.
-pub async fn recover_published(
-    consumer: ClientConfig,
-    topic: &str,
-    minutes: u32,
-    alerting: &AlertService,
-) -> anyhow::Result<usize> {
-    if minutes == 0 {
-        return Ok(0);
-    }
-    let since = Utc::now() - chrono::Duration::minutes(minutes as i64);
-    let t = topic.to_string();
-    let found =
-        tokio::task::spawn_blocking(move || read_since(consumer, &t, since.timestamp_millis()))
-            .await
-            .context("reading the alert topic")??;
-    let n = found.len();
-    let recorded = alerting.recover_published(found).await?;
-    tracing::info!(
-        on_topic = n,
-        recorded,
-        minutes,
-        "alerts published but not recorded (a crash between the two) recorded"
-    );
-    Ok(recorded)
-}
-
-type Published = (Arc<str>, Vec<String>);
-
-/// Every record of `topic` from `since_ms` (broker time) to its end now:
-/// the payload and its [`TRIGGERS_HEADER`].
-fn read_since(cfg: ClientConfig, topic: &str, since_ms: i64) -> anyhow::Result<Vec<Published>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let c: BaseConsumer = cfg.create()?;
-    let md = c.fetch_metadata(Some(topic), WAIT)?;
-    let parts: Vec<i32> = md
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    let mut ends = HashMap::new();
-    let mut wanted = TopicPartitionList::new();
-    for p in &parts {
-        ends.insert(*p, c.fetch_watermarks(topic, *p, WAIT)?.1);
-        wanted.add_partition_offset(topic, *p, Offset::Offset(since_ms))?;
-    }
-    let mut assign = TopicPartitionList::new();
-    for e in c.offsets_for_times(wanted, WAIT)?.elements() {
-        let end = ends[&e.partition()];
-        // No record at or after the time: nothing to read there.
-        let start = match e.offset() {
-            Offset::Offset(o) => o,
-            _ => end,
-        };
-        if start < end {
-            assign.add_partition_offset(topic, e.partition(), Offset::Offset(start))?;
-        } else {
-            ends.remove(&e.partition());
-        }
-    }
-    let mut out = Vec::new();
-    if ends.is_empty() {
-        return Ok(out);
-    }
-    c.assign(&assign)?;
-    let mut quiet_since = Instant::now();
-    while !ends.is_empty() {
-        let Some(m) = c.poll(Duration::from_millis(500)) else {
-            anyhow::ensure!(
-                quiet_since.elapsed() < 3 * WAIT,
-                "the alert topic stopped answering before its end"
-            );
-            continue;
-        };
-        let m = m?;
-        quiet_since = Instant::now();
-        if m.offset() + 1 >= ends.get(&m.partition()).copied().unwrap_or(0) {
-            ends.remove(&m.partition());
-        }
-        let Ok(json) = std::str::from_utf8(m.payload().unwrap_or_default()) else {
-            continue;
-        };
-        let triggers = m
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == TRIGGERS_HEADER))
-            .and_then(|h| serde_json::from_slice(h.value?).ok())
-            .unwrap_or_default();
-        out.push((Arc::from(json), triggers));
-    }
-    Ok(out)
 }

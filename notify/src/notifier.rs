@@ -13,9 +13,11 @@
 //! Each (alert id, revision, webhook) is sent once across restarts and
 //! rebalances: a delivery whose row is stored is not sent again, and every
 //! attempt carries `Idempotency-Key: <alert_id>:<revision>:<webhook>`, so a
-//! receiver can drop the one copy a crash between its answer and the row's
-//! insert re-sends. The consumer is polled while deliveries and inserts are
-//! retried ([`consumer::run`]), so the group never evicts it.
+//! receiver can drop the copy a crash between its answer and the row's
+//! insert re-sends (or a new owner of a partition whose batch was still
+//! being sent when a rebalance moved it). The consumer is polled while
+//! deliveries and inserts are retried ([`consumer::run`]), so the group
+//! never evicts it.
 
 use crate::consumer;
 use crate::webhook::{deliver, http_client, DeliveryRow, NotifyConfig};

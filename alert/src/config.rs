@@ -30,6 +30,13 @@ pub struct AlertConfig {
     pub repeat: RepeatConfig,
     pub spike: SpikeConfig,
     pub lookup_index: LookupIndexConfig,
+    /// At start the worker reads this many minutes of the alert topic and
+    /// records in ClickHouse every alert published there but not recorded
+    /// (a crash between the two), before it evaluates anything: a
+    /// re-delivered batch then finds its alerts and does not publish them
+    /// again; the same, since the last read-back, before the first batch of
+    /// a partition new to this worker. 0 turns it off.
+    pub recover_published_minutes: u32,
 }
 
 impl AlertConfig {
@@ -57,6 +64,7 @@ impl Default for AlertConfig {
             repeat: RepeatConfig::default(),
             spike: SpikeConfig::default(),
             lookup_index: LookupIndexConfig::default(),
+            recover_published_minutes: 60,
         }
     }
 }

@@ -118,6 +118,42 @@ impl AlertService {
         }
     }
 
+    /// Record the alerts found on the alert topic (JSON as published, the
+    /// triggers its window opened with) that ClickHouse does not hold: those
+    /// published by a process that died before recording them. Run before
+    /// the first evaluation, so a re-delivered batch finds its alerts'
+    /// windows and triggers and publishes nothing again. Returns how many
+    /// were recorded; a record that is not an alert is skipped.
+    pub async fn recover_published(
+        &self,
+        found: Vec<(Arc<str>, Vec<String>)>,
+    ) -> Result<usize, AlertError> {
+        let mut alerts = Vec::new();
+        for (json, triggers) in found {
+            match serde_json::from_str::<crate::Alert>(&json) {
+                Ok(a) => alerts.push((a, json, triggers)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "not a voc.alert.v2 record on the alert topic; skipped")
+                }
+            }
+        }
+        let engine = self.engine.lock().await;
+        let history = engine.history();
+        let ids: Vec<&str> = alerts.iter().map(|(a, ..)| a.alert_id.as_str()).collect();
+        let recorded = history.recorded(&ids).await?;
+        let mut seen = std::collections::HashSet::new();
+        alerts.retain(|(a, ..)| {
+            let id = (a.alert_id.clone(), a.revision);
+            !recorded.contains(&id) && seen.insert(id)
+        });
+        let missing = Evaluation::recovered(alerts);
+        missing.record(history).await?;
+        if let Some(i) = &self.index {
+            indexed(i, &missing);
+        }
+        Ok(missing.alerts.len())
+    }
+
     /// Stop the background tasks, at shutdown once no more batches come:
     /// the index and spike loops at once, the recorder once everything
     /// handed to it is in ClickHouse. Waits at most `limit`; past it the
@@ -175,21 +211,26 @@ async fn record_loop(
             tokio::time::sleep(delay).await;
         }
         if let Some(i) = &index {
-            i.dedup_keys.stored(
-                merged
-                    .alerts
-                    .iter()
-                    .map(|a| a.dedup_key.as_str())
-                    .chain(merged.occurrences.iter().map(|o| o.dedup_key.as_str())),
-            );
-            i.triggers
-                .stored(merged.occurrences.iter().map(|o| o.event_id.as_str()));
+            indexed(i, &merged);
         }
         tokio::select! {
             _ = stop.cancelled() => {}
             _ = tokio::time::sleep(RECORD_EVERY.saturating_sub(started.elapsed())) => {}
         }
     }
+}
+
+/// What an evaluation stored is in ClickHouse now: into the lookup index.
+fn indexed(i: &index::LookupIndex, stored: &Evaluation) {
+    i.dedup_keys.stored(
+        stored
+            .alerts
+            .iter()
+            .map(|a| a.dedup_key.as_str())
+            .chain(stored.occurrences.iter().map(|o| o.dedup_key.as_str())),
+    );
+    i.triggers
+        .stored(stored.occurrences.iter().map(|o| o.event_id.as_str()));
 }
 
 /// Run `step` every `every` (the first time at once) until `stop`.

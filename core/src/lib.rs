@@ -21,6 +21,7 @@ pub mod pii;
 pub mod pseudonym;
 pub mod secret;
 pub mod taxonomy;
+pub mod test_hook;
 pub mod tokens;
 
 pub use channel::Channel;

@@ -1,7 +1,8 @@
 //! The loop `voc notify` and `voc workorders` share: read a batch from one
 //! topic, hand it to a handler that retries until the batch is fully dealt
 //! with (delivered, or its failure recorded), then commit its offsets. A crash
-//! re-delivers at most the uncommitted batch (at least once).
+//! re-delivers at most the uncommitted batch (at least once). The consumer
+//! is polled while the handler works, however long it retries.
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
@@ -29,18 +30,79 @@ where
         max_wait,
         idle: Duration::from_secs(1),
     };
+    // Messages received while a batch was handled: the next batch's start.
+    let mut carry = Vec::new();
     while !cancel.is_cancelled() {
-        let mut batch = Vec::new();
+        let mut batch = std::mem::take(&mut carry);
         if voc_ingest::collect(consumer, &mut batch, limits, cancel).await == BatchEnd::Idle {
             continue;
         }
         if batch.is_empty() {
             continue;
         }
-        let done = handle(batch).await?;
+        let done = polling(consumer, &mut carry, handle(batch)).await?;
         commit(consumer, &done);
     }
     Ok(())
+}
+
+/// Handling a batch for longer than this pauses the assigned partitions.
+const PAUSE_AFTER: Duration = Duration::from_secs(1);
+
+/// Await `work` (a batch's handler, which may retry for minutes) while
+/// polling the consumer, so the member keeps its place in the group
+/// (`max.poll.interval.ms`) and serves rebalances. After [`PAUSE_AFTER`]
+/// the assigned partitions are paused (again after a rebalance), so what
+/// arrives meanwhile is at most librdkafka's prefetch; it is kept in `carry`
+/// for the next batch, never skipped.
+async fn polling<T>(
+    consumer: &StreamConsumer,
+    carry: &mut Vec<OwnedMessage>,
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let pause_at = tokio::time::sleep(PAUSE_AFTER);
+    tokio::pin!(pause_at);
+    let mut pausing = false;
+    let pause = |consumer: &StreamConsumer| match consumer.assignment() {
+        Ok(tpl) => {
+            if let Err(e) = consumer.pause(&tpl) {
+                tracing::warn!(error = %e, "pausing partitions");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the assignment"),
+    };
+    let out = loop {
+        tokio::select! {
+            biased;
+            out = &mut work => break out,
+            _ = &mut pause_at, if !pausing => {
+                pausing = true;
+                pause(consumer);
+            }
+            m = consumer.recv() => match m {
+                Ok(m) => {
+                    carry.push(m.detach());
+                    // A rebalance assigns partitions unpaused.
+                    if pausing {
+                        pause(consumer);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    };
+    if pausing {
+        if let Ok(tpl) = consumer.assignment() {
+            if let Err(e) = consumer.resume(&tpl) {
+                tracing::warn!(error = %e, "resuming partitions");
+            }
+        }
+    }
+    out
 }
 
 fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) {

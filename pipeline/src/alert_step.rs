@@ -1,15 +1,30 @@
 //! The alert lane: a batch's alerts are evaluated and published as soon as
 //! the batch is enriched, without waiting for its ClickHouse insert (the
 //! storage task commits the batch only after its lane finished).
+//!
+//! Each alert goes out with a `voc-triggers` header (the triggers its window
+//! opened with), so that [`crate::alert_recovery`] can record in ClickHouse
+//! what a crashed process published but did not record: the batches it
+//! re-delivers then find their alerts and publish nothing again.
 
+use crate::alert_recovery::Recovery;
 use crate::metrics::Metrics;
 use chrono::Utc;
+use rdkafka::message::{Header, OwnedHeaders};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::oneshot;
 use voc_alert::{AlertService, Evaluation};
 use voc_core::EnrichedEvent;
 use voc_sink::Publisher;
+
+/// Header of each alert record: the JSON array of triggers (event ids, a
+/// spike's window id) its suppression window opened with; empty for an update.
+pub const TRIGGERS_HEADER: &str = "voc-triggers";
+
+/// Debug builds: pause this many ms after a batch's alerts were
+/// acknowledged, before they are recorded (crash tests kill the process there).
+const PAUSE_AFTER_PUBLISH: &str = "VOC_TEST_PAUSE_AFTER_ALERT_PUBLISH_MS";
 
 /// How a batch's alert lane ended.
 pub enum AlertOutcome {
@@ -30,6 +45,7 @@ pub struct AlertStep {
     pub publisher: Publisher,
     pub topic: String,
     pub metrics: Arc<Metrics>,
+    pub recovery: Arc<Recovery>,
 }
 
 impl AlertStep {
@@ -43,6 +59,7 @@ impl AlertStep {
         evaluated: oneshot::Sender<()>,
     ) -> AlertOutcome {
         let t = Instant::now();
+        self.recovery.before_batch(&events, &self.alerting).await;
         let result = self.alerting.evaluate(seq, &events, Utc::now()).await;
         let _ = evaluated.send(());
         let evaluation = match result {
@@ -52,6 +69,15 @@ impl AlertStep {
         let took = t.elapsed();
         if let Err(e) = self.publish(&evaluation).await {
             return AlertOutcome::PublishFailed(evaluation, format!("{e:#}"));
+        }
+        if let Some(pause) = voc_core::test_hook::pause(PAUSE_AFTER_PUBLISH) {
+            if !evaluation.alerts.is_empty() {
+                tracing::warn!(
+                    ms = pause.as_millis() as u64,
+                    "test hook: pausing after publishing alerts"
+                );
+                tokio::time::sleep(pause).await;
+            }
         }
         let stages = &self.metrics.stage_seconds;
         stages
@@ -70,11 +96,20 @@ impl AlertStep {
 
     /// Publish the evaluation's alerts (their JSON as evaluated).
     pub async fn publish(&self, evaluation: &Evaluation) -> anyhow::Result<()> {
-        let records: Vec<(String, &[u8])> = evaluation
-            .encoded()
-            .map(|(a, json)| (a.key(), json.as_bytes()))
+        let records: Vec<(String, &[u8], OwnedHeaders)> = evaluation
+            .with_triggers()
+            .map(|(a, json, triggers)| {
+                let triggers = serde_json::to_vec(&triggers).expect("strings serialize");
+                let headers = OwnedHeaders::new().insert(Header {
+                    key: TRIGGERS_HEADER,
+                    value: Some(&triggers),
+                });
+                (a.key(), json.as_bytes(), headers)
+            })
             .collect();
-        self.publisher.publish_all(&self.topic, &records).await?;
+        self.publisher
+            .publish_all_with_headers(&self.topic, &records)
+            .await?;
         Ok(())
     }
 

@@ -6,7 +6,8 @@
 //! - [`storage`]: the task that stores, publishes dead letters, awaits the
 //!   batch's alerts and commits, with the insert pacing;
 //! - [`alert_step`]: a batch's alerts, evaluated and published as soon as
-//!   it is enriched;
+//!   it is enriched; [`alert_recovery`]: alerts a crash left published but
+//!   unrecorded, read back from the alert topic and recorded;
 //! - [`retry`]: a failing step retried on the shared backoff with the
 //!   partitions paused;
 //! - [`metrics`]: Prometheus metrics and /healthz; [`context`]: librdkafka
@@ -15,6 +16,7 @@
 //!
 //! Depends on every stage crate; only the `voc` binary depends on it.
 
+mod alert_recovery;
 mod alert_step;
 pub mod config;
 mod context;

@@ -20,6 +20,7 @@
 //! commits and exits; if a step cannot finish, its offsets stay uncommitted
 //! and the messages are re-delivered (storage is idempotent by event id).
 
+use crate::alert_recovery::Recovery;
 use crate::alert_step::AlertStep;
 use crate::config::WorkerConfig;
 use crate::context::WorkerContext;
@@ -61,6 +62,7 @@ pub struct Worker {
     /// Shared with the blocking threads that enrich.
     enricher: Arc<std::sync::Mutex<Enricher>>,
     alerting: AlertService,
+    recovery: Arc<Recovery>,
     metrics: Arc<Metrics>,
     /// Fires on SIGTERM / Ctrl-C: stop fetching, deliver what is held.
     shutdown: CancellationToken,
@@ -146,6 +148,11 @@ impl Worker {
             ),
             pausing: Default::default(),
         };
+        let recovery = Arc::new(Recovery::new(
+            cfg.kafka.consumer_config(),
+            &cfg.topics.alerts,
+            cfg.alert.recover_published_minutes,
+        ));
         Ok(Worker {
             zone: cfg.decode.zone().map_err(anyhow::Error::msg)?,
             cfg,
@@ -156,6 +163,7 @@ impl Worker {
             sink,
             enricher: Arc::new(std::sync::Mutex::new(enricher)),
             alerting,
+            recovery,
             metrics,
             shutdown,
             metrics_server,
@@ -211,6 +219,16 @@ impl Worker {
                 .health
                 .clickhouse_ok
                 .store(true, Ordering::Relaxed);
+        }
+        if self.cfg.topics.alerts_enabled {
+            // Before anything is evaluated: alerts a crashed run published
+            // but did not record are recorded, so they are not published again.
+            let (recovery, alerting) = (&self.recovery, &self.alerting);
+            let _ = retrier
+                .run("alert_recovery", Some(&mut self.carry), || {
+                    recovery.at_start(alerting)
+                })
+                .await;
         }
         let (queue, rx) = mpsc::channel(STORAGE_QUEUE);
         let storage = tokio::spawn(
@@ -469,6 +487,7 @@ impl Worker {
             publisher: self.publisher.clone(),
             topic: self.cfg.topics.alerts.clone(),
             metrics: self.metrics.clone(),
+            recovery: self.recovery.clone(),
         }
     }
 

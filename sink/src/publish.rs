@@ -2,6 +2,7 @@
 //! every record: the worker commits source offsets after that, never before.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::ClientConfig;
@@ -25,12 +26,40 @@ impl Publisher {
         topic: &str,
         records: &[(impl AsRef<[u8]>, impl AsRef<[u8]>)],
     ) -> Result<(), KafkaError> {
-        let mut pending = Vec::with_capacity(records.len());
-        for (key, payload) in records {
+        self.publish(
+            topic,
+            records.iter().map(|(k, p)| (k.as_ref(), p.as_ref(), None)),
+        )
+        .await
+    }
+
+    /// [`Publisher::publish_all`] with headers on each record.
+    pub async fn publish_all_with_headers(
+        &self,
+        topic: &str,
+        records: &[(impl AsRef<[u8]>, impl AsRef<[u8]>, OwnedHeaders)],
+    ) -> Result<(), KafkaError> {
+        self.publish(
+            topic,
+            records
+                .iter()
+                .map(|(k, p, h)| (k.as_ref(), p.as_ref(), Some(h))),
+        )
+        .await
+    }
+
+    async fn publish<'a>(
+        &self,
+        topic: &str,
+        records: impl Iterator<Item = (&'a [u8], &'a [u8], Option<&'a OwnedHeaders>)>,
+    ) -> Result<(), KafkaError> {
+        let mut pending = Vec::with_capacity(records.size_hint().0);
+        for (key, payload, headers) in records {
             loop {
-                let rec = FutureRecord::to(topic)
-                    .key(key.as_ref())
-                    .payload(payload.as_ref());
+                let mut rec = FutureRecord::to(topic).key(key).payload(payload);
+                if let Some(h) = headers {
+                    rec = rec.headers(h.clone());
+                }
                 match self.producer.send_result(rec) {
                     Ok(f) => {
                         pending.push(f);

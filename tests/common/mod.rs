@@ -122,13 +122,20 @@ max_events = {max_events}
 
     /// Start `voc <command>` (notify, workorders) as a process, logs in the test dir.
     pub fn spawn_command(&self, command: &str) -> Worker {
-        let log = std::fs::File::create(self.dir.join(format!("worker-{command}.log"))).unwrap();
+        self.spawn_command_env(command, command, &[])
+    }
+
+    /// [`Env::spawn_command`] with extra environment variables (test hooks);
+    /// its log is `worker-<tag>.log`.
+    pub fn spawn_command_env(&self, command: &str, tag: &str, vars: &[(&str, &str)]) -> Worker {
+        let log = std::fs::File::create(self.dir.join(format!("worker-{tag}.log"))).unwrap();
         Worker(Some(
             Command::new(voc_bin())
                 .args([command, "--config", self.config.to_str().unwrap()])
                 .env_remove("VOC_KAFKA__BROKERS")
                 .env_remove("VOC_CLICKHOUSE__URL")
                 .env("RUST_LOG", "info")
+                .envs(vars.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -183,6 +190,16 @@ max_events = {max_events}
     }
 
     pub fn spawn_worker_with(&self, tag: &str, config: &std::path::Path) -> Worker {
+        self.spawn_worker_env(tag, config, &[])
+    }
+
+    /// A worker with extra environment variables (test hooks).
+    pub fn spawn_worker_env(
+        &self,
+        tag: &str,
+        config: &std::path::Path,
+        vars: &[(&str, &str)],
+    ) -> Worker {
         let log = std::fs::File::create(self.dir.join(format!("worker-{tag}.log"))).unwrap();
         Worker(Some(
             Command::new(voc_bin())
@@ -192,6 +209,7 @@ max_events = {max_events}
                 .env_remove("VOC_CLICKHOUSE__URL")
                 .env("VOC_DEMO", DEMO)
                 .env("RUST_LOG", "info")
+                .envs(vars.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -308,6 +326,51 @@ max_events = {max_events}
             }
         }
         out
+    }
+
+    /// Offsets `group` has committed on `topic`, summed over its partitions
+    /// (messages past which the group will not read again).
+    pub fn committed(&self, group: &str, topic: &str) -> i64 {
+        let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", group)
+            .create()
+            .unwrap();
+        let md = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in md.topics()[0].partitions() {
+            tpl.add_partition(topic, p.id());
+        }
+        consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .unwrap()
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                rdkafka::Offset::Offset(o) => Some(o),
+                _ => None,
+            })
+            .sum()
+    }
+
+    /// Wait until `group` committed `want` offsets on `topic` (panics after `secs`).
+    pub async fn wait_committed(&self, group: &str, topic: &str, want: i64, secs: u64) {
+        let start = Instant::now();
+        loop {
+            let n = self.committed(group, topic);
+            if n >= want {
+                return;
+            }
+            self.assert_workers_alive();
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "group {group} committed {n} of {want} on {topic}; logs in {}",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     pub async fn drop_database(&self) {

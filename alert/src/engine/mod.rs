@@ -70,6 +70,47 @@ impl Evaluation {
         self.alerts.iter().zip(self.payloads.iter().map(|p| &**p))
     }
 
+    /// Each alert with its JSON and the triggers its window opened with
+    /// (none for an update): what the alert topic carries, so that an alert
+    /// found there can be recorded as it would have been
+    /// ([`Evaluation::recovered`]).
+    pub fn with_triggers(&self) -> impl Iterator<Item = (&Alert, &str, Vec<&str>)> {
+        self.encoded().map(|(a, json)| {
+            let triggers = if a.revision == 0 {
+                self.occurrences
+                    .iter()
+                    .filter(|o| o.alert_id == a.alert_id)
+                    .map(|o| o.event_id.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (a, json, triggers)
+        })
+    }
+
+    /// Published alerts (alert, JSON as published, the triggers its window
+    /// opened with) as the evaluation that published them: recording it
+    /// stores the same `alerts` and `alert_occurrences` rows.
+    pub fn recovered(found: Vec<(Alert, Arc<str>, Vec<String>)>) -> Evaluation {
+        let mut e = Evaluation::default();
+        for (a, json, triggers) in found {
+            for (i, t) in triggers.iter().enumerate() {
+                e.occurrences.push(OccurrenceRow::new(
+                    &a.dedup_key,
+                    t,
+                    &a.alert_id,
+                    a.kind.as_str(),
+                    a.created_at,
+                    i > 0,
+                ));
+            }
+            e.alerts.push(a);
+            e.payloads.push(json);
+        }
+        e
+    }
+
     /// Append another evaluation (the recorder merges what accumulated).
     pub(crate) fn extend(&mut self, more: Evaluation) {
         self.alerts.extend(more.alerts);

@@ -826,3 +826,36 @@ async fn spike_alert_from_series_counts() {
         .unwrap();
     assert!(again.alerts.is_empty());
 }
+
+#[tokio::test]
+async fn alerts_read_back_from_the_topic_are_recorded_as_when_published() {
+    // Two triggers of one key in a batch: one alert carrying both.
+    let mut a = alerter(quiet());
+    let batch = [
+        event("e1", "C1", Channel::App, &["c07.t01"], Some(1), -0.9),
+        event("e2", "C1", Channel::App, &["c07.t01"], Some(2), -0.9),
+    ];
+    let published = a.evaluate(&batch, now()).await.unwrap();
+    assert_eq!(published.alerts.len(), 1);
+    let found: Vec<(Alert, Arc<str>, Vec<String>)> = published
+        .with_triggers()
+        .map(|(a, json, t)| {
+            let parsed: Alert = serde_json::from_str(json).unwrap();
+            assert_eq!(&parsed, a);
+            (
+                parsed,
+                Arc::from(json),
+                t.into_iter().map(String::from).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(found[0].2.len(), 2, "both triggers travel with the alert");
+    let recovered = Evaluation::recovered(found);
+    assert_eq!(recovered.occurrences, published.occurrences);
+    assert_eq!(recovered.alerts, published.alerts);
+    // Recorded from the topic, the re-delivered batch raises nothing again.
+    let mut restarted = alerter(quiet());
+    recovered.record(restarted.history()).await.unwrap();
+    let again = restarted.evaluate(&batch, now()).await.unwrap();
+    assert!(again.alerts.is_empty() && again.occurrences.is_empty());
+}

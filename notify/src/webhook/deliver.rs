@@ -166,6 +166,13 @@ async fn send(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// The `Idempotency-Key` header of every attempt of one delivery:
+/// `<alert_id>:<revision>:<webhook name>`, the same across attempts, retries
+/// and restarts, so a receiver can drop a second copy.
+pub fn idempotency_key(alert: &Alert, hook: &WebhookConfig) -> String {
+    format!("{}:{}:{}", alert.alert_id, alert.revision, hook.name)
+}
+
 pub async fn deliver(
     client: &reqwest::Client,
     cfg: &NotifyConfig,
@@ -185,7 +192,9 @@ pub async fn deliver(
     while out.attempts < cfg.max_attempts.max(1) {
         out.attempts += 1;
         // Signed again per attempt: signatures carry a timestamp.
-        let req = format::request(hook, alert, Utc::now());
+        let mut req = format::request(hook, alert, Utc::now());
+        req.headers
+            .push(("Idempotency-Key".into(), idempotency_key(alert, hook)));
         let (error, retry) = match send(client, cfg, &req).await {
             Ok((status, body)) => {
                 out.http_status = status;

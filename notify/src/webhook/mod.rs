@@ -23,5 +23,7 @@ pub mod sign;
 pub mod url;
 
 pub use config::{ConfigError, NotifyConfig, WebhookConfig, WebhookKind};
-pub use deliver::{deliver, http_client, DeliveryOutcome, DeliveryRow, MAX_RESPONSE_BYTES};
+pub use deliver::{
+    deliver, http_client, idempotency_key, DeliveryOutcome, DeliveryRow, MAX_RESPONSE_BYTES,
+};
 pub use url::WebhookUrl;

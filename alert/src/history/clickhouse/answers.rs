@@ -71,3 +71,9 @@ pub(super) struct TierRow {
     pub(super) customer_key: String,
     pub(super) tier: String,
 }
+
+#[derive(Debug, Row, Deserialize)]
+pub(super) struct RevisionRow {
+    pub(super) alert_id: String,
+    pub(super) revision: u8,
+}

@@ -213,6 +213,20 @@ impl ClickHouseHistory {
         let slot_minutes = spike::slot_minutes(history_start, hist_end, now);
         Ok((out, slot_minutes, all_minutes))
     }
+
+    /// Which revisions of these alerts are recorded in `alerts`.
+    pub async fn recorded(&self, alert_ids: &[&str]) -> Result<HashSet<(String, u8)>, SinkError> {
+        let rows: Vec<RevisionRow> = self
+            .fetch_chunked(alert_ids, |part| {
+                let sql = format!(
+                    "SELECT DISTINCT alert_id, revision FROM alerts WHERE alert_id IN ({})",
+                    placeholders(part.len())
+                );
+                bind_all(self.query(&sql), part.iter().copied())
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.alert_id, r.revision)).collect())
+    }
 }
 
 impl AlertHistory for ClickHouseHistory {

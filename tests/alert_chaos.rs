@@ -186,7 +186,7 @@ async fn voc_notify_killed_after_a_send_sends_nothing_again() {
     let env = Env::new("notifycrash", 500).await;
     let (keys, port) = counting_receiver().await;
     env.add_config(&format!(
-        "{DETRACTORS_ONLY}[notify]\ngroup_id = \"{}-notify\"\n\
+        "{DETRACTORS_ONLY}[notify]\ngroup_id = \"{}-notify\"\nmetrics_listen = \"\"\n\
          [[notify.webhooks]]\nname = \"ops\"\nkind = \"generic\"\nurl = \"http://127.0.0.1:{port}/hook\"\n",
         env.name
     ));
@@ -281,7 +281,7 @@ async fn voc_notify_stays_in_its_group_while_a_webhook_is_retried() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     env.add_config(&format!(
-        "{DETRACTORS_ONLY}[notify]\ngroup_id = \"{}-notify\"\nmax_attempts = 6\nretry_initial_ms = 2500\nretry_max_ms = 4000\n\
+        "{DETRACTORS_ONLY}[notify]\ngroup_id = \"{}-notify\"\nmetrics_listen = \"\"\nmax_attempts = 6\nretry_initial_ms = 2500\nretry_max_ms = 4000\n\
          [[notify.webhooks]]\nname = \"slow\"\nkind = \"generic\"\nurl = \"http://127.0.0.1:{port}/hook\"\n",
         env.name
     ));

@@ -17,11 +17,10 @@ from sklearn.metrics import accuracy_score, f1_score
 CHANNELS = ["app", "call_center", "community", "branch"]
 T_GRID = np.exp(np.linspace(np.log(0.2), np.log(5.0), 161))
 LINE_GRID = np.round(np.arange(-0.95, -0.049, 0.05), 2)
-# Detractor line: the line maximizing F-beta of (negative item -> detractor) with
-# beta = 0.5 (precision weighs twice recall: a false alert costs a department more
-# than a negative item left passive); high severity: the most permissive line whose
-# precision is at least HIGH_PRECISION. Both on out-of-fold predictions.
-BETA, HIGH_PRECISION = 0.5, 0.975
+# Detractor line: the most permissive line whose out-of-fold precision (share of
+# flagged items that are negative) is at least LINE_PRECISION, the bar a false
+# detractor alert must stay under; high severity: the same at HIGH_PRECISION.
+LINE_PRECISION, HIGH_PRECISION = 0.97, 0.985
 # Inquiry markers used only to *report* how inquiries fare (the model does not see this list).
 ASK = ("请问", "想问", "问一下", "问下", "问问", "咨询", "请教", "求问", "想了解", "了解一下", "求助", "求科普",
        "怎么", "如何", "怎样", "哪里", "在哪", "哪个", "多少", "几天", "能否", "是否", "能不能", "可以吗", "吗", "呢", "?", "？")
@@ -81,13 +80,11 @@ def line_stats(p, y, line):
 
 def choose_lines(p, y):
     """(detractor line, high-severity line) from validation probabilities."""
-    def fbeta(t):
-        s = line_stats(p, y, t)
-        pr, rc = s["precision"], s["recall_of_negatives"]
-        return (1 + BETA ** 2) * pr * rc / max(BETA ** 2 * pr + rc, 1e-9)
-    line = float(max(LINE_GRID, key=fbeta))
-    ok = [t for t in LINE_GRID if line_stats(p, y, t)["precision"] >= HIGH_PRECISION and detractors(p, t).sum() > 0]
-    high = min(float(max(ok)) if ok else float(LINE_GRID[0]), line)
+    def most_permissive(min_precision):
+        ok = [t for t in LINE_GRID if line_stats(p, y, t)["precision"] >= min_precision and detractors(p, t).sum() > 0]
+        return float(max(ok)) if ok else float(LINE_GRID[0])
+    line = most_permissive(LINE_PRECISION)
+    high = min(most_permissive(HIGH_PRECISION), line)
     return line, high
 
 

@@ -9,10 +9,10 @@ models/train.py does when it evaluates. `voc classify` scores the same texts
 end to end in Rust (batched, padded, through ort). Sentiment labels, sentiment
 scores and tag sets must agree; probabilities within 1e-4.
 
-Usage: python3 models/parity.py [--voc target/debug/voc] [--fixtures FILE.jsonl]
+Usage: python3 models/parity.py [--voc target/debug/voc] [--fixtures FILE.jsonl ...]
 Exit status 1 on any disagreement.
 """
-import argparse, json, os, subprocess, sys
+import argparse, glob, json, os, subprocess, sys
 import numpy as np
 import onnxruntime as ort
 
@@ -30,11 +30,12 @@ def run(voc, cmd, lines, *args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--voc", default=os.path.join(os.path.dirname(HERE), "target/debug/voc"))
-    ap.add_argument("--fixtures", default=os.path.join(HERE, "data/test/heldout.jsonl"))
+    ap.add_argument("--fixtures", nargs="+", default=sorted(glob.glob(os.path.join(HERE, "data/test/*.jsonl"))),
+                    help="JSONL files with a text field (default: every held-out file)")
     a = ap.parse_args()
     texts = []
-    with open(a.fixtures, encoding="utf-8") as f:
-        for l in f:
+    for path in a.fixtures:
+        for l in open(path, encoding="utf-8"):
             if l.strip():
                 t = json.loads(l)["text"].replace("\n", " ")
                 # classify reads a line starting with "{" as channel JSON; keep fixtures plain text.

@@ -45,10 +45,13 @@ def confusions(Y, P, tag_ids, worst=8):
     return rows
 
 
-def markdown(report, taxonomy):
+def markdown(report, taxonomy, sentiment_lines=()):
     names = {r["tag_id"]: r["tag_zh"] for r in taxonomy}
     cats = {r["category_id"]: r["category_zh"] for r in taxonomy}
     lines = [START, "", f"Model `{report['model_version']}`, held-out banking set ({report['heldout_items']} items).", "",
+             f"Sentiment accuracy {report['sentiment_accuracy']:.3f}, macro-F1 {report['sentiment_macro_f1']:.3f}; "
+             f"tags micro-F1 {report['tags_micro_f1']:.3f}, macro-F1 {report['tags_macro_f1']:.3f}; "
+             f"category micro-F1 {report['category_micro_f1']:.3f}.", "", *sentiment_lines, "",
              "Per category (an item is in a category when any of its tags is):", "",
              "| category | | support | precision | recall | F1 |", "|---|---|---|---|---|---|"]
     for c, m in report["per_category"].items():

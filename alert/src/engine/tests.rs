@@ -62,7 +62,7 @@ async fn detractor_severity_departments_title_and_schema() {
                 event("e2", "C2", Channel::Branch, &["c07.t01"], Some(2), -0.3),
                 event("e3", "C3", Channel::CallCenter, &["c07.t01"], Some(5), -0.3),
                 event("e4", "C4", Channel::App, &["c07.t01"], Some(9), 0.9),
-                event("e5", "", Channel::Community, &[], None, -0.85),
+                event("e5", "", Channel::Community, &[], None, -0.97),
             ],
             now(),
         )
@@ -100,7 +100,7 @@ async fn detractor_severity_departments_title_and_schema() {
     assert_eq!(
         by("e5").severity,
         Severity::High,
-        "inferred, sentiment -0.85"
+        "inferred, sentiment -0.97"
     );
     for a in &out.alerts {
         assert_valid(&v, a);

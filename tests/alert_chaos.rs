@@ -39,6 +39,12 @@ fn detractors_n(env_name: &str, n: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// These tests kill processes inside timing windows between two workers or
+/// a worker and `voc notify`: one at a time, so that a loaded machine does not
+/// move a window (a rebalance landing before the kill would skip what the test
+/// is about).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Only detractor alerts: one per message, nothing else in flight.
 const DETRACTORS_ONLY: &str = "[alert.repeat]\nenabled = false\n[alert.spike]\nenabled = false\n";
 
@@ -85,6 +91,7 @@ async fn wait_for_log(env: &Env, tag: &str, text: &str, secs: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_between_alert_publish_and_record_publishes_nothing_again() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let env = Env::new("alertcrash", 500).await;
     env.add_config(DETRACTORS_ONLY);
     env.produce_raw(env.topic(Channel::App), &detractors(&env.name))
@@ -183,6 +190,7 @@ async fn counting_receiver() -> (Keys, u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voc_notify_killed_after_a_send_sends_nothing_again() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let env = Env::new("notifycrash", 500).await;
     let (keys, port) = counting_receiver().await;
     env.add_config(&format!(
@@ -262,6 +270,7 @@ async fn voc_notify_killed_after_a_send_sends_nothing_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voc_notify_stays_in_its_group_while_a_webhook_is_retried() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let env = Env::new("notifypoll", 500).await;
     // Fails the first four requests: ~14 s of backoff, over twice the
     // notifier's max.poll.interval.ms below.
@@ -316,6 +325,7 @@ async fn voc_notify_stays_in_its_group_while_a_webhook_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_worker_taking_over_from_a_killed_one_publishes_nothing_again() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     // Enough messages that every partition of the app topic holds some.
     const N: usize = 24;
     let env = Env::new("alerttakeover", 500).await;

@@ -7,6 +7,7 @@
 //!   batch's alerts and commits, with the insert pacing;
 //! - [`alert_step`]: a batch's alerts, evaluated and published as soon as
 //!   it is enriched;
+//! - [`isolate`]: a panic while enriching one item dead-letters that item;
 //! - [`retry`]: a failing step retried on the shared backoff with the
 //!   partitions paused;
 //! - [`metrics`]: Prometheus metrics and /healthz; [`context`]: librdkafka
@@ -18,6 +19,7 @@
 mod alert_step;
 pub mod config;
 mod context;
+pub mod isolate;
 pub mod metrics;
 mod retry;
 pub mod stats;

@@ -32,6 +32,13 @@ pub struct ClickHouseConfig {
     pub lz4: bool,
     /// Per-request timeout.
     pub timeout_ms: u64,
+    /// Most partitions (months of `event_time`) one insert may span: an
+    /// insert of events from more months is split. Current servers refuse a
+    /// block over `max_partitions_per_insert_block` (100 by default).
+    pub max_partitions_per_insert: usize,
+    /// An insert of several rows that timed out this many times in a row is
+    /// split in halves (one that is too large for the server never succeeds).
+    pub split_after_timeouts: u32,
 }
 
 impl Default for ClickHouseConfig {
@@ -45,6 +52,8 @@ impl Default for ClickHouseConfig {
             table: "feedback_events".into(),
             lz4: true,
             timeout_ms: 30_000,
+            max_partitions_per_insert: 100,
+            split_after_timeouts: 3,
         }
     }
 }
@@ -90,6 +99,9 @@ impl ClickHouseConfig {
         let https = self.url.starts_with("https://");
         if !https && !self.url.starts_with("http://") {
             return Err(self.config_error("url must start with http:// or https://".into()));
+        }
+        if self.max_partitions_per_insert < 2 {
+            return Err(self.config_error("max_partitions_per_insert must be at least 2".into()));
         }
         if !self.ca_file.is_empty() && !https {
             return Err(self.config_error("ca_file is set but the url is not https://".into()));
@@ -224,6 +236,11 @@ impl ClickHouseSink {
             client = client.with_compression(clickhouse::Compression::Lz4);
         }
         Ok(ClickHouseSink { client, cfg })
+    }
+
+    /// The settings this sink was made with.
+    pub fn config(&self) -> &ClickHouseConfig {
+        &self.cfg
     }
 
     /// The error for a failed request to this server.

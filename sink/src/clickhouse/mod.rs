@@ -1,6 +1,7 @@
 //! ClickHouse: where enriched events and alerting's side tables are stored.
 //!
 //! - [`client`]: connection settings, errors, timeouts, generic inserts;
+//! - [`classify`]: retry a failed request, or are its rows refused;
 //! - [`rows`]: the row types and the worker's insert;
 //! - [`schema`]: the migrations from sink/schema/ (the one source) and the runner;
 //!   [`migrate`] plans them (version-gated variants, checksums); [`cluster`]
@@ -8,6 +9,7 @@
 //! - [`read`]: query results as tables (saved queries, the report);
 //! - [`dimension`]: dimension tables (customers) for joins.
 
+pub mod classify;
 pub mod client;
 pub mod cluster;
 pub mod dimension;
@@ -16,6 +18,7 @@ pub mod read;
 pub mod rows;
 pub mod schema;
 
+pub use classify::Verdict;
 pub use client::{ClickHouseConfig, ClickHouseSink, SinkError};
 pub use rows::{FeedbackRow, TaxonomyRow};
 pub use schema::{MigrationOutcome, MIGRATIONS_TABLE, SCHEMA};

@@ -317,9 +317,25 @@ fn normal(run: &str, seed: u64, n: usize) -> (Vec<Generated>, HashSet<String>) {
     (msgs, ids)
 }
 
+/// Every dead letter must follow docs/deadletter.schema.json.
+fn assert_valid_dead_letter(d: &Value) {
+    static SCHEMA: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {
+        let schema: Value =
+            serde_json::from_str(include_str!("../docs/deadletter.schema.json")).unwrap();
+        jsonschema::validator_for(&schema).expect("valid schema")
+    });
+    let errors: Vec<String> = SCHEMA.iter_errors(d).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{errors:?} in {}",
+        d.to_string().chars().take(300).collect::<String>()
+    );
+}
+
 async fn dead_letter_reasons(env: &Env, want: usize) -> BTreeMap<String, usize> {
     let mut by_reason = BTreeMap::new();
     for d in env.read_topic(&env.dead_letter, want, 120).await {
+        assert_valid_dead_letter(&d);
         *by_reason
             .entry(d["reason"].as_str().unwrap().to_string())
             .or_default() += 1;
@@ -474,6 +490,7 @@ async fn a_row_clickhouse_refuses_is_dead_lettered_and_its_batch_stored() {
         .collect();
     assert_eq!((refused_letters.len(), dls.len()), (4, 4), "{dls:?}");
     for d in &refused_letters {
+        assert_valid_dead_letter(d);
         let detail = d["detail"].as_str().unwrap();
         assert!(detail.contains("Code: 395"), "{detail}");
         assert!(d["payload"].as_str().unwrap().contains("-refuse-me"));

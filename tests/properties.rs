@@ -199,3 +199,19 @@ proptest! {
         prop_assert!(f.weights.iter().all(|w| w.is_finite()));
     }
 }
+
+/// Masking is linear in the text: a dead letter's 100 KB payload of short
+/// digit groups (`[0,0,0,...]`) must not hold the worker (the bound is
+/// generous for a loaded machine and a debug build).
+#[test]
+fn masking_long_runs_of_short_digit_groups_is_fast() {
+    for sep in [",", " ", "-", "."] {
+        let s = format!("[{}]", vec!["0"; 50_000].join(sep));
+        let t = std::time::Instant::now();
+        let m = voc_core::pii::mask(&s);
+        let took = t.elapsed();
+        eprintln!("{} bytes of 0{sep}0{sep}...: {took:?}", s.len());
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+        assert!(!m.text.is_empty());
+    }
+}

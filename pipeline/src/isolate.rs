@@ -2,10 +2,12 @@
 //! with it: being deterministic, it would crash-loop the worker on the same
 //! message. The batch is enriched as a whole (the models batch their work);
 //! if that panics, each item is enriched alone and the ones that panic are
-//! returned to be dead-lettered (`enrich_failed`).
+//! returned to be dead-lettered (`enrich_failed`). Rows ClickHouse refuses
+//! are isolated by the storage task; their dead letters are made here.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use voc_core::{EnrichedEvent, Feedback, Lineage};
+use voc_ingest::{DeadLetter, DeadLetterReason, SourcePosition};
 
 /// The events of a batch, and the items whose enrichment panicked (where
 /// they came from, the panic's message).
@@ -62,6 +64,47 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// The most characters of a ClickHouse message a dead letter carries.
+const MAX_SERVER_MESSAGE_CHARS: usize = 1000;
+
+/// A server's error as a dead letter and the logs carry it: PII-masked
+/// (a parse error can quote the row), at most 1000 characters.
+pub fn server_message(e: &impl std::fmt::Display) -> String {
+    truncate(
+        voc_core::pii::mask(&e.to_string()).text,
+        MAX_SERVER_MESSAGE_CHARS,
+    )
+}
+
+/// The dead letter of a row ClickHouse refused: the enriched event (its
+/// text masked already) stands for the message, which is no longer held.
+pub fn refused_row(e: &EnrichedEvent, message: &str) -> DeadLetter {
+    let json = serde_json::to_string(e).unwrap_or_default();
+    let source = SourcePosition {
+        topic: e.lineage.topic.clone(),
+        partition: e.lineage.partition,
+        offset: e.lineage.offset,
+        timestamp_ms: None,
+    };
+    DeadLetter::item(
+        source,
+        Some(e.channel),
+        DeadLetterReason::RejectedByClickhouse.as_str(),
+        None,
+        format!("ClickHouse refused the row: {message}"),
+        json.clone(),
+        json.as_bytes(),
+    )
+}
+
+/// At most `max` characters of `s`.
+fn truncate(mut s: String, max: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        s.truncate(at);
+    }
+    s
 }
 
 #[cfg(test)]

@@ -7,24 +7,22 @@
 //! while ClickHouse sees large ones.
 
 use crate::alert_step::{AlertOutcome, AlertStep};
+use crate::isolate::{refused_row, server_message};
 use crate::retry::{GaveUp, Retrier, Stopped};
 use crate::stats::RunStats;
 use chrono::Utc;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use voc_core::EnrichedEvent;
 use voc_ingest::DeadLetter;
-use voc_ingest::{DeadLetterReason, SourcePosition};
+use voc_ingest::DeadLetterReason;
 use voc_sink::clickhouse::rows::partition_groups;
 use voc_sink::{ClickHouseSink, Publisher, SinkError, Verdict};
-
-/// The most characters of a ClickHouse message a dead letter carries.
-const MAX_SERVER_MESSAGE_CHARS: usize = 1000;
 
 /// A batch after the CPU half (decode + enrich), waiting to be stored.
 pub struct Enriched {
@@ -277,7 +275,7 @@ impl Storage {
             .iter()
             .map(|(i, message)| refused_row(all[*i], message))
             .collect();
-        let refused_ids: std::collections::HashSet<&str> = refused
+        let refused_ids: HashSet<&str> = refused
             .iter()
             .map(|(i, _)| all[*i].event_id.as_str())
             .collect();
@@ -288,7 +286,6 @@ impl Storage {
         metrics.health.clickhouse_ok.store(true, Ordering::Relaxed);
         metrics.insert_seconds.observe(took.as_secs_f64());
         self.observe_visible(&batches, &refused_ids);
-        drop(refused_ids);
         drop(all);
         for _ in &refused_letters {
             metrics
@@ -376,10 +373,7 @@ impl Storage {
                 Err(GaveUp::Stopped) => return Err(Stopped),
                 Err(GaveUp::Refused(e)) => e,
             };
-            let message = truncate(
-                voc_core::pii::mask(&e.to_string()).text,
-                MAX_SERVER_MESSAGE_CHARS,
-            );
+            let message = server_message(&e);
             if let [row] = group[..] {
                 tracing::warn!(event_id = %rows[row].event_id, error = %message, "ClickHouse refused a row; dead-lettering it");
                 refused.push((row, message));
@@ -394,7 +388,7 @@ impl Storage {
     }
 
     /// Produce-to-visible latency: broker timestamp -> ClickHouse acknowledgement.
-    fn observe_visible(&self, batches: &[Enriched], refused: &std::collections::HashSet<&str>) {
+    fn observe_visible(&self, batches: &[Enriched], refused: &HashSet<&str>) {
         let acked_ms = Utc::now().timestamp_millis();
         let metrics = self.metrics();
         let mut latencies: Vec<u32> = Vec::new();
@@ -485,35 +479,6 @@ impl Storage {
             }
         }
     }
-}
-
-/// The dead letter of a row ClickHouse refused: the enriched event (its
-/// text masked already) stands for the message, which is no longer held.
-fn refused_row(e: &EnrichedEvent, message: &str) -> DeadLetter {
-    let json = serde_json::to_string(e).unwrap_or_default();
-    let source = SourcePosition {
-        topic: e.lineage.topic.clone(),
-        partition: e.lineage.partition,
-        offset: e.lineage.offset,
-        timestamp_ms: None,
-    };
-    DeadLetter::item(
-        source,
-        Some(e.channel),
-        DeadLetterReason::RejectedByClickhouse.as_str(),
-        None,
-        format!("ClickHouse refused the row: {message}"),
-        json.clone(),
-        json.as_bytes(),
-    )
-}
-
-/// At most `max` characters of `s`.
-fn truncate(mut s: String, max: usize) -> String {
-    if let Some((at, _)) = s.char_indices().nth(max) {
-        s.truncate(at);
-    }
-    s
 }
 
 /// Each record with its Kafka key, as JSON.

@@ -36,7 +36,8 @@ pub fn normalize(raw: &str, max_chars: usize) -> Normalized {
             pending_space = !text.is_empty();
             continue;
         }
-        if chars >= max_chars {
+        // A pending space takes a character of the limit too.
+        if chars + usize::from(pending_space) >= max_chars {
             truncated = true;
             break;
         }

@@ -82,6 +82,29 @@ impl DeadLetter {
             Ok((t, enc)) => (t.into_owned(), enc),
             Err(_) => (String::from_utf8_lossy(bytes).into_owned(), "lossy"),
         };
+        let source = SourcePosition {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp_ms: m.timestamp().to_millis(),
+        };
+        let mut d = DeadLetter::item(source, channel, reason, field, detail, text, bytes);
+        d.payload_encoding = encoding.into();
+        d
+    }
+
+    /// The record for an item rejected after decoding (enrichment, storage),
+    /// whose original message is no longer at hand: `text` is what stands
+    /// for it (PII-masked here), `original` the bytes its size and hash describe.
+    pub fn item(
+        source: SourcePosition,
+        channel: Option<Channel>,
+        reason: &str,
+        field: Option<String>,
+        detail: String,
+        text: String,
+        original: &[u8],
+    ) -> DeadLetter {
         // Masked whole first (a cut must not split a number from its mask).
         let masked = voc_core::pii::mask(&text).text;
         let (payload, truncated) = json_prefix(masked, MAX_PAYLOAD_JSON_BYTES);
@@ -92,16 +115,11 @@ impl DeadLetter {
             // Details name the field and the rule, never the value; masked all the same.
             detail: voc_core::pii::mask(&detail).text,
             channel: channel.map(|c| c.as_str().to_string()),
-            source: SourcePosition {
-                topic: m.topic().to_string(),
-                partition: m.partition(),
-                offset: m.offset(),
-                timestamp_ms: m.timestamp().to_millis(),
-            },
-            payload_encoding: encoding.into(),
-            payload_bytes: bytes.len(),
+            source,
+            payload_encoding: "utf-8".into(),
+            payload_bytes: original.len(),
             payload_truncated: truncated,
-            payload_sha256: truncated.then(|| hex_sha256(bytes)),
+            payload_sha256: truncated.then(|| hex_sha256(original)),
             payload,
             dead_lettered_at: Utc::now(),
         }

@@ -2,7 +2,7 @@
 
 use crate::channels;
 use crate::fields::Fields;
-use crate::payload;
+use crate::payload::{self, Limits};
 use crate::reason::{DeadLetterReason as R, DecodeError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -35,12 +35,23 @@ pub(crate) struct Decoded {
     pub likes: Option<u32>,
 }
 
+/// [`decode_limited`] with the default [`Limits`].
 pub fn decode(
     channel: Channel,
     bytes: Option<&[u8]>,
     ctx: &DecodeContext,
 ) -> Result<Feedback, DecodeError> {
-    let parsed = payload::parse(bytes, ctx.max_payload_bytes)?;
+    decode_limited(channel, bytes, ctx, &Limits::default())
+}
+
+/// A channel's payload as a feedback item, or why it cannot be one.
+pub fn decode_limited(
+    channel: Channel,
+    bytes: Option<&[u8]>,
+    ctx: &DecodeContext,
+    limits: &Limits,
+) -> Result<Feedback, DecodeError> {
+    let parsed = payload::parse_limited(bytes, ctx.max_payload_bytes, limits)?;
     let f = Fields::new(&parsed.object);
     let d = match channel {
         Channel::App => channels::app::decode(&f, ctx)?,
@@ -48,6 +59,7 @@ pub fn decode(
         Channel::Community => channels::community::decode(&f, ctx)?,
         Channel::Branch => channels::branch::decode(&f, ctx)?,
     };
+    check_keys(&d, limits.max_key_chars)?;
     if d.voice.trim().is_empty() && d.nps_score.is_none() && d.star_rating.is_none() {
         return Err(DecodeError::new(
             R::EmptyFeedback,
@@ -81,6 +93,38 @@ pub fn decode(
         source_encoding: parsed.encoding,
         lineage: ctx.lineage.clone(),
     })
+}
+
+/// Ids and keys are what rows are grouped and looked up by: one longer than
+/// `max` characters is no id (and would make every lookup with it costly).
+fn check_keys(d: &Decoded, max: usize) -> Result<(), DecodeError> {
+    let k = &d.keys;
+    let keys = [
+        ("id", Some(&d.source_id)),
+        ("customer", k.customer.as_ref()),
+        ("device", k.device.as_ref()),
+        ("branch", k.branch.as_ref()),
+        ("city", k.city.as_ref()),
+        ("product", k.product.as_ref()),
+        ("journey_node", k.journey_node.as_ref()),
+        ("app_version", k.app_version.as_ref()),
+        ("os", k.os.as_ref()),
+        ("staff", k.staff.as_ref()),
+        ("platform", k.platform.as_ref()),
+        ("thread", k.thread.as_ref()),
+    ];
+    for (name, value) in keys {
+        let Some(v) = value else { continue };
+        let chars = v.chars().count();
+        if chars > max {
+            return Err(DecodeError::field(
+                R::KeyTooLong,
+                name,
+                format!("{name} is {chars} characters, limit is {max}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Shared optional reads every channel makes the same way.

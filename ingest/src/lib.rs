@@ -34,6 +34,7 @@ pub use batch::{collect, BatchEnd, BatchLimits};
 pub use connect::ConnectError;
 pub use consumer::{KafkaSourceConfig, TopicMap};
 pub use dead_letter::{DeadLetter, SourcePosition, DEAD_LETTER_SCHEMA};
-pub use decode::{decode, DecodeContext};
+pub use decode::{decode, decode_limited, DecodeContext};
+pub use payload::Limits;
 pub use reason::{DeadLetterReason, DecodeError};
 pub use security::{KafkaSasl, KafkaSecurity, KafkaTls, SaslMechanism, SecurityError};

@@ -28,7 +28,96 @@ pub fn decode_text(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static 
     }
 }
 
+/// Bounds on a payload's shape, checked before anything reads its fields:
+/// what a source system would never send, and what would make one message
+/// costly for every stage behind (`[decode]` options of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest id or key (feedback id, customer, branch, product, app
+    /// version, ...), in characters.
+    pub max_key_chars: usize,
+    /// Deepest nesting of objects and arrays (the payload itself is level 1).
+    pub max_depth: usize,
+    /// Most fields of any one object.
+    pub max_fields: usize,
+    /// Most items of any one array (e.g. a call's turns).
+    pub max_array_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_key_chars: 256,
+            max_depth: 32,
+            max_fields: 256,
+            max_array_items: 2000,
+        }
+    }
+}
+
 pub fn parse(bytes: Option<&[u8]>, max_bytes: usize) -> Result<ParsedPayload, DecodeError> {
+    parse_limited(bytes, max_bytes, &Limits::default())
+}
+
+/// The deepest nesting of `[` and `{` outside strings, stopping past `max`.
+fn depth_over(text: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The first object or array past its limit, as a decode error.
+fn shape_error(v: &Value, limits: &Limits) -> Option<DecodeError> {
+    match v {
+        Value::Object(o) if o.len() > limits.max_fields => Some(DecodeError::new(
+            DeadLetterReason::TooManyFields,
+            format!(
+                "an object has {} fields, limit is {}",
+                o.len(),
+                limits.max_fields
+            ),
+        )),
+        Value::Object(o) => o.values().find_map(|v| shape_error(v, limits)),
+        Value::Array(a) if a.len() > limits.max_array_items => Some(DecodeError::new(
+            DeadLetterReason::ArrayTooLarge,
+            format!(
+                "an array has {} items, limit is {}",
+                a.len(),
+                limits.max_array_items
+            ),
+        )),
+        Value::Array(a) => a.iter().find_map(|v| shape_error(v, limits)),
+        _ => None,
+    }
+}
+
+/// [`parse`] with the shape bounded by `limits` (depth, fields, array items).
+pub fn parse_limited(
+    bytes: Option<&[u8]>,
+    max_bytes: usize,
+    limits: &Limits,
+) -> Result<ParsedPayload, DecodeError> {
     let bytes = match bytes {
         Some(b) if !b.iter().all(u8::is_ascii_whitespace) => b,
         _ => {
@@ -45,6 +134,13 @@ pub fn parse(bytes: Option<&[u8]>, max_bytes: usize) -> Result<ParsedPayload, De
         ));
     }
     let (text, encoding) = decode_text(bytes)?;
+    // Before parsing: the parser's own recursion limit would report a syntax error.
+    if depth_over(&text, limits.max_depth) {
+        return Err(DecodeError::new(
+            DeadLetterReason::TooDeeplyNested,
+            format!("JSON nests deeper than {} levels", limits.max_depth),
+        ));
+    }
     let value: Value = serde_json::from_str(&text).map_err(|e| {
         DecodeError::new(
             DeadLetterReason::InvalidJson,
@@ -56,6 +152,9 @@ pub fn parse(bytes: Option<&[u8]>, max_bytes: usize) -> Result<ParsedPayload, De
             ),
         )
     })?;
+    if let Some(e) = shape_error(&value, limits) {
+        return Err(e);
+    }
     match value {
         Value::Object(object) => Ok(ParsedPayload { object, encoding }),
         other => Err(DecodeError::new(
@@ -140,5 +239,43 @@ mod tests {
             reason(parse(Some(b"[1,2]"), 10)),
             DeadLetterReason::NotAnObject
         );
+    }
+
+    #[test]
+    fn bounds_the_shape_of_a_payload() {
+        let limits = Limits {
+            max_key_chars: 8,
+            max_depth: 3,
+            max_fields: 4,
+            max_array_items: 5,
+        };
+        let r = |s: &str| parse_limited(Some(s.as_bytes()), 1 << 20, &limits).map(|_| ());
+        assert_eq!(r(r#"{"a":{"b":[1]}}"#), Ok(()));
+        // Brackets inside strings (escaped quotes too) are not nesting.
+        assert_eq!(r(r#"{"a":"[[[[{{{{\"[[[["}"#), Ok(()));
+        assert_eq!(
+            r(r#"{"a":{"b":[[1]]}}"#).unwrap_err().reason,
+            DeadLetterReason::TooDeeplyNested
+        );
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(
+            r(&deep).unwrap_err().reason,
+            DeadLetterReason::TooDeeplyNested
+        );
+        assert_eq!(
+            r(r#"{"a":1,"b":2,"c":3,"d":4,"e":5}"#).unwrap_err().reason,
+            DeadLetterReason::TooManyFields
+        );
+        assert_eq!(
+            r(r#"{"a":{"a":1,"b":2,"c":3,"d":4,"e":5}}"#)
+                .unwrap_err()
+                .reason,
+            DeadLetterReason::TooManyFields
+        );
+        assert_eq!(
+            r(r#"{"a":[1,2,3,4,5,6]}"#).unwrap_err().reason,
+            DeadLetterReason::ArrayTooLarge
+        );
+        assert_eq!(r(r#"{"a":[1,2,3,4,5]}"#), Ok(()));
     }
 }

@@ -31,10 +31,24 @@ pub enum DeadLetterReason {
     EmptyFeedback,
     /// The message came from a topic no channel is configured for.
     UnknownTopic,
+    /// An id or key (feedback id, customer, branch, product, app version...)
+    /// longer than `decode.max_key_chars`.
+    KeyTooLong,
+    /// JSON nested deeper than `decode.max_depth`.
+    TooDeeplyNested,
+    /// An object with more than `decode.max_fields` fields.
+    TooManyFields,
+    /// An array with more than `decode.max_array_items` items.
+    ArrayTooLarge,
+    /// Enriching this one item panicked (the rest of its batch went on).
+    EnrichFailed,
+    /// ClickHouse refused this row (a value it cannot store or a check it
+    /// fails); the rest of its insert was stored.
+    RejectedByClickhouse,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 12] = [
+    pub const ALL: [DeadLetterReason; 18] = [
         DeadLetterReason::EmptyPayload,
         DeadLetterReason::PayloadTooLarge,
         DeadLetterReason::BadEncoding,
@@ -47,6 +61,12 @@ impl DeadLetterReason {
         DeadLetterReason::OutOfRange,
         DeadLetterReason::EmptyFeedback,
         DeadLetterReason::UnknownTopic,
+        DeadLetterReason::KeyTooLong,
+        DeadLetterReason::TooDeeplyNested,
+        DeadLetterReason::TooManyFields,
+        DeadLetterReason::ArrayTooLarge,
+        DeadLetterReason::EnrichFailed,
+        DeadLetterReason::RejectedByClickhouse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +83,12 @@ impl DeadLetterReason {
             DeadLetterReason::OutOfRange => "out_of_range",
             DeadLetterReason::EmptyFeedback => "empty_feedback",
             DeadLetterReason::UnknownTopic => "unknown_topic",
+            DeadLetterReason::KeyTooLong => "key_too_long",
+            DeadLetterReason::TooDeeplyNested => "too_deeply_nested",
+            DeadLetterReason::TooManyFields => "too_many_fields",
+            DeadLetterReason::ArrayTooLarge => "array_too_large",
+            DeadLetterReason::EnrichFailed => "enrich_failed",
+            DeadLetterReason::RejectedByClickhouse => "rejected_by_clickhouse",
         }
     }
 }

@@ -25,6 +25,12 @@ impl WorkerConfig {
     /// Checks that need no network: a bad value fails at start with the option's name.
     pub fn validate(&self) -> Result<(), String> {
         self.decode.zone()?;
+        let d = &self.decode;
+        if d.max_key_chars < 16 || d.max_depth < 3 || d.max_fields < 16 || d.max_array_items < 16 {
+            return Err(
+                "decode.max_key_chars, max_fields and max_array_items must be at least 16, decode.max_depth at least 3".into(),
+            );
+        }
         self.enrich.validate().map_err(|e| e.to_string())?;
         if self.batch.max_events == 0 {
             return Err("batch.max_events must be at least 1".into());
@@ -78,18 +84,42 @@ pub struct DecodeConfig {
     pub timezone: String,
     /// Larger payloads are dead-lettered as payload_too_large.
     pub max_payload_bytes: usize,
+    /// Longer ids and keys (customer, branch, product, app version, ...) are
+    /// dead-lettered as key_too_long.
+    pub max_key_chars: usize,
+    /// Deeper JSON is dead-lettered as too_deeply_nested.
+    pub max_depth: usize,
+    /// An object with more fields is dead-lettered as too_many_fields.
+    pub max_fields: usize,
+    /// An array with more items is dead-lettered as array_too_large.
+    pub max_array_items: usize,
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
+        let limits = voc_ingest::Limits::default();
         DecodeConfig {
             timezone: "Asia/Shanghai".into(),
             max_payload_bytes: 256 * 1024,
+            max_key_chars: limits.max_key_chars,
+            max_depth: limits.max_depth,
+            max_fields: limits.max_fields,
+            max_array_items: limits.max_array_items,
         }
     }
 }
 
 impl DecodeConfig {
+    /// The bounds on a payload's shape.
+    pub fn limits(&self) -> voc_ingest::Limits {
+        voc_ingest::Limits {
+            max_key_chars: self.max_key_chars,
+            max_depth: self.max_depth,
+            max_fields: self.max_fields,
+            max_array_items: self.max_array_items,
+        }
+    }
+
     /// `timezone` as a zone.
     pub fn zone(&self) -> Result<chrono_tz::Tz, String> {
         self.timezone

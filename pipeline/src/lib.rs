@@ -8,6 +8,7 @@
 //! - [`alert_step`]: a batch's alerts, evaluated and published as soon as
 //!   it is enriched; [`alert_recovery`]: alerts a crash left published but
 //!   unrecorded, read back from the alert topic and recorded;
+//! - [`isolate`]: a panic while enriching one item dead-letters that item;
 //! - [`retry`]: a failing step retried on the shared backoff with the
 //!   partitions paused;
 //! - [`metrics`]: Prometheus metrics and /healthz; [`context`]: librdkafka
@@ -20,6 +21,7 @@ mod alert_recovery;
 mod alert_step;
 pub mod config;
 mod context;
+pub mod isolate;
 pub mod metrics;
 mod retry;
 pub mod stats;

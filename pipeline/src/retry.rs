@@ -17,6 +17,21 @@ use voc_sink::Backoff;
 #[derive(Debug)]
 pub struct Stopped;
 
+/// Why [`Retrier::run_until`] returned without a result.
+#[derive(Debug)]
+pub enum GaveUp<E> {
+    /// The worker is stopping.
+    Stopped,
+    /// The caller's classifier said retrying this error cannot help.
+    Refused(E),
+}
+
+impl<E> From<Stopped> for GaveUp<E> {
+    fn from(_: Stopped) -> Self {
+        GaveUp::Stopped
+    }
+}
+
 /// Shared by the worker's loop and its storage task.
 #[derive(Clone)]
 pub struct Retrier {
@@ -48,9 +63,31 @@ impl Retrier {
     pub async fn run<T, E, F, Fut>(
         &self,
         target: &'static str,
+        carry: Option<&mut Vec<OwnedMessage>>,
+        op: F,
+    ) -> Result<T, Stopped>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        match self.run_until(target, carry, op, |_| false).await {
+            Ok(v) => Ok(v),
+            Err(GaveUp::Stopped) => Err(Stopped),
+            Err(GaveUp::Refused(_)) => unreachable!("nothing is refused"),
+        }
+    }
+
+    /// [`Retrier::run`], except that an error `refuse` picks is returned at
+    /// once (partitions resumed): retrying it cannot help, the caller
+    /// isolates what caused it.
+    pub async fn run_until<T, E, F, Fut>(
+        &self,
+        target: &'static str,
         mut carry: Option<&mut Vec<OwnedMessage>>,
         mut op: F,
-    ) -> Result<T, Stopped>
+        mut refuse: impl FnMut(&E) -> bool,
+    ) -> Result<T, GaveUp<E>>
     where
         E: std::fmt::Display,
         F: FnMut() -> Fut,
@@ -58,17 +95,24 @@ impl Retrier {
     {
         let mut backoff = self.backoff.clone();
         let mut paused: Option<TopicPartitionList> = None;
+        let resume = |paused: Option<TopicPartitionList>| {
+            if let Some(tpl) = paused {
+                self.pausing.fetch_sub(1, Ordering::SeqCst);
+                if let Err(e) = self.consumer.resume(&tpl) {
+                    tracing::warn!(error = %e, "resuming partitions");
+                }
+                tracing::info!(target, "recovered; consumption resumed");
+            }
+        };
         loop {
             match op().await {
                 Ok(v) => {
-                    if let Some(tpl) = paused {
-                        self.pausing.fetch_sub(1, Ordering::SeqCst);
-                        if let Err(e) = self.consumer.resume(&tpl) {
-                            tracing::warn!(error = %e, "resuming partitions");
-                        }
-                        tracing::info!(target, "recovered; consumption resumed");
-                    }
+                    resume(paused);
                     return Ok(v);
+                }
+                Err(e) if refuse(&e) => {
+                    resume(paused);
+                    return Err(GaveUp::Refused(e));
                 }
                 Err(e) => {
                     let delay = backoff.delay();
@@ -91,7 +135,7 @@ impl Retrier {
                     let until = tokio::time::Instant::now() + delay;
                     loop {
                         if self.stopping() {
-                            return Err(Stopped);
+                            return Err(GaveUp::Stopped);
                         }
                         self.metrics
                             .health

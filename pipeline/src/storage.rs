@@ -7,19 +7,22 @@
 //! while ClickHouse sees large ones.
 
 use crate::alert_step::{AlertOutcome, AlertStep};
-use crate::retry::{Retrier, Stopped};
+use crate::isolate::{refused_row, server_message};
+use crate::retry::{GaveUp, Retrier, Stopped};
 use crate::stats::RunStats;
 use chrono::Utc;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use voc_core::EnrichedEvent;
 use voc_ingest::DeadLetter;
-use voc_sink::{ClickHouseSink, Publisher};
+use voc_ingest::DeadLetterReason;
+use voc_sink::clickhouse::rows::partition_groups;
+use voc_sink::{ClickHouseSink, Publisher, SinkError, Verdict};
 
 /// A batch after the CPU half (decode + enrich), waiting to be stored.
 pub struct Enriched {
@@ -264,22 +267,38 @@ impl Storage {
 
     /// Store, publish and commit batches (retrying while paused).
     async fn deliver(&self, mut batches: Vec<Enriched>) -> Result<(), Halt> {
-        let sink = &self.sink;
         let all: Vec<&EnrichedEvent> = batches.iter().flat_map(|b| b.events.iter()).collect();
-        let took = self
-            .retrier
-            .run("clickhouse", None, || sink.insert(&all))
-            .await?;
-        drop(all);
+        let started = Instant::now();
+        let refused = self.store(&all).await?;
+        let took = started.elapsed();
+        let refused_letters: Vec<DeadLetter> = refused
+            .iter()
+            .map(|(i, message)| refused_row(all[*i], message))
+            .collect();
+        let refused_ids: HashSet<&str> = refused
+            .iter()
+            .map(|(i, _)| all[*i].event_id.as_str())
+            .collect();
         if let (Some(lane), Some(last)) = (&self.lane, batches.last()) {
             lane.alerting.stored_through(last.seq);
         }
         let metrics = self.metrics();
         metrics.health.clickhouse_ok.store(true, Ordering::Relaxed);
         metrics.insert_seconds.observe(took.as_secs_f64());
-        self.observe_visible(&batches);
+        self.observe_visible(&batches, &refused_ids);
+        drop(all);
+        for _ in &refused_letters {
+            metrics
+                .dead_letters
+                .with_label_values(&[DeadLetterReason::RejectedByClickhouse.as_str()])
+                .inc();
+        }
 
-        let dead: Vec<&DeadLetter> = batches.iter().flat_map(|b| b.dead.iter()).collect();
+        let dead: Vec<&DeadLetter> = batches
+            .iter()
+            .flat_map(|b| b.dead.iter())
+            .chain(refused_letters.iter())
+            .collect();
         let records = encode(&dead, |d| d.key()).map_err(Halt::Failed)?;
         let (publisher, topic) = (&self.publisher, &self.dead_letter_topic);
         self.retrier
@@ -300,6 +319,7 @@ impl Storage {
             .iter()
             .map(|b| (b.events.len(), b.dead.len()))
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let (stored, dead) = (stored - refused.len(), dead + refused.len());
         self.stats
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -321,14 +341,64 @@ impl Storage {
         Ok(())
     }
 
+    /// Insert `rows` (one insert per group of at most
+    /// `clickhouse.max_partitions_per_insert` months), retrying transient
+    /// failures; an insert the server refuses for its rows (or that timed out
+    /// `split_after_timeouts` times in a row) is split in halves until the
+    /// refused rows are alone. Returns those: (index into `rows`, the
+    /// server's message), every other row is stored.
+    async fn store(&self, rows: &[&EnrichedEvent]) -> Result<Vec<(usize, String)>, Stopped> {
+        let sink = &self.sink;
+        let cfg = sink.config();
+        let mut todo = partition_groups(rows, cfg.max_partitions_per_insert, |e| e.event_time);
+        todo.reverse();
+        let mut refused = Vec::new();
+        while let Some(group) = todo.pop() {
+            let part: Vec<&EnrichedEvent> = group.iter().map(|&i| rows[i]).collect();
+            let mut timeouts = 0;
+            let refuse = |e: &SinkError| match e.verdict() {
+                Verdict::Rejected(_) => true,
+                Verdict::TimedOut => {
+                    timeouts += 1;
+                    part.len() > 1 && timeouts >= cfg.split_after_timeouts
+                }
+                Verdict::Retry => false,
+            };
+            let e = match self
+                .retrier
+                .run_until("clickhouse", None, || sink.insert(&part), refuse)
+                .await
+            {
+                Ok(_) => continue,
+                Err(GaveUp::Stopped) => return Err(Stopped),
+                Err(GaveUp::Refused(e)) => e,
+            };
+            let message = server_message(&e);
+            if let [row] = group[..] {
+                tracing::warn!(event_id = %rows[row].event_id, error = %message, "ClickHouse refused a row; dead-lettering it");
+                refused.push((row, message));
+            } else {
+                tracing::warn!(rows = group.len(), error = %message, "ClickHouse refused an insert; splitting it");
+                let (a, b) = group.split_at(group.len() / 2);
+                todo.push(b.to_vec());
+                todo.push(a.to_vec());
+            }
+        }
+        Ok(refused)
+    }
+
     /// Produce-to-visible latency: broker timestamp -> ClickHouse acknowledgement.
-    fn observe_visible(&self, batches: &[Enriched]) {
+    fn observe_visible(&self, batches: &[Enriched], refused: &HashSet<&str>) {
         let acked_ms = Utc::now().timestamp_millis();
         let metrics = self.metrics();
         let mut latencies: Vec<u32> = Vec::new();
         for b in batches {
             let lineage_ts = b.consumed.timestamps();
-            for e in b.events.iter() {
+            for e in b
+                .events
+                .iter()
+                .filter(|e| !refused.contains(e.event_id.as_str()))
+            {
                 metrics
                     .stored
                     .with_label_values(&[e.channel.as_str()])

@@ -42,8 +42,8 @@ use voc_core::pseudonym::PseudonymKey;
 use voc_core::{Lineage, Taxonomy};
 use voc_enrich::Enricher;
 use voc_ingest::{
-    decode, BatchEnd, BatchLimits, DeadLetter, DeadLetterReason, DecodeContext, DecodeError,
-    TopicMap,
+    decode_limited, BatchEnd, BatchLimits, DeadLetter, DeadLetterReason, DecodeContext,
+    DecodeError, TopicMap,
 };
 use voc_sink::{Backoff, ClickHouseSink, Publisher};
 
@@ -394,6 +394,7 @@ impl Worker {
             .consumed();
         let mut feedback = Vec::with_capacity(batch.len());
         let mut dead: Vec<DeadLetter> = Vec::new();
+        let limits = self.cfg.decode.limits();
         for m in &batch {
             let channel = self.topics.channel(m.topic());
             let result = match channel {
@@ -417,7 +418,7 @@ impl Worker {
                             offset: m.offset(),
                         },
                     };
-                    decode(c, m.payload(), &ctx)
+                    decode_limited(c, m.payload(), &ctx, &limits)
                 }
             };
             match result {
@@ -436,27 +437,53 @@ impl Worker {
             .stage_seconds
             .with_label_values(&["decode"])
             .observe(started.elapsed().as_secs_f64());
-        // Decoded (dead letters copied what they need): keep only positions.
         let consumed = Consumed::of(&batch);
-        drop(batch);
 
         let enricher = self.enricher.clone();
         let metrics = self.metrics.clone();
-        let events = tokio::task::spawn_blocking(move || {
+        let isolated = tokio::task::spawn_blocking(move || {
             let t1 = Instant::now();
-            let events = enricher
+            let mut enricher = enricher
                 .lock()
-                .map_err(|_| anyhow::anyhow!("an earlier enrichment panicked"))?
-                .enrich(feedback, now)
-                .context("enrichment failed")?;
+                .map_err(|_| anyhow::anyhow!("an earlier enrichment panicked"))?;
+            let isolated =
+                crate::isolate::enrich_isolating(feedback, |items| enricher.enrich(items, now))
+                    .context("enrichment failed")?;
             metrics
                 .stage_seconds
                 .with_label_values(&["enrich"])
                 .observe(t1.elapsed().as_secs_f64());
-            Ok::<_, anyhow::Error>(events)
+            Ok::<_, anyhow::Error>(isolated)
         })
         .await
         .context("enrichment thread")??;
+        // An item whose enrichment panicked is dead-lettered from its message.
+        for (lineage, message) in isolated.panicked {
+            let Some(m) = batch.iter().find(|m| {
+                (m.topic(), m.partition(), m.offset())
+                    == (lineage.topic.as_str(), lineage.partition, lineage.offset)
+            }) else {
+                continue;
+            };
+            let reason = DeadLetterReason::EnrichFailed;
+            tracing::error!(topic = m.topic(), partition = m.partition(), offset = m.offset(), panic = %voc_core::pii::mask(&message).text, "enriching an item panicked; dead-lettering it");
+            self.metrics
+                .dead_letters
+                .with_label_values(&[reason.as_str()])
+                .inc();
+            let channel = self.topics.channel(m.topic());
+            let detail = format!("enrichment panicked: {message}");
+            dead.push(DeadLetter::rejected(
+                m,
+                channel,
+                reason.as_str(),
+                None,
+                detail,
+            ));
+        }
+        // Enriched (dead letters copied what they need): keep only positions.
+        drop(batch);
+        let events = isolated.events;
         let events = Arc::new(events);
         let seq = self.next_batch;
         self.next_batch += 1;

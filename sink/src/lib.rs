@@ -17,5 +17,5 @@ pub mod clickhouse;
 pub mod publish;
 
 pub use backoff::Backoff;
-pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError};
+pub use clickhouse::{ClickHouseConfig, ClickHouseSink, SinkError, Verdict};
 pub use publish::Publisher;

@@ -162,7 +162,9 @@ fn stretch(f: &Folded, run: &Run, s: Range<usize>, out: &mut Vec<Span>) {
     let mut rest_start = s.start;
     let mut i = s.start;
     while i < s.end {
-        let hit = (i + 1..=s.end)
+        // A group holds at least one digit: past 22 groups, past 22 digits
+        // (bounding this keeps a long run of short groups linear).
+        let hit = (i + 1..=s.end.min(i + 22))
             .rev()
             .filter(|&j| run.digits_of(i..j).len() <= 22)
             .find_map(|j| precise(run, i..j).map(|k| (j, k)));

@@ -71,4 +71,26 @@ mod tests {
         let e = run(Channel::App, json!({"id": "x", "text": "好", "stars": 6})).unwrap_err();
         assert_eq!(e.reason, R::OutOfRange);
     }
+
+    #[test]
+    fn an_id_or_key_over_the_limit_is_dead_lettered() {
+        let long = "x".repeat(60 * 1024);
+        let e = run(
+            Channel::App,
+            json!({"id": "a", "customer_id": long, "text": "好"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.field.as_deref()),
+            (R::KeyTooLong, Some("customer"))
+        );
+        let e = run(Channel::App, json!({"id": "好".repeat(257), "text": "好"})).unwrap_err();
+        assert_eq!((e.reason, e.field.as_deref()), (R::KeyTooLong, Some("id")));
+        // 256 characters (of any width) is still a key.
+        assert!(run(
+            Channel::App,
+            json!({"id": "好".repeat(256), "app_version": "8".repeat(256), "text": "好"})
+        )
+        .is_ok());
+    }
 }

@@ -49,6 +49,13 @@ pub struct ClickHouseConfig {
     /// JOINing materialized views on the receiving server. Empty: through
     /// the Distributed table.
     pub shards: Vec<Vec<String>>,
+    /// Most partitions (months of `event_time`) one insert may span: an
+    /// insert of events from more months is split. Current servers refuse a
+    /// block over `max_partitions_per_insert_block` (100 by default).
+    pub max_partitions_per_insert: usize,
+    /// An insert of several rows that timed out this many times in a row is
+    /// split in halves (one that is too large for the server never succeeds).
+    pub split_after_timeouts: u32,
 }
 
 impl Default for ClickHouseConfig {
@@ -64,6 +71,8 @@ impl Default for ClickHouseConfig {
             timeout_ms: 30_000,
             cluster: String::new(),
             shards: Vec::new(),
+            max_partitions_per_insert: 100,
+            split_after_timeouts: 3,
         }
     }
 }
@@ -140,6 +149,9 @@ impl ClickHouseConfig {
         }
         if self.shards.iter().any(|s| s.is_empty()) {
             return Err(self.config_error("shards: a shard without replicas".into()));
+        }
+        if self.max_partitions_per_insert < 2 {
+            return Err(self.config_error("max_partitions_per_insert must be at least 2".into()));
         }
         if !self.ca_file.is_empty() && !https {
             return Err(self.config_error("ca_file is set but the url is not https://".into()));
@@ -296,6 +308,11 @@ impl ClickHouseSink {
             cfg,
             shards,
         })
+    }
+
+    /// The settings this sink was made with.
+    pub fn config(&self) -> &ClickHouseConfig {
+        &self.cfg
     }
 
     /// The error for a failed request to this server.

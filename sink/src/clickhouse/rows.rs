@@ -147,6 +147,48 @@ impl<'a> FeedbackRow<'a> {
     }
 }
 
+/// The items (indices into `items`) grouped so that no group spans more
+/// than `max_partitions` partitions of the events table (months of the
+/// event time `time` gives). A UTC month can fall into two months of the
+/// server's time zone, so a group holds at most half as many UTC months.
+/// Items of at most that many months stay one group, in their order.
+pub fn partition_groups<T>(
+    items: &[T],
+    max_partitions: usize,
+    time: impl Fn(&T) -> chrono::DateTime<chrono::Utc>,
+) -> Vec<Vec<usize>> {
+    use chrono::Datelike;
+    let per_group = (max_partitions / 2).max(1);
+    let month = |i: usize| {
+        let t = time(&items[i]);
+        (t.year(), t.month())
+    };
+    let mut months: Vec<(i32, u32)> = (0..items.len()).map(month).collect();
+    months.sort_unstable();
+    months.dedup();
+    if months.len() <= per_group {
+        return vec![(0..items.len()).collect()];
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| month(i));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut seen = 0;
+    let mut last = None;
+    for i in order {
+        let m = month(i);
+        if last != Some(m) {
+            last = Some(m);
+            seen += 1;
+            if seen > per_group || groups.is_empty() {
+                groups.push(Vec::new());
+                seen = 1;
+            }
+        }
+        groups.last_mut().expect("a group").push(i);
+    }
+    groups
+}
+
 impl ClickHouseSink {
     /// Insert all events in one statement (several batches can go in one);
     /// returns the time it took. With `shards` configured, shard-local
@@ -220,5 +262,38 @@ impl ClickHouseSink {
             insert.end().await.map_err(|e| self.err(e))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn no_insert_spans_more_months_than_allowed() {
+        let month = |i: u32| {
+            Utc.with_ymd_and_hms(2010 + (i / 12) as i32, i % 12 + 1, 15, 0, 0, 0)
+                .unwrap()
+        };
+        // 150 months, three events each, interleaved.
+        let times: Vec<_> = (0..450).map(|i| month(i % 150)).collect();
+        let groups = partition_groups(&times, 100, |t| *t);
+        assert_eq!(groups.len(), 3);
+        let mut all: Vec<usize> = groups.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..450).collect::<Vec<_>>());
+        for g in &groups {
+            let mut months: Vec<_> = g.iter().map(|&i| times[i]).collect();
+            months.sort();
+            months.dedup();
+            assert!(months.len() <= 50, "{}", months.len());
+        }
+        // A batch of a few months is one insert, in its order.
+        let few: Vec<_> = (0..10).map(|i| month(i % 3)).collect();
+        assert_eq!(
+            partition_groups(&few, 100, |t| *t),
+            vec![(0..10).collect::<Vec<_>>()]
+        );
     }
 }

@@ -137,7 +137,28 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// A panic's message can quote the text being processed (an index out of
+/// range prints the string): PII is masked before it reaches stderr, as in
+/// every other log line. A panic on one item is caught and dead-lettered by
+/// the worker; this hook only decides what is printed.
+fn mask_panic_messages() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = voc_pipeline::isolate::panic_message(info.payload());
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        eprintln!(
+            "thread '{}' panicked at {at}:\n{}",
+            thread.name().unwrap_or("<unnamed>"),
+            voc_core::pii::mask(&message).text
+        );
+    }));
+}
+
 pub fn main() -> ExitCode {
+    mask_panic_messages();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(a),

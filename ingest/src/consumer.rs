@@ -106,6 +106,13 @@ pub struct KafkaSourceConfig {
     /// without giving the survivor the partitions of a crashed member (seen
     /// with tansu). 0 disables (do so when you run more workers than partitions).
     pub rejoin_when_unassigned_ms: u64,
+    /// If partitions of the raw topics have had lag without any commit for
+    /// this long while this worker makes progress, nobody consumes them (a
+    /// coordinator that kept a dead member's assignment: seen with tansu):
+    /// the worker leaves and re-joins the group so they are handed out again.
+    /// Checked every `rejoin_when_unowned_ms / 4` (at most every 15 s).
+    /// 0 disables.
+    pub rejoin_when_unowned_ms: u64,
     /// How long a command waits at start for the brokers to answer (with its
     /// TLS and SASL settings) before it exits with the brokers' last error.
     pub connect_timeout_ms: u64,
@@ -130,6 +137,7 @@ impl Default for KafkaSourceConfig {
             max_poll_interval_ms: 600_000,
             fetch_wait_max_ms: 50,
             rejoin_when_unassigned_ms: 60_000,
+            rejoin_when_unowned_ms: 60_000,
             connect_timeout_ms: 15_000,
             tls: KafkaTls::default(),
             sasl: KafkaSasl::default(),

@@ -9,8 +9,9 @@
 //!   it is enriched;
 //! - [`retry`]: a failing step retried on the shared backoff with the
 //!   partitions paused;
-//! - [`metrics`]: Prometheus metrics and /healthz; [`context`]: librdkafka
+//! - [`metrics`]: Prometheus metrics, /livez and /readyz; [`context`]: librdkafka
 //!   callbacks; [`stats`]: the run summary (`voc run --exit-after`);
+//! - [`group_watch`]: partitions of the group nobody consumes;
 //! - [`config`]: the worker's options.
 //!
 //! Depends on every stage crate; only the `voc` binary depends on it.
@@ -18,6 +19,7 @@
 mod alert_step;
 pub mod config;
 mod context;
+mod group_watch;
 pub mod metrics;
 mod retry;
 pub mod stats;

@@ -58,6 +58,8 @@ impl Retrier {
     {
         let mut backoff = self.backoff.clone();
         let mut paused: Option<TopicPartitionList> = None;
+        // Held from the first failure until this returns (/readyz, voc_stalled_seconds).
+        let mut _retrying = None;
         loop {
             match op().await {
                 Ok(v) => {
@@ -73,6 +75,7 @@ impl Retrier {
                 Err(e) => {
                     let delay = backoff.delay();
                     self.metrics.retries.with_label_values(&[target]).inc();
+                    _retrying.get_or_insert_with(|| self.metrics.health.retrying(target));
                     if target == "clickhouse" {
                         self.metrics
                             .health

@@ -2,16 +2,21 @@
 //! the gauges that describe them) and consumer-lag metrics.
 
 use crate::metrics::Metrics;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct WorkerContext {
     pub metrics: Arc<Metrics>,
     /// The partitions this worker owns (topic, partition).
     pub owned: Mutex<BTreeSet<(String, i32)>>,
+    /// A retry holds consumption paused: partitions assigned meanwhile are
+    /// paused as they arrive (else a rebalance during an outage, or the
+    /// first assignment while ClickHouse is down at start, would fetch the
+    /// whole backlog into memory).
+    pub hold: AtomicBool,
 }
 
 impl WorkerContext {
@@ -19,6 +24,7 @@ impl WorkerContext {
         WorkerContext {
             metrics,
             owned: Mutex::new(BTreeSet::new()),
+            hold: AtomicBool::new(false),
         }
     }
 
@@ -111,9 +117,18 @@ impl ConsumerContext for WorkerContext {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             self.assigned(tpl);
+            if self.hold.load(Ordering::SeqCst) && tpl.count() > 0 {
+                match consumer.pause(tpl) {
+                    Ok(()) => tracing::info!(
+                        partitions = tpl.count(),
+                        "assigned while a retry holds consumption: paused"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "pausing newly assigned partitions"),
+                }
+            }
             tracing::info!(
                 partitions = tpl.count(),
                 owned = self.owned().len(),

@@ -42,6 +42,8 @@ pub struct Metrics {
     pub consumer_requests: IntGaugeVec,
     pub last_commit: IntGauge,
     pub assigned_partitions: IntGauge,
+    /// Messages received but not yet in a batch (kept while waiting).
+    pub carried: IntGauge,
     /// Seconds each stall reason has held (0 when it does not).
     pub stalled_seconds: IntGaugeVec,
     pub health: Health,
@@ -239,6 +241,12 @@ impl Metrics {
         for reason in STALL_REASONS {
             stalled_seconds.with_label_values(&[reason]).set(0);
         }
+        let carried = IntGauge::new(
+            "voc_carried_messages",
+            "Messages received while a step was retried or the storage queue was full, \
+             kept for the next batches (bounded: partitions are paused while a retry holds)",
+        )
+        .unwrap();
         for m in [
             Box::new(batch_events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(insert_seconds.clone()),
@@ -251,6 +259,7 @@ impl Metrics {
             Box::new(last_commit.clone()),
             Box::new(assigned_partitions.clone()),
             Box::new(stalled_seconds.clone()),
+            Box::new(carried.clone()),
         ] {
             r.register(m).expect("unique metric");
         }
@@ -297,6 +306,7 @@ impl Metrics {
             last_commit,
             assigned_partitions,
             stalled_seconds,
+            carried,
             health: Health {
                 progress: AtomicI64::new(chrono::Utc::now().timestamp()),
                 ..Health::default()

@@ -326,6 +326,7 @@ impl Worker {
                 r = self.consumer.recv(), if room => {
                     if let Ok(m) = r {
                         self.carry.push(m.detach());
+                        self.metrics.carried.set(self.carry.len() as i64);
                     }
                 }
             }
@@ -339,6 +340,7 @@ impl Worker {
         // What was kept while waiting opens the batch (at most `max` of it).
         let rest = self.carry.split_off(self.carry.len().min(max));
         let mut batch = std::mem::replace(&mut self.carry, rest);
+        self.metrics.carried.set(self.carry.len() as i64);
         self.metrics
             .health
             .last_turn

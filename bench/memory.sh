@@ -20,11 +20,11 @@ PIDS=""
 cleanup() { for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-config() { # file clickhouse-url alerting
+config() { # file clickhouse-url alerting group
     cat >"$1" <<CFG
 [kafka]
 brokers = "$VOC_KAFKA__BROKERS"
-group_id = "$P-g"
+group_id = "$P-$4"
 session_timeout_ms = 10000
 [kafka.topics]
 app = "$P.voc.raw.app"
@@ -53,8 +53,10 @@ start() { # config log -> pid
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 stored() { curl -s "$VOC_CLICKHOUSE__URL" --data-binary "SELECT count() FROM voc_$P.feedback"; }
 
-config "$OUT/good.toml" "$VOC_CLICKHOUSE__URL" true
-config "$OUT/down.toml" "http://127.0.0.1:9" true
+# A group per case: each starts from the beginning of the backlog (and a
+# tansu group whose members all left can stay without a leader).
+config "$OUT/good.toml" "$VOC_CLICKHOUSE__URL" true drain
+config "$OUT/down.toml" "http://127.0.0.1:9" true down
 "$VOC" topics create --local --partitions 6 --config "$OUT/good.toml" >/dev/null 2>&1
 "$VOC" schema apply --config "$OUT/good.toml" >/dev/null 2>&1
 VOC_DEMO=1 "$VOC" gen --config "$OUT/good.toml" --count "$N" --run-id "$P" >/dev/null 2>&1
@@ -92,7 +94,7 @@ while True:
     c, _ = srv.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 PIDS="$PIDS $!"; sleep 1
-config "$OUT/slow.toml" "http://127.0.0.1:$(cat "$OUT/proxy.port")" true
+config "$OUT/slow.toml" "http://127.0.0.1:$(cat "$OUT/proxy.port")" true slow
 s=$(start "$OUT/slow.toml" "$OUT/slow.log"); sleep 90
 echo "slow_inserts: worker $(hwm "$s") MB ($(stored) of $N stored after 90 s)"
 stop "$s"

@@ -117,6 +117,8 @@ impl GroupWatch {
             );
         }
         self.seen = keep;
+        // Assigned to this worker while looking: not unowned.
+        stuck.retain(|(t, p)| !self.consumer.context().owns(t, *p));
         Ok(Look { stuck, oldest })
     }
 }

@@ -138,7 +138,7 @@ async fn three_kill_9s_with_commits_advancing_between_them() {
     producer.await.unwrap();
     settle(&env, &t, 240, "after three kill -9").await;
     assert!(stop(worker).success());
-    env.drop_database().await;
+    env.drop_database_later().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,5 +287,5 @@ async fn one_to_three_to_one_workers_while_producing() {
     settle(&env, &t, 240, "after 1 -> 3 -> 1 workers").await;
     assert_eq!(gauge(&env, &addr(1), "voc_assigned_partitions").await, 12);
     assert!(stop(w1).success());
-    env.drop_database().await;
+    env.drop_database_later().await;
 }

@@ -385,6 +385,19 @@ max_events = {max_events}
         }
     }
 
+    /// Ask ClickHouse to drop the database without waiting for it to
+    /// delete the files (on a slow disk that takes minutes after a test
+    /// that made many parts).
+    pub async fn drop_database_later(&self) {
+        let _ = self
+            .http
+            .post(&self.clickhouse)
+            .timeout(Duration::from_secs(2))
+            .body(format!("DROP DATABASE IF EXISTS {}", self.database))
+            .send()
+            .await;
+    }
+
     pub async fn drop_database(&self) {
         self.query("DROP DATABASE IF EXISTS {db}").await;
     }

@@ -76,7 +76,7 @@ echo; echo "-- Dead letters on topic voc.deadletter (first 5)"
 echo; echo "-- Worker metrics (excerpt)"
 curl -s http://127.0.0.1:9464/metrics | grep -E "^voc_(events_stored_total|dead_letters_total|alerts_published_total|assigned_partitions)" | head -14
 curl -s http://127.0.0.1:9464/metrics | python3 "$VOC_ROOT/deploy/local/show.py" stages
-echo "healthz: $(curl -s http://127.0.0.1:9464/healthz)"
+echo "readyz: $(curl -s http://127.0.0.1:9464/readyz)"
 
 REPORT="$VOC_DATA_DIR/report.html"
 "$VOC" report --as-of latest --out "$REPORT" && log "HTML report (open it in a browser, works offline): $REPORT"

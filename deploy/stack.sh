@@ -7,6 +7,8 @@
 #   deploy/stack.sh reset    stop and delete all local data
 #   deploy/stack.sh start-broker | stop-broker   only tansu (benchmarks run a
 #                            throwaway one with their own VOC_DATA_DIR and port)
+#   deploy/stack.sh start-clickhouse | stop-clickhouse   only ClickHouse (the
+#                            chaos tests stop and start their own)
 # Ports: VOC_KAFKA_PORT (9092), VOC_CLICKHOUSE_HTTP_PORT (8123), VOC_CLICKHOUSE_TCP_PORT (9000).
 set -euo pipefail
 source "$(dirname "$0")/local/env.sh"
@@ -61,6 +63,8 @@ case "${1:-}" in
         ;;
     start-broker) start_tansu ;;
     stop-broker) stop_pid tansu "$T/tansu.pid" ;;
+    start-clickhouse) start_clickhouse ;;
+    stop-clickhouse) stop_pid clickhouse "$C/clickhouse.pid" ;;
     reset) "$0" stop; rm -rf "$VOC_DATA_DIR"; log "deleted $VOC_DATA_DIR" ;;
-    *) echo "usage: $0 start|stop|status|reset|start-broker|stop-broker" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|reset|start-broker|stop-broker|start-clickhouse|stop-clickhouse" >&2; exit 2 ;;
 esac

@@ -223,7 +223,7 @@ fn dockerfile_builds_the_layout_and_runs_unprivileged() {
 
     let health = instructions(&docker, "HEALTHCHECK");
     assert_eq!(health.len(), 1);
-    assert!(health[0].contains("/dev/tcp/127.0.0.1/9464") && health[0].contains("GET /healthz"));
+    assert!(health[0].contains("/dev/tcp/127.0.0.1/9464") && health[0].contains("GET /readyz"));
     assert_eq!(instructions(&docker, "EXPOSE"), ["9464"]);
     assert_eq!(
         instructions(&docker, "ENTRYPOINT"),

@@ -3,64 +3,11 @@
 
 mod common;
 
+use common::traffic::{assert_stored_exactly_once, traffic};
 use common::{stop, Env};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
-use voc_gen::{Expectation, GenConfig, Generated, Generator, MALFORMED_KINDS};
-
-struct Traffic {
-    messages: Vec<Generated>,
-    /// Unique event ids that must be stored exactly once.
-    expected: HashSet<String>,
-    /// Dead-letter reason -> how many.
-    dead: BTreeMap<&'static str, usize>,
-    with_pii: usize,
-}
-
-fn traffic(run_id: &str, seed: u64, valid: usize, malformed: usize) -> Traffic {
-    let mut g = Generator::new(GenConfig {
-        seed,
-        run_id: run_id.into(),
-        duplicate_ratio: 0.03,
-        pii_ratio: 0.1,
-        ..GenConfig::default()
-    });
-    let mut messages = Vec::new();
-    let stride = valid / malformed.max(1);
-    for i in 0..valid {
-        messages.push(g.next_message());
-        if malformed > 0
-            && i % stride == 0
-            && messages
-                .iter()
-                .filter(|m| matches!(m.expect, Expectation::Malformed { .. }))
-                .count()
-                < malformed
-        {
-            messages.push(g.malformed());
-        }
-    }
-    let mut t = Traffic {
-        expected: HashSet::new(),
-        dead: BTreeMap::new(),
-        with_pii: 0,
-        messages: Vec::new(),
-    };
-    for m in &messages {
-        match &m.expect {
-            Expectation::Valid {
-                event_id, has_pii, ..
-            } => {
-                t.expected.insert(event_id.clone());
-                t.with_pii += *has_pii as usize;
-            }
-            Expectation::Duplicate { event_id } => assert!(t.expected.contains(event_id)),
-            Expectation::Malformed { reason, .. } => *t.dead.entry(reason).or_default() += 1,
-        }
-    }
-    t.messages = messages;
-    t
-}
+use voc_gen::MALFORMED_KINDS;
 
 /// No digits that look like phones, IDs or cards, no e-mail, in any stored text column.
 const PII_LEAK_SQL: &str = "SELECT count() FROM {db}.feedback_events WHERE \
@@ -214,25 +161,6 @@ async fn mixed_channels_end_to_end() {
 
     assert!(stop(worker).success(), "worker exits 0 on SIGTERM");
     env.drop_database().await;
-}
-
-/// Every expected event is in the analysts' view, exactly once.
-async fn assert_stored_exactly_once(env: &Env, expected: &HashSet<String>, when: &str) {
-    assert_eq!(
-        env.scalar("SELECT count() FROM {db}.feedback").await,
-        expected.len() as u64,
-        "analysts' count {when}"
-    );
-    let stored: HashSet<String> = env
-        .query("SELECT event_id FROM {db}.feedback")
-        .await
-        .into_iter()
-        .collect();
-    assert!(
-        stored == *expected,
-        "{} missing {when}",
-        expected.difference(&stored).count()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,6 +106,20 @@ pub struct KafkaSourceConfig {
     /// without giving the survivor the partitions of a crashed member (seen
     /// with tansu). 0 disables (do so when you run more workers than partitions).
     pub rejoin_when_unassigned_ms: u64,
+    /// If partitions of the raw topics have had lag without any commit for
+    /// this long while this worker makes progress, nobody consumes them (a
+    /// coordinator that kept a dead member's assignment: seen with tansu):
+    /// the worker leaves and re-joins the group so they are handed out again.
+    /// Checked every `rejoin_when_unowned_ms / 4` (at most every 15 s).
+    /// 0 disables.
+    pub rejoin_when_unowned_ms: u64,
+    /// Most kilobytes librdkafka prefetches and holds for the worker
+    /// (`queued.max.messages.kbytes`, over all partitions). Part of the
+    /// worker's memory bound: what it holds while inserts are retried.
+    pub prefetch_max_kbytes: u32,
+    /// Most bytes one fetch response may carry (`fetch.max.bytes`; a single
+    /// larger message still comes through). Bounds the receive buffers.
+    pub fetch_max_bytes: u32,
     /// How long a command waits at start for the brokers to answer (with its
     /// TLS and SASL settings) before it exits with the brokers' last error.
     pub connect_timeout_ms: u64,
@@ -130,6 +144,9 @@ impl Default for KafkaSourceConfig {
             max_poll_interval_ms: 600_000,
             fetch_wait_max_ms: 50,
             rejoin_when_unassigned_ms: 60_000,
+            rejoin_when_unowned_ms: 60_000,
+            prefetch_max_kbytes: 8192,
+            fetch_max_bytes: 4 * 1024 * 1024,
             connect_timeout_ms: 15_000,
             tls: KafkaTls::default(),
             sasl: KafkaSasl::default(),
@@ -192,9 +209,16 @@ impl KafkaSourceConfig {
             )
             .set("statistics.interval.ms", "5000")
             .set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string())
-            // Prefetch at most 16 MB (librdkafka's default is 64 MB): over a
-            // second of input at 20k msg/s, and it keeps RSS bounded under backlog.
-            .set("queued.max.messages.kbytes", "16384")
+            // Bounded prefetch (librdkafka's defaults are 64 MB queued, 50 MB
+            // per fetch and 100,000 messages per partition): what the worker
+            // holds while it cannot store is this much, not the backlog.
+            .set(
+                "queued.max.messages.kbytes",
+                self.prefetch_max_kbytes.to_string(),
+            )
+            .set("queued.min.messages", "10000")
+            .set("fetch.max.bytes", self.fetch_max_bytes.to_string())
+            .set("max.partition.fetch.bytes", "1048576")
             .set("client.id", "voc-worker");
         self.apply_common(&mut c);
         c

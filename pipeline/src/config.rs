@@ -170,16 +170,40 @@ impl Default for BatchConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
-    /// Address of the /metrics and /healthz endpoint; empty disables it.
-    /// Loopback by default: the endpoint has no authentication. In
-    /// Kubernetes set `0.0.0.0:9464` so the scraper can reach the pod.
+    /// Address of the /metrics, /livez, /readyz (and /healthz = /readyz)
+    /// endpoint; empty disables it. Loopback by default: the endpoint has no
+    /// authentication. In Kubernetes set `0.0.0.0:9464` so the scraper and
+    /// the probes can reach the pod.
     pub listen: String,
+    /// /livez fails when the consume loop made no turn for this long (it
+    /// turns every second, also while retrying or waiting for storage).
+    pub live_max_turn_ms: u64,
+    /// /readyz fails when a step (insert, publish) has been retried this long.
+    pub ready_max_retry_ms: u64,
+    /// /readyz fails when partitions have lag and nothing was committed this
+    /// long: this worker's, or partitions of the group nobody consumes.
+    pub ready_max_uncommitted_ms: u64,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             listen: "127.0.0.1:9464".into(),
+            live_max_turn_ms: 60_000,
+            ready_max_retry_ms: 60_000,
+            ready_max_uncommitted_ms: 120_000,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The probe limits, in seconds (at least 1).
+    pub fn limits(&self) -> crate::metrics::HealthLimits {
+        let secs = |ms: u64| (ms.div_ceil(1000).max(1)) as i64;
+        crate::metrics::HealthLimits {
+            live_max_turn_secs: secs(self.live_max_turn_ms),
+            ready_max_retry_secs: secs(self.ready_max_retry_ms),
+            ready_max_uncommitted_secs: secs(self.ready_max_uncommitted_ms),
         }
     }
 }

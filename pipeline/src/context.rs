@@ -1,26 +1,90 @@
-//! librdkafka callbacks: rebalance logging and consumer-lag metrics.
+//! librdkafka callbacks: rebalances (which partitions this worker owns, and
+//! the gauges that describe them) and consumer-lag metrics.
 
 use crate::metrics::Metrics;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::{ClientContext, Statistics};
-use std::sync::Arc;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::{ClientContext, Statistics, TopicPartitionList};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub struct WorkerContext {
     pub metrics: Arc<Metrics>,
+    /// The partitions this worker owns (topic, partition).
+    pub owned: Mutex<BTreeSet<(String, i32)>>,
+    /// A retry holds consumption paused: partitions assigned meanwhile are
+    /// paused as they arrive (else a rebalance during an outage, or the
+    /// first assignment while ClickHouse is down at start, would fetch the
+    /// whole backlog into memory).
+    pub hold: AtomicBool,
+}
+
+impl WorkerContext {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        WorkerContext {
+            metrics,
+            owned: Mutex::new(BTreeSet::new()),
+            hold: AtomicBool::new(false),
+        }
+    }
+
+    fn owned(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, i32)>> {
+        self.owned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this worker owns (topic, partition) now.
+    pub fn owns(&self, topic: &str, partition: i32) -> bool {
+        self.owned().contains(&(topic.to_string(), partition))
+    }
+
+    fn assigned(&self, tpl: &TopicPartitionList) {
+        let mut owned = self.owned();
+        for e in tpl.elements() {
+            owned.insert((e.topic().to_string(), e.partition()));
+        }
+        self.metrics.assigned_partitions.set(owned.len() as i64);
+        // A fresh assignment has not had the time to commit yet.
+        self.metrics.health.progressed();
+    }
+
+    /// Forget revoked partitions: their gauges go, another member reports them.
+    fn revoked(&self, tpl: &TopicPartitionList) {
+        let mut owned = self.owned();
+        for e in tpl.elements() {
+            owned.remove(&(e.topic().to_string(), e.partition()));
+            let _ = self
+                .metrics
+                .consumer_lag
+                .remove_label_values(&[e.topic(), &e.partition().to_string()]);
+        }
+        self.metrics.assigned_partitions.set(owned.len() as i64);
+        if owned.is_empty() {
+            self.metrics.health.lag.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 impl ClientContext for WorkerContext {
     fn stats(&self, stats: Statistics) {
+        let owned = self.owned();
+        let mut lag = 0;
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
                 // -1 is librdkafka's "unknown" (partition not assigned / no fetch yet).
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    self.metrics
-                        .consumer_lag
-                        .with_label_values(&[topic.as_str(), &partition.to_string()])
-                        .set(p.consumer_lag);
+                if !owned.contains(&(topic.clone(), *partition)) || p.consumer_lag < 0 {
+                    continue;
                 }
+                lag += p.consumer_lag;
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[topic.as_str(), &partition.to_string()])
+                    .set(p.consumer_lag);
             }
+        }
+        drop(owned);
+        self.metrics.health.lag.store(lag, Ordering::Relaxed);
+        if lag == 0 {
+            self.metrics.health.progressed();
         }
         for (name, b) in &stats.brokers {
             for (request, n) in &b.req {
@@ -39,6 +103,11 @@ impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
+                // Batches of these partitions still in flight are stored and
+                // their commit may be refused (counted, never fatal): the next
+                // owner re-reads from the last committed offset and storage
+                // is idempotent by event id.
+                self.revoked(tpl);
                 tracing::info!(partitions = tpl.count(), "partitions revoked")
             }
             Rebalance::Assign(tpl) => {
@@ -48,10 +117,23 @@ impl ConsumerContext for WorkerContext {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            self.metrics.assigned_partitions.add(tpl.count() as i64);
-            tracing::info!(partitions = tpl.count(), "partitions assigned");
+            self.assigned(tpl);
+            if self.hold.load(Ordering::SeqCst) && tpl.count() > 0 {
+                match consumer.pause(tpl) {
+                    Ok(()) => tracing::info!(
+                        partitions = tpl.count(),
+                        "assigned while a retry holds consumption: paused"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "pausing newly assigned partitions"),
+                }
+            }
+            tracing::info!(
+                partitions = tpl.count(),
+                owned = self.owned().len(),
+                "partitions assigned"
+            );
         }
     }
 }

@@ -11,8 +11,9 @@
 //! - [`isolate`]: a panic while enriching one item dead-letters that item;
 //! - [`retry`]: a failing step retried on the shared backoff with the
 //!   partitions paused;
-//! - [`metrics`]: Prometheus metrics and /healthz; [`context`]: librdkafka
+//! - [`metrics`]: Prometheus metrics, /livez and /readyz; [`context`]: librdkafka
 //!   callbacks; [`stats`]: the run summary (`voc run --exit-after`);
+//! - [`group_watch`]: partitions of the group nobody consumes;
 //! - [`config`]: the worker's options.
 //!
 //! Depends on every stage crate; only the `voc` binary depends on it.
@@ -21,6 +22,7 @@ mod alert_recovery;
 mod alert_step;
 pub mod config;
 mod context;
+mod group_watch;
 pub mod isolate;
 pub mod metrics;
 mod retry;

@@ -95,9 +95,14 @@ impl Retrier {
     {
         let mut backoff = self.backoff.clone();
         let mut paused: Option<TopicPartitionList> = None;
+        // Held from the first failure until this returns (/readyz, voc_stalled_seconds).
+        let mut _retrying = None;
         let resume = |paused: Option<TopicPartitionList>| {
-            if let Some(tpl) = paused {
-                self.pausing.fetch_sub(1, Ordering::SeqCst);
+            // The last retry to finish resumes the whole assignment
+            // (partitions assigned while held were paused on arrival).
+            if paused.is_some() && self.pausing.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.consumer.context().hold.store(false, Ordering::SeqCst);
+                let tpl = self.consumer.assignment().unwrap_or_default();
                 if let Err(e) = self.consumer.resume(&tpl) {
                     tracing::warn!(error = %e, "resuming partitions");
                 }
@@ -117,6 +122,7 @@ impl Retrier {
                 Err(e) => {
                     let delay = backoff.delay();
                     self.metrics.retries.with_label_values(&[target]).inc();
+                    _retrying.get_or_insert_with(|| self.metrics.health.retrying(target));
                     if target == "clickhouse" {
                         self.metrics
                             .health
@@ -125,12 +131,14 @@ impl Retrier {
                     }
                     tracing::warn!(target, error = %e, retry_in_ms = delay.as_millis() as u64, "operation failed; retrying");
                     if paused.is_none() {
-                        if let Ok(tpl) = self.consumer.assignment() {
-                            if self.consumer.pause(&tpl).is_ok() {
-                                self.pausing.fetch_add(1, Ordering::SeqCst);
-                                paused = Some(tpl);
-                            }
+                        // Held from now: partitions assigned later are paused as they come.
+                        self.pausing.fetch_add(1, Ordering::SeqCst);
+                        self.consumer.context().hold.store(true, Ordering::SeqCst);
+                        let tpl = self.consumer.assignment().unwrap_or_default();
+                        if let Err(e) = self.consumer.pause(&tpl) {
+                            tracing::warn!(error = %e, "pausing partitions");
                         }
+                        paused = Some(tpl);
                     }
                     let until = tokio::time::Instant::now() + delay;
                     loop {
@@ -146,7 +154,10 @@ impl Retrier {
                                 _ = self.shutdown.cancelled() => {}
                                 r = tokio::time::timeout_at(until, self.consumer.recv()) => match r {
                                     Err(_) => break,
-                                    Ok(Ok(m)) => carry.push(m.detach()),
+                                    Ok(Ok(m)) => {
+                                        carry.push(m.detach());
+                                        self.metrics.carried.set(carry.len() as i64);
+                                    }
                                     Ok(Err(_)) => {}
                                 },
                             },

@@ -24,6 +24,7 @@ use crate::alert_recovery::Recovery;
 use crate::alert_step::AlertStep;
 use crate::config::WorkerConfig;
 use crate::context::WorkerContext;
+use crate::group_watch::GroupWatch;
 use crate::metrics::{self, Metrics};
 use crate::retry::Retrier;
 use crate::stats;
@@ -32,7 +33,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -66,13 +67,15 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     /// Fires on SIGTERM / Ctrl-C: stop fetching, deliver what is held.
     shutdown: CancellationToken,
-    /// The /metrics and /healthz server (stopped last).
+    /// The /metrics, /livez and /readyz server (stopped last).
     metrics_server: Option<tokio::task::JoinHandle<()>>,
     metrics_stop: CancellationToken,
     /// Messages received while waiting (retry, full queue); they open the next batch.
     carry: Vec<OwnedMessage>,
     /// Since when the worker has held no partition (see `rejoin_when_unassigned_ms`).
     unassigned_since: Option<Instant>,
+    /// Set by the group watch: partitions nobody consumes, re-join the group.
+    rejoin: Arc<AtomicBool>,
     /// Stop after this many messages were stored or dead-lettered (0 = never).
     exit_after: u64,
     stats: Arc<std::sync::Mutex<stats::RunStats>>,
@@ -97,7 +100,15 @@ impl Worker {
         let metrics_server = if cfg.metrics.listen.is_empty() {
             None
         } else {
-            Some(metrics::serve(&cfg.metrics.listen, metrics.clone(), metrics_stop.clone()).await?)
+            Some(
+                metrics::serve(
+                    &cfg.metrics.listen,
+                    metrics.clone(),
+                    cfg.metrics.limits(),
+                    metrics_stop.clone(),
+                )
+                .await?,
+            )
         };
         let taxonomy = Arc::new(Taxonomy::bundled());
         let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone(), key.clone())
@@ -129,9 +140,7 @@ impl Worker {
         let consumer: StreamConsumer<WorkerContext> = cfg
             .kafka
             .consumer_config()
-            .create_with_context(WorkerContext {
-                metrics: metrics.clone(),
-            })
+            .create_with_context(WorkerContext::new(metrics.clone()))
             .context("creating the Kafka consumer")?;
         consumer
             .subscribe(&topics.topics())
@@ -170,6 +179,7 @@ impl Worker {
             metrics_stop,
             carry: Vec::new(),
             unassigned_since: None,
+            rejoin: Arc::new(AtomicBool::new(false)),
             exit_after: 0,
             stats: Arc::new(std::sync::Mutex::new(stats::RunStats::default())),
             next_batch: 0,
@@ -219,6 +229,7 @@ impl Worker {
                 .health
                 .clickhouse_ok
                 .store(true, Ordering::Relaxed);
+            self.metrics.health.connected.store(true, Ordering::Relaxed);
         }
         if self.cfg.topics.alerts_enabled {
             // Before anything is evaluated: alerts a crashed run published
@@ -243,7 +254,11 @@ impl Worker {
             }
             .run(rx),
         );
+        let watch = self.spawn_group_watch();
         let result = self.consume(queue).await;
+        if let Some(w) = watch {
+            w.abort();
+        }
         // The queue is closed (dropped): the storage task delivers what it holds.
         let stored = storage
             .await
@@ -313,9 +328,12 @@ impl Worker {
     async fn queue_for_storage(&mut self, queue: &mpsc::Sender<Enriched>, e: Enriched) -> bool {
         let permit = queue.reserve();
         tokio::pin!(permit);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let room = self.carry.len() < self.cfg.batch.max_events || self.retrier.paused();
             tokio::select! {
+                // The loop is alive while it waits (/livez).
+                _ = tick.tick() => self.metrics.health.last_turn.store(Utc::now().timestamp(), Ordering::Relaxed),
                 p = &mut permit => return match p {
                     Ok(p) => {
                         p.send(e);
@@ -326,6 +344,7 @@ impl Worker {
                 r = self.consumer.recv(), if room => {
                     if let Ok(m) = r {
                         self.carry.push(m.detach());
+                        self.metrics.carried.set(self.carry.len() as i64);
                     }
                 }
             }
@@ -339,6 +358,7 @@ impl Worker {
         // What was kept while waiting opens the batch (at most `max` of it).
         let rest = self.carry.split_off(self.carry.len().min(max));
         let mut batch = std::mem::replace(&mut self.carry, rest);
+        self.metrics.carried.set(self.carry.len() as i64);
         self.metrics
             .health
             .last_turn
@@ -352,6 +372,9 @@ impl Worker {
             == BatchEnd::Idle
         {
             self.rejoin_if_starved();
+        }
+        if self.rejoin.swap(false, Ordering::SeqCst) {
+            self.rejoin_group();
         }
         batch
     }
@@ -373,12 +396,72 @@ impl Worker {
                 after_ms = limit,
                 "no partitions assigned; leaving and re-joining the consumer group"
             );
-            self.consumer.unsubscribe();
-            if let Err(e) = self.consumer.subscribe(&self.topics.topics()) {
-                tracing::error!(error = %e, "re-subscribing");
-            }
+            self.rejoin_group();
             self.unassigned_since = Some(Instant::now());
         }
+    }
+
+    /// Leave the group and join it again with a new member id: the
+    /// coordinator computes a new assignment over the live members. What
+    /// this worker holds in flight is stored; a commit the group refuses
+    /// (partition handed to another member meanwhile) is counted, the next
+    /// owner re-reads from the last committed offset.
+    fn rejoin_group(&self) {
+        self.consumer.unsubscribe();
+        if let Err(e) = self.consumer.subscribe(&self.topics.topics()) {
+            tracing::error!(error = %e, "re-subscribing");
+        }
+    }
+
+    /// Every `rejoin_when_unowned_ms / 4` (1-15 s), look for partitions of
+    /// the raw topics nobody consumes ([`GroupWatch`]); past the limit, and
+    /// while this worker is not itself retrying, ask the loop to re-join.
+    fn spawn_group_watch(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let after = self.cfg.kafka.rejoin_when_unowned_ms;
+        if after == 0 {
+            return None;
+        }
+        let topics = self.topics.topics().iter().map(|t| t.to_string()).collect();
+        let mut watch =
+            GroupWatch::new(self.consumer.clone(), topics, Duration::from_millis(after));
+        let every = Duration::from_millis((after / 4).clamp(1000, 15_000));
+        let (metrics, retrier, rejoin) = (
+            self.metrics.clone(),
+            self.retrier.clone(),
+            self.rejoin.clone(),
+        );
+        let stop = self.shutdown.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Ok((w, looked)) = tokio::task::spawn_blocking(move || {
+                    let r = watch.check();
+                    (watch, r)
+                })
+                .await
+                else {
+                    return;
+                };
+                watch = w;
+                let health = &metrics.health;
+                match looked {
+                    Ok(crate::group_watch::Look { stuck, oldest }) => {
+                        let waited = oldest.map_or(0, |o| o.elapsed().as_secs() as i64);
+                        let since = oldest.map_or(0, |_| Utc::now().timestamp() - waited);
+                        health.unowned_since.store(since, Ordering::Relaxed);
+                        if !stuck.is_empty() && !retrier.paused() {
+                            tracing::warn!(partitions = ?stuck, waited_s = waited, "partitions with lag that no group member commits; leaving and re-joining the consumer group");
+                            rejoin.store(true, Ordering::SeqCst);
+                            watch.reset();
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "group watch"),
+                }
+            }
+        }))
     }
 
     /// Decode on this task, enrich on a blocking thread, then start the

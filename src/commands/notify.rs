@@ -1,11 +1,11 @@
 //! `voc notify`: deliver alerts from the alert topic to the configured
 //! webhooks (the delivery rules are in `voc_notify::notifier`), with its
-//! /metrics and /healthz on `notify.metrics_listen`.
+//! /metrics, /livez, /readyz and /healthz (= /readyz) on `notify.metrics_listen`.
 
 use super::ConfigArgs;
 use std::sync::Arc;
 use voc_notify::metrics::NotifyMetrics;
-use voc_pipeline::metrics::{render_registry, serve, Exporter};
+use voc_pipeline::metrics::{render_registry, serve, Exporter, HealthLimits};
 
 /// `voc notify`'s metrics, served by the worker's metrics server.
 struct NotifyExporter(Arc<NotifyMetrics>);
@@ -14,8 +14,13 @@ impl Exporter for NotifyExporter {
     fn render(&self) -> String {
         render_registry(&self.0.registry)
     }
-    fn healthy(&self, _now: i64) -> (bool, &'static str) {
-        self.0.healthy()
+    /// Alive while the process answers; nothing in it can stall on its own.
+    fn live(&self, _now: i64, _limits: &HealthLimits) -> (bool, String) {
+        (true, "ok".into())
+    }
+    fn ready(&self, _now: i64, _limits: &HealthLimits) -> (bool, String) {
+        let (ready, why) = self.0.healthy();
+        (ready, why.into())
     }
 }
 
@@ -31,6 +36,7 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
                 serve(
                     listen,
                     Arc::new(NotifyExporter(metrics.clone())),
+                    HealthLimits::default(),
                     shutdown.clone(),
                 )
                 .await?,

@@ -5,6 +5,11 @@
 
 #![allow(dead_code)]
 
+pub mod stack;
+pub mod traffic;
+
+pub use stack::Stack;
+
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
@@ -31,6 +36,9 @@ pub struct Env {
     pub dead_letter: String,
     pub alerts: String,
     pub updates: String,
+    /// The broker and ClickHouse this environment uses.
+    pub brokers: String,
+    pub clickhouse: String,
     http: reqwest::Client,
 }
 
@@ -45,6 +53,15 @@ pub fn voc_bin() -> &'static str {
 impl Env {
     /// Creates topics and schema; the worker closes batches at `max_events`.
     pub async fn new(test: &str, max_events: usize) -> Env {
+        Env::at(test, max_events, brokers(), clickhouse_url()).await
+    }
+
+    /// The same on a test's own [`Stack`].
+    pub async fn on(stack: &Stack, test: &str, max_events: usize) -> Env {
+        Env::at(test, max_events, stack.brokers(), stack.clickhouse_url()).await
+    }
+
+    async fn at(test: &str, max_events: usize, brokers: String, clickhouse: String) -> Env {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -88,12 +105,12 @@ listen = ""
 max_wait_ms = 100
 max_events = {max_events}
 "#,
-                brokers(),
+                brokers,
                 topics.app,
                 topics.call_center,
                 topics.community,
                 topics.branch,
-                clickhouse_url()
+                clickhouse
             ),
         )
         .unwrap();
@@ -106,6 +123,8 @@ max_events = {max_events}
             dead_letter,
             alerts,
             updates,
+            brokers,
+            clickhouse,
             http: reqwest::Client::new(),
         };
         env.voc(&["topics", "create", "--local", "--partitions", "3"]);
@@ -146,7 +165,7 @@ max_events = {max_events}
     /// Produce raw payloads to a topic (key, payload) and wait for acks.
     pub async fn produce_raw(&self, topic: &str, records: &[(String, Vec<u8>)]) {
         let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
+            .set("bootstrap.servers", &self.brokers)
             .set("enable.idempotence", "true")
             .create()
             .unwrap();
@@ -222,21 +241,36 @@ max_events = {max_events}
     }
 
     /// Produce generated messages to their channel topics and wait for acks.
+    /// A message the broker refused (it was restarting) is sent again with a
+    /// new producer, for up to a minute: the messages may then be on the
+    /// topic twice, which the worker stores once.
     pub async fn produce(&self, msgs: &[Generated]) {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .set("enable.idempotence", "true")
-            .create()
-            .unwrap();
-        let mut pending = Vec::new();
-        for m in msgs {
-            let rec = FutureRecord::to(self.topic(m.channel))
-                .key(m.key.as_bytes())
-                .payload(m.payload.as_slice());
-            pending.push(producer.send_result(rec).map_err(|(e, _)| e).unwrap());
-        }
-        for p in pending {
-            p.await.unwrap().map_err(|(e, _)| e).unwrap();
+        let start = Instant::now();
+        let mut todo: Vec<&Generated> = msgs.iter().collect();
+        while !todo.is_empty() {
+            let producer: FutureProducer = ClientConfig::new()
+                .set("bootstrap.servers", &self.brokers)
+                .set("enable.idempotence", "true")
+                .create()
+                .unwrap();
+            let mut pending = Vec::new();
+            for m in todo {
+                let rec = FutureRecord::to(self.topic(m.channel))
+                    .key(m.key.as_bytes())
+                    .payload(m.payload.as_slice());
+                pending.push((m, producer.send_result(rec).map_err(|(e, _)| e).unwrap()));
+            }
+            let mut failed = Vec::new();
+            for (m, p) in pending {
+                if let Err(e) = p.await.unwrap().map_err(|(e, _)| e) {
+                    assert!(start.elapsed() < Duration::from_secs(60), "producing: {e}");
+                    failed.push(m);
+                }
+            }
+            if !failed.is_empty() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            todo = failed;
         }
     }
 
@@ -252,7 +286,7 @@ max_events = {max_events}
     pub async fn query(&self, sql: &str) -> Vec<String> {
         let resp = self
             .http
-            .post(clickhouse_url())
+            .post(&self.clickhouse)
             .body(sql.replace("{db}", &self.database))
             .send()
             .await
@@ -306,7 +340,7 @@ max_events = {max_events}
     /// pass), then on until it has been idle for 3 s, so extras are seen too.
     pub async fn read_topic(&self, topic: &str, want: usize, secs: u64) -> Vec<serde_json::Value> {
         let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
+            .set("bootstrap.servers", &self.brokers)
             .set("group.id", format!("{}-reader-{}", self.name, topic))
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
@@ -332,7 +366,7 @@ max_events = {max_events}
     /// (messages past which the group will not read again).
     pub fn committed(&self, group: &str, topic: &str) -> i64 {
         let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
+            .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
             .create()
             .unwrap();
@@ -355,6 +389,39 @@ max_events = {max_events}
             .sum()
     }
 
+    /// The worker group's committed offsets summed over the raw topics
+    /// (partitions never committed count 0).
+    pub fn worker_committed(&self) -> i64 {
+        let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", format!("{}-worker", self.name))
+            .create()
+            .unwrap();
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for c in voc_core::Channel::ALL {
+            let topic = self.topic(c);
+            let md = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .unwrap();
+            for t in md.topics() {
+                for p in t.partitions() {
+                    tpl.add_partition(topic, p.id());
+                }
+            }
+        }
+        let committed = consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .unwrap();
+        committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                rdkafka::Offset::Offset(n) => n,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Wait until `group` committed `want` offsets on `topic` (panics after `secs`).
     pub async fn wait_committed(&self, group: &str, topic: &str, want: i64, secs: u64) {
         let start = Instant::now();
@@ -373,15 +440,60 @@ max_events = {max_events}
         }
     }
 
+    /// GET a path of a worker's metrics endpoint: (status, body).
+    pub async fn get(&self, addr: &str, path: &str) -> (u16, String) {
+        match self.http.get(format!("http://{addr}{path}")).send().await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    }
+
+    /// Ask ClickHouse to drop the database without waiting for it to
+    /// delete the files (on a slow disk that takes minutes after a test
+    /// that made many parts).
+    pub async fn drop_database_later(&self) {
+        let _ = self
+            .http
+            .post(&self.clickhouse)
+            .timeout(Duration::from_secs(2))
+            .body(format!("DROP DATABASE IF EXISTS {}", self.database))
+            .send()
+            .await;
+    }
+
     pub async fn drop_database(&self) {
         self.query("DROP DATABASE IF EXISTS {db}").await;
     }
+}
+
+/// (current, peak) resident memory of a process in MB (VmRSS, VmHWM).
+pub fn rss_mb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (kb("VmRSS:") / 1024, kb("VmHWM:") / 1024)
+}
+
+/// A port nothing listens on yet (for a worker's metrics endpoint).
+pub fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
 }
 
 /// A worker process that is killed if the test ends without stopping it.
 pub struct Worker(Option<Child>);
 
 impl Worker {
+    pub fn pid(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
     /// SIGKILL, no warning.
     pub fn kill_9(mut self) {
         let mut c = self.0.take().unwrap();

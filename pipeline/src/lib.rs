@@ -8,7 +8,8 @@
 //! - [`alert_step`]: a batch's alerts, evaluated and published as soon as
 //!   it is enriched; [`alert_recovery`]: alerts a crash left published but
 //!   unrecorded, read back from the alert topic and recorded;
-//! - [`isolate`]: a panic while enriching one item dead-letters that item;
+//! - [`decode_step`]: a batch's messages decoded, or dead-lettered with a
+//!   reason; [`isolate`]: a panic while enriching one item dead-letters that item;
 //! - [`retry`]: a failing step retried on the shared backoff with the
 //!   partitions paused;
 //! - [`metrics`]: Prometheus metrics, /livez and /readyz; [`context`]: librdkafka
@@ -22,6 +23,7 @@ mod alert_recovery;
 mod alert_step;
 pub mod config;
 mod context;
+mod decode_step;
 mod group_watch;
 pub mod isolate;
 pub mod metrics;

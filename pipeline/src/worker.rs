@@ -24,15 +24,16 @@ use crate::alert_recovery::Recovery;
 use crate::alert_step::AlertStep;
 use crate::config::WorkerConfig;
 use crate::context::WorkerContext;
+use crate::decode_step;
 use crate::group_watch::GroupWatch;
 use crate::metrics::{self, Metrics};
 use crate::retry::Retrier;
 use crate::stats;
 use crate::storage::{Consumed, Enriched, Pacing, Storage};
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,12 +41,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use voc_alert::{AlertService, Evaluation};
 use voc_core::pseudonym::PseudonymKey;
-use voc_core::{Lineage, Taxonomy};
+use voc_core::Taxonomy;
 use voc_enrich::Enricher;
-use voc_ingest::{
-    decode_limited, BatchEnd, BatchLimits, DeadLetter, DeadLetterReason, DecodeContext,
-    DecodeError, TopicMap,
-};
+use voc_ingest::{BatchEnd, BatchLimits, TopicMap};
 use voc_sink::{Backoff, ClickHouseSink, Publisher};
 
 /// Enriched batches waiting for the storage task; while it is full, this
@@ -475,51 +473,14 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .consumed();
-        let mut feedback = Vec::with_capacity(batch.len());
-        let mut dead: Vec<DeadLetter> = Vec::new();
-        let limits = self.cfg.decode.limits();
-        for m in &batch {
-            let channel = self.topics.channel(m.topic());
-            let result = match channel {
-                None => Err(DecodeError::new(
-                    DeadLetterReason::UnknownTopic,
-                    format!("no channel is configured for topic {}", m.topic()),
-                )),
-                Some(c) => {
-                    self.metrics.consumed.with_label_values(&[c.as_str()]).inc();
-                    let ctx = DecodeContext {
-                        zone: self.zone,
-                        now,
-                        max_payload_bytes: self.cfg.decode.max_payload_bytes,
-                        broker_time: m
-                            .timestamp()
-                            .to_millis()
-                            .and_then(DateTime::from_timestamp_millis),
-                        lineage: Lineage {
-                            topic: m.topic().to_string(),
-                            partition: m.partition(),
-                            offset: m.offset(),
-                        },
-                    };
-                    decode_limited(c, m.payload(), &ctx, &limits)
-                }
-            };
-            match result {
-                Ok(f) => feedback.push(f),
-                Err(e) => {
-                    tracing::debug!(topic = m.topic(), partition = m.partition(), offset = m.offset(), reason = %e.reason, "dead letter");
-                    self.metrics
-                        .dead_letters
-                        .with_label_values(&[e.reason.as_str()])
-                        .inc();
-                    dead.push(DeadLetter::of(m, channel, &e));
-                }
-            }
-        }
-        self.metrics
-            .stage_seconds
-            .with_label_values(&["decode"])
-            .observe(started.elapsed().as_secs_f64());
+        let (feedback, mut dead) = decode_step::decode_batch(
+            &batch,
+            &self.topics,
+            &self.cfg.decode,
+            self.zone,
+            now,
+            &self.metrics,
+        );
         let consumed = Consumed::of(&batch);
 
         let enricher = self.enricher.clone();
@@ -541,29 +502,12 @@ impl Worker {
         .await
         .context("enrichment thread")??;
         // An item whose enrichment panicked is dead-lettered from its message.
-        for (lineage, message) in isolated.panicked {
-            let Some(m) = batch.iter().find(|m| {
-                (m.topic(), m.partition(), m.offset())
-                    == (lineage.topic.as_str(), lineage.partition, lineage.offset)
-            }) else {
-                continue;
-            };
-            let reason = DeadLetterReason::EnrichFailed;
-            tracing::error!(topic = m.topic(), partition = m.partition(), offset = m.offset(), panic = %voc_core::pii::mask(&message).text, "enriching an item panicked; dead-lettering it");
-            self.metrics
-                .dead_letters
-                .with_label_values(&[reason.as_str()])
-                .inc();
-            let channel = self.topics.channel(m.topic());
-            let detail = format!("enrichment panicked: {message}");
-            dead.push(DeadLetter::rejected(
-                m,
-                channel,
-                reason.as_str(),
-                None,
-                detail,
-            ));
-        }
+        dead.extend(decode_step::panicked(
+            &batch,
+            isolated.panicked,
+            &self.topics,
+            &self.metrics,
+        ));
         // Enriched (dead letters copied what they need): keep only positions.
         drop(batch);
         let events = isolated.events;

@@ -17,6 +17,11 @@ pub struct WorkerContext {
     /// first assignment while ClickHouse is down at start, would fetch the
     /// whole backlog into memory).
     pub hold: AtomicBool,
+    /// Owned partitions whose lag librdkafka reported in its last statistics
+    /// (a partition paused before its first fetch has none: the group watch
+    /// measures it from the broker instead, so a backlog behind a worker
+    /// stalled from the start is still seen).
+    lag_known: Mutex<BTreeSet<(String, i32)>>,
 }
 
 impl WorkerContext {
@@ -25,6 +30,7 @@ impl WorkerContext {
             metrics,
             owned: Mutex::new(BTreeSet::new()),
             hold: AtomicBool::new(false),
+            lag_known: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -35,6 +41,30 @@ impl WorkerContext {
     /// Whether this worker owns (topic, partition) now.
     pub fn owns(&self, topic: &str, partition: i32) -> bool {
         self.owned().contains(&(topic.to_string(), partition))
+    }
+
+    /// Whether this worker owns (topic, partition) and librdkafka does not
+    /// know its lag.
+    pub fn lag_unknown(&self, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_string(), partition);
+        self.owned().contains(&key)
+            && !self
+                .lag_known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&key)
+    }
+
+    /// The lag the group watch measured (high watermark - committed offset,
+    /// librdkafka's own definition) of an owned partition librdkafka has no
+    /// lag for.
+    pub fn watched_lag(&self, topic: &str, partition: i32, lag: i64) {
+        if self.lag_unknown(topic, partition) {
+            self.metrics
+                .consumer_lag
+                .with_label_values(&[topic, &partition.to_string()])
+                .set(lag);
+        }
     }
 
     fn assigned(&self, tpl: &TopicPartitionList) {
@@ -67,6 +97,7 @@ impl WorkerContext {
 impl ClientContext for WorkerContext {
     fn stats(&self, stats: Statistics) {
         let owned = self.owned();
+        let mut known = BTreeSet::new();
         let mut lag = 0;
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
@@ -74,6 +105,7 @@ impl ClientContext for WorkerContext {
                 if !owned.contains(&(topic.clone(), *partition)) || p.consumer_lag < 0 {
                     continue;
                 }
+                known.insert((topic.clone(), *partition));
                 lag += p.consumer_lag;
                 self.metrics
                     .consumer_lag
@@ -82,6 +114,7 @@ impl ClientContext for WorkerContext {
             }
         }
         drop(owned);
+        *self.lag_known.lock().unwrap_or_else(|p| p.into_inner()) = known;
         self.metrics.health.lag.store(lag, Ordering::Relaxed);
         if lag == 0 {
             self.metrics.health.progressed();

@@ -23,6 +23,9 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Look {
     pub stuck: Vec<(String, i32)>,
     pub oldest: Option<Instant>,
+    /// (topic, partition, lag) of this worker's partitions whose lag
+    /// librdkafka does not know (paused before their first fetch).
+    pub owned_lag: Vec<(String, i32, i64)>,
 }
 
 /// What the watch saw of one partition: its committed offset and since when.
@@ -68,7 +71,8 @@ impl GroupWatch {
             let md = self.consumer.fetch_metadata(Some(topic), TIMEOUT)?;
             for t in md.topics() {
                 for p in t.partitions() {
-                    if !self.consumer.context().owns(t.name(), p.id()) {
+                    let ctx = self.consumer.context();
+                    if !ctx.owns(t.name(), p.id()) || ctx.lag_unknown(t.name(), p.id()) {
                         all.add_partition(t.name(), p.id());
                     }
                 }
@@ -80,12 +84,14 @@ impl GroupWatch {
             return Ok(Look {
                 stuck: Vec::new(),
                 oldest: None,
+                owned_lag: Vec::new(),
             });
         }
         let committed = self.consumer.committed_offsets(all, TIMEOUT)?;
         let mut stuck = Vec::new();
         let mut oldest: Option<Instant> = None;
         let mut keep = HashMap::new();
+        let mut owned_lag = Vec::new();
         for e in committed.elements() {
             let key = (e.topic().to_string(), e.partition());
             let (low, high) = self
@@ -95,6 +101,10 @@ impl GroupWatch {
                 Offset::Offset(n) => n.max(low),
                 _ => low,
             };
+            if self.consumer.context().owns(e.topic(), e.partition()) {
+                owned_lag.push((key.0, key.1, (high - at).max(0)));
+                continue;
+            }
             if high <= at {
                 continue; // nothing to consume
             }
@@ -119,6 +129,10 @@ impl GroupWatch {
         self.seen = keep;
         // Assigned to this worker while looking: not unowned.
         stuck.retain(|(t, p)| !self.consumer.context().owns(t, *p));
-        Ok(Look { stuck, oldest })
+        Ok(Look {
+            stuck,
+            oldest,
+            owned_lag,
+        })
     }
 }

@@ -215,6 +215,9 @@ impl Worker {
     /// A step that cannot finish leaves its offsets uncommitted: the
     /// messages are re-delivered and stored idempotently.
     pub async fn run(mut self) -> anyhow::Result<stats::Summary> {
+        // From the start: while ClickHouse is awaited below, the watch is what
+        // measures the lag of the (paused) partitions this worker holds.
+        let watch = self.spawn_group_watch();
         // Wait for ClickHouse before consuming anything, retrying like any step.
         let sink = self.sink.clone();
         let retrier = self.retrier.clone();
@@ -252,7 +255,6 @@ impl Worker {
             }
             .run(rx),
         );
-        let watch = self.spawn_group_watch();
         let result = self.consume(queue).await;
         if let Some(w) = watch {
             w.abort();
@@ -414,6 +416,8 @@ impl Worker {
     /// Every `rejoin_when_unowned_ms / 4` (1-15 s), look for partitions of
     /// the raw topics nobody consumes ([`GroupWatch`]); past the limit, and
     /// while this worker is not itself retrying, ask the loop to re-join.
+    /// The same look measures the lag of owned partitions librdkafka has no
+    /// lag for (paused before their first fetch: ClickHouse down at start).
     fn spawn_group_watch(&self) -> Option<tokio::task::JoinHandle<()>> {
         let after = self.cfg.kafka.rejoin_when_unowned_ms;
         if after == 0 {
@@ -423,10 +427,11 @@ impl Worker {
         let mut watch =
             GroupWatch::new(self.consumer.clone(), topics, Duration::from_millis(after));
         let every = Duration::from_millis((after / 4).clamp(1000, 15_000));
-        let (metrics, retrier, rejoin) = (
+        let (metrics, retrier, rejoin, consumer) = (
             self.metrics.clone(),
             self.retrier.clone(),
             self.rejoin.clone(),
+            self.consumer.clone(),
         );
         let stop = self.shutdown.clone();
         Some(tokio::spawn(async move {
@@ -446,7 +451,14 @@ impl Worker {
                 watch = w;
                 let health = &metrics.health;
                 match looked {
-                    Ok(crate::group_watch::Look { stuck, oldest }) => {
+                    Ok(crate::group_watch::Look {
+                        stuck,
+                        oldest,
+                        owned_lag,
+                    }) => {
+                        for (topic, partition, lag) in owned_lag {
+                            consumer.context().watched_lag(&topic, partition, lag);
+                        }
                         let waited = oldest.map_or(0, |o| o.elapsed().as_secs() as i64);
                         let since = oldest.map_or(0, |_| Utc::now().timestamp() - waited);
                         health.unowned_since.store(since, Ordering::Relaxed);

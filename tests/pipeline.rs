@@ -246,6 +246,9 @@ async fn clickhouse_outage_pauses_and_resumes_without_skipping() {
 async fn a_backlog_drains_in_larger_inserts_within_the_row_cap() {
     // The input waits before the worker starts: its batches fill up (a
     // backlog), so inserts go at the backlog pace, up to insert_max_events.
+    // The pace is 3 s so that several batches queue behind an insert even on
+    // an idle machine (where a 500-event batch takes about as long to enrich
+    // in a debug build as 1 s of pace).
     let env = Env::new("backlog", 500).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -257,7 +260,7 @@ async fn a_backlog_drains_in_larger_inserts_within_the_row_cap() {
         .replace("listen = \"\"", &format!("listen = \"127.0.0.1:{port}\""))
         .replace(
             "max_events = 500",
-            "max_events = 500\ninsert_max_events = 2000\nbacklog_insert_every_ms = 1000",
+            "max_events = 500\ninsert_max_events = 2000\nbacklog_insert_every_ms = 3000",
         );
     assert!(text.contains("insert_max_events = 2000") && text.contains(&port.to_string()));
     std::fs::write(&env.config, text).unwrap();

@@ -71,8 +71,12 @@ impl GroupWatch {
             let md = self.consumer.fetch_metadata(Some(topic), TIMEOUT)?;
             for t in md.topics() {
                 for p in t.partitions() {
+                    // Own partitions only while a retry holds them paused (their
+                    // lag is then unknown to librdkafka, and the look is cheap
+                    // next to a stalled worker); never in the normal flow.
                     let ctx = self.consumer.context();
-                    if !ctx.owns(t.name(), p.id()) || ctx.lag_unknown(t.name(), p.id()) {
+                    let held = ctx.hold.load(std::sync::atomic::Ordering::SeqCst);
+                    if !ctx.owns(t.name(), p.id()) || (held && ctx.lag_unknown(t.name(), p.id())) {
                         all.add_partition(t.name(), p.id());
                     }
                 }

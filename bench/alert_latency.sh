@@ -42,15 +42,7 @@ cat >"$OUT/alerts.toml" <<CFG
 [kafka]
 group_id = "$P-worker"
 ${VOC_BENCH_KAFKA_EXTRA:-}
-[kafka.topics]
-app = "$P.voc.raw.app"
-call_center = "$P.voc.raw.call_center"
-community = "$P.voc.raw.community"
-branch = "$P.voc.raw.branch"
-[topics]
-dead_letter = "$P.voc.deadletter"
-alerts = "$P.voc.alerts"
-workorder_updates = "$P.voc.workorder.updates"
+$(bench_topics_toml "$P")
 [clickhouse]
 database = "$DB"
 [metrics]

@@ -25,15 +25,7 @@ trap cleanup EXIT
 cat >"$OUT/recovery.toml" <<CFG
 [kafka]
 group_id = "$P-worker"
-[kafka.topics]
-app = "$P.voc.raw.app"
-call_center = "$P.voc.raw.call_center"
-community = "$P.voc.raw.community"
-branch = "$P.voc.raw.branch"
-[topics]
-dead_letter = "$P.voc.deadletter"
-alerts = "$P.voc.alerts"
-workorder_updates = "$P.voc.workorder.updates"
+$(bench_topics_toml "$P")
 [clickhouse]
 database = "$DB"
 [metrics]

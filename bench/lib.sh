@@ -39,3 +39,19 @@ bench_broker_pid() {
 
 # cpu_seconds PID: CPU seconds used so far by the process group of PID.
 cpu_seconds() { ps -o times= -g "$1" | awk '{s += $1} END {print s + 0}'; }
+
+# The topic sections of a bench config whose topics are named after PREFIX
+# ([kafka.topics] and the start of [topics]; append more [topics] keys after).
+bench_topics_toml() {
+    cat <<CFG
+[kafka.topics]
+app = "$1.voc.raw.app"
+call_center = "$1.voc.raw.call_center"
+community = "$1.voc.raw.community"
+branch = "$1.voc.raw.branch"
+[topics]
+dead_letter = "$1.voc.deadletter"
+alerts = "$1.voc.alerts"
+workorder_updates = "$1.voc.workorder.updates"
+CFG
+}

@@ -10,6 +10,7 @@
 # Uses the stack's broker and ClickHouse (deploy/stack.sh start first).
 set -euo pipefail
 source "$(dirname "$0")/../deploy/local/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$VOC_ROOT"
 N="${VOC_MEM_COUNT:-200000}"
 VOC="${VOC_BIN:-$VOC_ROOT/target/release/voc}"
@@ -26,14 +27,7 @@ config() { # file clickhouse-url alerting group
 brokers = "$VOC_KAFKA__BROKERS"
 group_id = "$P-$4"
 session_timeout_ms = 10000
-[kafka.topics]
-app = "$P.voc.raw.app"
-call_center = "$P.voc.raw.call_center"
-community = "$P.voc.raw.community"
-branch = "$P.voc.raw.branch"
-[topics]
-dead_letter = "$P.voc.deadletter"
-alerts = "$P.voc.alerts"
+$(bench_topics_toml "$P")
 alerts_enabled = $3
 [clickhouse]
 url = "$2"

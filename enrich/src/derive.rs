@@ -25,7 +25,7 @@ pub struct InferencePolicy {
 impl Default for InferencePolicy {
     fn default() -> Self {
         InferencePolicy {
-            detractor_at_or_below: -0.9,
+            detractor_at_or_below: -0.85,
             promoter_at_or_above: 0.6,
             max_tags: 5,
         }

@@ -56,6 +56,9 @@ def main():
         label = LABELS[int(np.argmax(s))]
         score = float(s[2] - s[0])
         tags = {meta["tag_ids"][j] for j in np.nonzero(t >= th)[0]}
+        fallback = meta.get("tag_fallback_threshold")
+        if not tags and fallback is not None and t.max() >= fallback:
+            tags = {meta["tag_ids"][int(np.argmax(t))]}
         rust_tags = {x["id"] for x in r["tags"]}
         diff = abs(score - r["sentiment"]["score"])
         for x in r["tags"]:

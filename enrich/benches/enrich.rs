@@ -239,7 +239,7 @@ fn bench_encoder<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     let masked: Vec<&str> = masked.iter().map(String::as_str).collect();
     let runtime = voc_enrich::resolve_onnxruntime(None)
         .expect("set ORT_DYLIB_PATH (source deploy/local/env.sh)");
-    let encoder = Encoder::load(&onnx, &onnx.with_extension("meta.json"), &runtime, 1).unwrap();
+    let encoder = Encoder::load(&onnx, &onnx.with_extension("meta.json"), &runtime, 1, 1).unwrap();
     let tokens: usize = masked
         .iter()
         .map(|t| encoder.tokenizer().encode(t).len())

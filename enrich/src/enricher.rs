@@ -61,7 +61,8 @@ pub struct EnrichConfig {
     pub pseudonym_key: Secret,
     /// The optional "accurate" sentiment model (fine-tuned
     /// multilingual-e5-small, int8 ONNX; models/encoder/): when set, each
-    /// item's sentiment is the blend of both models' probabilities. None: off.
+    /// item's sentiment is the blend of both models' probabilities, and each
+    /// of the `threads` has an encoder session of its own. None: off.
     pub encoder_path: Option<PathBuf>,
     /// Its metadata sidecar; default: the encoder path with `.meta.json`.
     pub encoder_meta_path: Option<PathBuf>,
@@ -221,6 +222,8 @@ impl TextPipeline {
 /// the ONNX Runtime session (~44 MB each) are shared: a thread holds the model
 /// only for one call of `model_batch` rows at a time and prepares its next
 /// window of rows in between, so the threads rarely wait for each other.
+/// The optional encoder is many times heavier per item: it has one session
+/// per thread ([`Encoder`]).
 /// Scores can differ in their last float bits with the rows a call groups.
 pub struct Enricher {
     shards: Vec<Shard>,
@@ -265,6 +268,7 @@ impl Enricher {
                 &sidecar,
                 &runtime,
                 cfg.intra_threads,
+                threads,
             )?)),
             _ => None,
         };

@@ -159,7 +159,7 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
 
     // The encoder alone: probabilities, one row per text, in order.
     let runtime = voc_enrich::resolve_onnxruntime(None).expect("ORT_DYLIB_PATH");
-    let enc = Encoder::load(&onnx, &onnx.with_extension("meta.json"), &runtime, 1).unwrap();
+    let enc = Encoder::load(&onnx, &onnx.with_extension("meta.json"), &runtime, 1, 1).unwrap();
     let probs = enc.sentiment(&texts).unwrap();
     assert_eq!(probs.len(), texts.len());
     for p in &probs {
@@ -244,4 +244,39 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
     let mut cfg = config(Some(onnx));
     cfg.inference.detractor_at_or_below = Some(-0.99);
     assert_eq!(enricher(cfg).unwrap().detractor_line(), -0.99);
+}
+
+#[test]
+fn parallel_enrichment_with_the_encoder_equals_one_thread() {
+    let Some(onnx) = shipped_encoder() else {
+        return;
+    };
+    let cfg = |threads| EnrichConfig {
+        threads,
+        ..config(Some(onnx.clone()))
+    };
+    let mut one = enricher(cfg(1)).unwrap();
+    let mut two = enricher(cfg(2)).unwrap();
+    let mut g = voc_gen::Generator::new(voc_gen::GenConfig {
+        seed: 5,
+        duplicate_ratio: 0.0,
+        ..Default::default()
+    });
+    // 200 items: split 100 / 100, each thread on its own encoder session.
+    let items: Vec<Feedback> = (0..200)
+        .map(|i| item(&format!("p{i}"), &g.next_message().text))
+        .collect();
+    let now = chrono::Utc::now();
+    let a = one.enrich(items.clone(), now).unwrap();
+    let b = two.enrich(items, now).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.source_id, y.source_id);
+        assert_eq!(x.sentiment.label, y.sentiment.label, "{}", x.text);
+        assert!(
+            (x.sentiment.score - y.sentiment.score).abs() < 1e-4,
+            "{}",
+            x.text
+        );
+        assert_eq!(x.nps, y.nps);
+    }
 }

@@ -19,7 +19,8 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 pub use tokenizer::{Layout, Tokenizer};
 
 /// Rows per encoder call (the contract's batch size): rows are padded to the
@@ -114,21 +115,29 @@ pub fn blend(linear: [f32; 3], encoder: [f32; 3], w: f32) -> [f32; 3] {
     std::array::from_fn(|k| (1.0 - w) * linear[k] + w * encoder[k])
 }
 
-/// The encoder: its tokenizer (used without a lock) and one ONNX Runtime
-/// session shared by the enrichment threads, held for one call at a time.
+/// The encoder: its tokenizer (used without a lock) and a pool of ONNX
+/// Runtime sessions, each held for one call at a time. The encoder costs
+/// far more per item than the fast model, so the enrichment threads share
+/// one session per thread rather than take turns on a single one (whose
+/// `run` needs exclusive access); each session holds its own copy of the
+/// weights.
 pub struct Encoder {
     tokenizer: Tokenizer,
     meta: EncoderMeta,
-    session: Mutex<Session>,
+    sessions: Vec<Mutex<Session>>,
+    /// Where the next call starts looking for a free session.
+    next: AtomicUsize,
 }
 
 impl Encoder {
-    /// Loads the sidecar first (a bad one fails before the heavier model).
+    /// Loads the sidecar first (a bad one fails before the heavier model),
+    /// then `sessions` sessions (at least one) of `intra_threads` threads.
     pub fn load(
         onnx: &Path,
         meta: &Path,
         dylib: &Path,
         intra_threads: usize,
+        sessions: usize,
     ) -> Result<Self, ModelError> {
         let (meta, tokenizer) = load_meta(meta)?;
         let load_err = |message: String| ModelError::EncoderLoad {
@@ -140,30 +149,51 @@ impl Encoder {
             return Err(load_err("no such file".into()));
         }
         let env = runtime(dylib)?;
-        let session = Session::builder(env)
-            .map_err(|e| load_err(e.to_string()))?
-            .with_intra_threads(intra_threads.max(1))
-            .map_err(|e| load_err(e.to_string()))?
-            .with_inter_threads(1)
-            .map_err(|e| load_err(e.to_string()))?
-            .commit_from_file(onnx)
-            .map_err(|e| load_err(e.to_string()))?;
-        let has = |names: Vec<&str>, want: &str| names.contains(&want);
-        let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
-        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-        if !has(inputs.clone(), "input_ids")
-            || !has(inputs.clone(), "attention_mask")
-            || !has(outputs.clone(), "sentiment")
+        let open = || -> Result<Session, ModelError> {
+            Session::builder(env)
+                .map_err(|e| load_err(e.to_string()))?
+                .with_intra_threads(intra_threads.max(1))
+                .map_err(|e| load_err(e.to_string()))?
+                .with_inter_threads(1)
+                .map_err(|e| load_err(e.to_string()))?
+                .commit_from_file(onnx)
+                .map_err(|e| load_err(e.to_string()))
+        };
+        let first = open()?;
+        let inputs: Vec<&str> = first.inputs().iter().map(|o| o.name()).collect();
+        let outputs: Vec<&str> = first.outputs().iter().map(|o| o.name()).collect();
+        if !inputs.contains(&"input_ids")
+            || !inputs.contains(&"attention_mask")
+            || !outputs.contains(&"sentiment")
         {
             return Err(load_err(format!(
                 "expected inputs input_ids, attention_mask and output sentiment; \
                  the graph has inputs {inputs:?} and outputs {outputs:?}"
             )));
         }
+        let mut pool = vec![Mutex::new(first)];
+        for _ in 1..sessions {
+            pool.push(Mutex::new(open()?));
+        }
         Ok(Encoder {
             tokenizer,
             meta,
-            session: Mutex::new(session),
+            sessions: pool,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A free session, else (all busy) the next one in turn, waited for.
+    fn session(&self) -> Result<MutexGuard<'_, Session>, ModelError> {
+        let n = self.sessions.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        for k in 0..n {
+            if let Ok(guard) = self.sessions[(start + k) % n].try_lock() {
+                return Ok(guard);
+            }
+        }
+        self.sessions[start].lock().map_err(|_| {
+            ModelError::Inference("an encoder session lock was poisoned by a panic".into())
         })
     }
 
@@ -175,8 +205,9 @@ impl Encoder {
         &self.tokenizer
     }
 
-    /// P(negative), P(neutral), P(positive) per text, in the order given.
-    /// Texts go to the model in order of token count, [`ENCODER_BATCH`] at a time.
+    /// P(negative), P(neutral), P(positive) per text ([`crate::Prepared::text`]:
+    /// normalized and masked), in the order given. Texts go to the model in
+    /// order of token count, [`ENCODER_BATCH`] at a time.
     pub fn sentiment(&self, texts: &[&str]) -> Result<Vec<[f32; 3]>, ModelError> {
         let ids: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenizer.encode(t)).collect();
         let mut order: Vec<usize> = (0..ids.len()).collect();
@@ -209,9 +240,7 @@ impl Encoder {
         let err = |e: ort::Error| ModelError::Inference(format!("encoder: {e}"));
         let ids_t = TensorRef::from_array_view((shape, &*input_ids)).map_err(err)?;
         let mask_t = TensorRef::from_array_view((shape, &*mask)).map_err(err)?;
-        let mut session = self.session.lock().map_err(|_| {
-            ModelError::Inference("the encoder lock was poisoned by a panic".into())
-        })?;
+        let mut session = self.session()?;
         let outputs = session
             .run(ort::inputs!["input_ids" => ids_t, "attention_mask" => mask_t])
             .map_err(err)?;

@@ -117,10 +117,9 @@ pub fn blend(linear: [f32; 3], encoder: [f32; 3], w: f32) -> [f32; 3] {
 
 /// The encoder: its tokenizer (used without a lock) and a pool of ONNX
 /// Runtime sessions, each held for one call at a time. The encoder costs
-/// far more per item than the fast model, so the enrichment threads share
-/// one session per thread rather than take turns on a single one (whose
-/// `run` needs exclusive access); each session holds its own copy of the
-/// weights.
+/// far more per item than the fast model, so each enrichment thread gets a
+/// session of its own instead of taking turns on one (a session's `run`
+/// needs exclusive access); each session holds its own copy of the weights.
 pub struct Encoder {
     tokenizer: Tokenizer,
     meta: EncoderMeta,

@@ -9,6 +9,11 @@
 //! (one intra-op thread). `VOC_BENCH_CLOCK=wall` measures wall time instead.
 //! The model runs in chunks of `EnrichConfig::model_batch` rows, as in the worker.
 //! (needs ORT_DYLIB_PATH; the model is models/voc-text.onnx).
+//!
+//! The optional encoder (models/voc-encoder.onnx, `enrich.encoder_path`) has
+//! its own group, `<group>_encoder`: its tokenizer, the encoder alone
+//! (tokenizer + int8 e5-small, 32 rows a call) and the full enrichment with
+//! the blend. Skipped, with a notice, when the file is absent.
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput};
@@ -16,6 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 use voc_core::pii;
 use voc_core::{Channel, Feedback, Taxonomy};
+use voc_enrich::encoder::Encoder;
 use voc_enrich::features::{featurize, FeatureVec};
 use voc_enrich::model::TextModel;
 use voc_enrich::{normalize, EnrichConfig, Enricher, TextPipeline};
@@ -106,12 +112,14 @@ fn main() {
     if std::env::var("VOC_BENCH_CLOCK").as_deref() == Ok("wall") {
         let mut c = Criterion::default().configure_from_args();
         bench(&mut c, "enrich_wall");
+        bench_encoder(&mut c, "enrich_wall_encoder");
         c.final_summary();
     } else {
         let mut c = Criterion::default()
             .with_measurement(ThreadCpuTime(WallTime))
             .configure_from_args();
         bench(&mut c, "enrich");
+        bench_encoder(&mut c, "enrich_encoder");
         c.final_summary();
     }
 }
@@ -199,6 +207,69 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     .unwrap();
     let items = feedback(&texts);
     g.bench_function("full_enrich_with_keywords", |b| {
+        b.iter_batched(
+            || items.clone(),
+            |it| enricher.enrich(it, chrono::Utc::now()).unwrap().len(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+/// The encoder's cases: many times the fast model's cost per item, so fewer samples.
+fn bench_encoder<M: Measurement>(c: &mut Criterion<M>, group: &str) {
+    let onnx = std::env::var_os("VOC_BENCH_ENCODER_PATH").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-encoder.onnx"),
+        std::path::PathBuf::from,
+    );
+    if !onnx.is_file() {
+        eprintln!(
+            "NOTICE: {} is absent: encoder benches skipped",
+            onnx.display()
+        );
+        return;
+    }
+    let texts = texts(BATCH);
+    let cfg = EnrichConfig {
+        encoder_path: Some(onnx.clone()),
+        ..config()
+    };
+    let pipe = TextPipeline::new(&cfg).unwrap();
+    let masked: Vec<String> = texts.iter().map(|t| pipe.prepare(t).text).collect();
+    let masked: Vec<&str> = masked.iter().map(String::as_str).collect();
+    let runtime = voc_enrich::resolve_onnxruntime(None)
+        .expect("set ORT_DYLIB_PATH (source deploy/local/env.sh)");
+    let encoder = Encoder::load(&onnx, &onnx.with_extension("meta.json"), &runtime, 1, 1).unwrap();
+    let tokens: usize = masked
+        .iter()
+        .map(|t| encoder.tokenizer().encode(t).len())
+        .sum();
+    eprintln!(
+        "encoder: mean {:.1} tokens per item (with <s> and </s>)",
+        tokens as f64 / masked.len() as f64
+    );
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(10);
+    g.bench_function("tokenize", |b| {
+        b.iter(|| {
+            masked
+                .iter()
+                .map(|t| encoder.tokenizer().encode(t).len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("encoder(tokenize+model)", |b| {
+        b.iter(|| encoder.sentiment(&masked).unwrap().len())
+    });
+    let mut enricher = Enricher::new(
+        cfg,
+        Arc::new(Taxonomy::bundled()),
+        voc_core::pseudonym::PseudonymKey::demo(),
+    )
+    .unwrap();
+    let items = feedback(&texts);
+    g.bench_function("full_enrich_with_encoder", |b| {
         b.iter_batched(
             || items.clone(),
             |it| enricher.enrich(it, chrono::Utc::now()).unwrap().len(),

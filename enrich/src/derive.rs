@@ -13,19 +13,32 @@ use voc_core::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InferencePolicy {
-    /// Negative sentiment with score at or below this is an inferred detractor
-    /// (chosen on validation data for precision >= 0.97, models/README.md).
-    pub detractor_at_or_below: f32,
+    /// Negative sentiment with score at or below this is an inferred detractor.
+    /// None: the line of the active sentiment model, chosen on validation data
+    /// for precision >= 0.97 ([`DETRACTOR_AT_OR_BELOW`] for the fast model,
+    /// models/README.md; the encoder sidecar's `detractor_lines` when
+    /// `enrich.encoder_path` is set, see [`crate::Enricher::new`]).
+    pub detractor_at_or_below: Option<f32>,
     /// Positive sentiment with score at or above this is an inferred promoter.
     pub promoter_at_or_above: f32,
     /// At most this many tags per item (highest scores first).
     pub max_tags: usize,
 }
 
+/// The fast model's detractor line (models/README.md).
+pub const DETRACTOR_AT_OR_BELOW: f32 = -0.85;
+
+impl InferencePolicy {
+    /// The detractor line in force: the configured one, else the fast model's.
+    pub fn detractor_line(&self) -> f32 {
+        self.detractor_at_or_below.unwrap_or(DETRACTOR_AT_OR_BELOW)
+    }
+}
+
 impl Default for InferencePolicy {
     fn default() -> Self {
         InferencePolicy {
-            detractor_at_or_below: -0.85,
+            detractor_at_or_below: None,
             promoter_at_or_above: 0.6,
             max_tags: 5,
         }
@@ -161,7 +174,7 @@ pub fn nps(explicit: Option<NpsScore>, sentiment: &Sentiment, policy: &Inference
         },
         None => {
             let segment = if sentiment.label == SentimentLabel::Negative
-                && sentiment.score <= policy.detractor_at_or_below
+                && sentiment.score <= policy.detractor_line()
             {
                 NpsSegment::Detractor
             } else if sentiment.label == SentimentLabel::Positive
@@ -209,6 +222,18 @@ mod tests {
         assert_eq!(nps(None, &mild, &p).segment, NpsSegment::Passive);
         let happy = sentiment_from_model(&pred([0.02, 0.08, 0.9]));
         assert_eq!(nps(None, &happy, &p).segment, NpsSegment::Promoter);
+    }
+
+    #[test]
+    fn the_detractor_line_defaults_to_the_fast_models() {
+        assert_eq!(InferencePolicy::default().detractor_line(), -0.85);
+        let s = sentiment_from_model(&pred([0.9, 0.05, 0.05])); // score -0.85
+        let stricter = InferencePolicy {
+            detractor_at_or_below: Some(-0.9),
+            ..InferencePolicy::default()
+        };
+        assert_eq!(stricter.detractor_line(), -0.9);
+        assert_eq!(nps(None, &s, &stricter).segment, NpsSegment::Passive);
     }
 
     #[test]

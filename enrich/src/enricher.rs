@@ -9,6 +9,7 @@
 
 use crate::clause;
 use crate::derive::{self, InferencePolicy};
+use crate::encoder::{self, Encoder};
 use crate::features::{featurize, FeatureVec};
 use crate::model::{ModelError, ModelMeta, Prediction, TextModel};
 use crate::normalize::normalize;
@@ -58,6 +59,13 @@ pub struct EnrichConfig {
     /// (or without `--demo`). A string, `{ env = "NAME" }` or
     /// `{ file = "/path" }`; never printed.
     pub pseudonym_key: Secret,
+    /// The optional "accurate" sentiment model (fine-tuned
+    /// multilingual-e5-small, int8 ONNX; models/encoder/): when set, each
+    /// item's sentiment is the blend of both models' probabilities, and each
+    /// of the `threads` has an encoder session of its own. None: off.
+    pub encoder_path: Option<PathBuf>,
+    /// Its metadata sidecar; default: the encoder path with `.meta.json`.
+    pub encoder_meta_path: Option<PathBuf>,
     /// NPS inference and tag limits.
     pub inference: InferencePolicy,
 }
@@ -75,6 +83,8 @@ impl Default for EnrichConfig {
             keywords: 5,
             model_batch: 64,
             pseudonym_key: Secret::default(),
+            encoder_path: None,
+            encoder_meta_path: None,
             inference: InferencePolicy::default(),
         }
     }
@@ -90,15 +100,32 @@ pub enum EnrichError {
     NoRuntime,
     #[error("ONNX Runtime library {path} (from {from}) is a relative path: give an absolute one (a relative path lets the working directory choose the library that is loaded)")]
     RelativeRuntime { from: &'static str, path: PathBuf },
+    #[error("enrich.encoder_meta_path is set but enrich.encoder_path is not: set both, or neither to run without the encoder")]
+    EncoderMetaWithoutEncoder,
 }
 
 impl EnrichConfig {
-    /// Checks that need no file: the library path, when set, is absolute.
+    /// Checks that need no file: the library path, when set, is absolute;
+    /// an encoder sidecar comes with an encoder.
     pub fn validate(&self) -> Result<(), EnrichError> {
+        if self.encoder_meta_path.is_some() && self.encoder_path.is_none() {
+            return Err(EnrichError::EncoderMetaWithoutEncoder);
+        }
         match &self.onnxruntime_path {
             Some(p) => absolute(p.clone(), "enrich.onnxruntime_path").map(|_| ()),
             None => Ok(()),
         }
+    }
+
+    /// The encoder's sidecar: `encoder_meta_path`, else the encoder path
+    /// with `.meta.json`; None without an encoder.
+    pub fn encoder_meta(&self) -> Option<PathBuf> {
+        let onnx = self.encoder_path.as_ref()?;
+        Some(
+            self.encoder_meta_path
+                .clone()
+                .unwrap_or_else(|| onnx.with_extension("meta.json")),
+        )
     }
 }
 
@@ -195,6 +222,8 @@ impl TextPipeline {
 /// the ONNX Runtime session (~44 MB each) are shared: a thread holds the model
 /// only for one call of `model_batch` rows at a time and prepares its next
 /// window of rows in between, so the threads rarely wait for each other.
+/// The optional encoder is many times heavier per item: it has one session
+/// per thread ([`Encoder`]).
 /// Scores can differ in their last float bits with the rows a call groups.
 pub struct Enricher {
     shards: Vec<Shard>,
@@ -211,11 +240,15 @@ const ROWS_PER_WINDOW: usize = 4;
 
 impl Enricher {
     /// `key` makes the pseudonyms (checked by its constructor; `cfg.pseudonym_key` is not read here).
+    /// With `cfg.encoder_path`, the encoder is loaded too (a missing or bad
+    /// file fails here) and, unless `cfg.inference.detractor_at_or_below`
+    /// is set, its sidecar's detractor line replaces the fast model's.
     pub fn new(
-        cfg: EnrichConfig,
+        mut cfg: EnrichConfig,
         taxonomy: Arc<Taxonomy>,
         key: PseudonymKey,
     ) -> Result<Self, EnrichError> {
+        cfg.validate()?;
         let text = Arc::new(TextPipeline::new(&cfg)?);
         let runtime = resolve_onnxruntime(cfg.onnxruntime_path.as_deref())?;
         let meta = cfg
@@ -229,10 +262,31 @@ impl Enricher {
         let model = TextModel::load(&cfg.model_path, &meta, &runtime, cfg.intra_threads)?;
         let meta = model.meta().clone();
         let model = Arc::new(Mutex::new(model));
+        let encoder = match (&cfg.encoder_path, cfg.encoder_meta()) {
+            (Some(onnx), Some(sidecar)) => Some(Arc::new(Encoder::load(
+                onnx,
+                &sidecar,
+                &runtime,
+                cfg.intra_threads,
+                threads,
+            )?)),
+            _ => None,
+        };
+        // Stored with every event: which model(s) produced its sentiment.
+        let model_version = match &encoder {
+            Some(e) => format!("{}+{}", meta.model_version, e.meta().model_version),
+            None => meta.model_version.clone(),
+        };
+        if let Some(e) = &encoder {
+            let line = &mut cfg.inference.detractor_at_or_below;
+            line.get_or_insert(e.meta().detractor_lines.detractor_at_or_below);
+        }
         let shards = (0..threads)
             .map(|_| Shard {
                 text: text.clone(),
                 model: model.clone(),
+                encoder: encoder.clone(),
+                model_version: model_version.clone(),
                 meta: meta.clone(),
                 taxonomy: taxonomy.clone(),
                 cfg: cfg.clone(),
@@ -242,8 +296,16 @@ impl Enricher {
         Ok(Enricher { shards })
     }
 
+    /// The fast model's version, `+` the encoder's when it is on
+    /// (`voc-linear-20261206+voc-e5-20261206`): the events' `model_version`.
     pub fn model_version(&self) -> &str {
-        &self.shards[0].meta.model_version
+        &self.shards[0].model_version
+    }
+
+    /// The sentiment score at or below which an item without a 0-10 score is
+    /// an inferred detractor (configured, else the active model's line).
+    pub fn detractor_line(&self) -> f32 {
+        self.shards[0].cfg.inference.detractor_line()
     }
 
     /// Threads a large batch is split across.
@@ -294,6 +356,9 @@ impl Enricher {
 struct Shard {
     text: Arc<TextPipeline>,
     model: Arc<Mutex<TextModel>>,
+    /// The optional accurate sentiment model, blended into the fast model's sentiment.
+    encoder: Option<Arc<Encoder>>,
+    model_version: String,
     meta: ModelMeta,
     taxonomy: Arc<Taxonomy>,
     cfg: EnrichConfig,
@@ -329,6 +394,17 @@ impl Shard {
                 with_text.iter().map(|&i| &prepared[i].features).collect();
             for (&i, p) in with_text.iter().zip(self.predict_by_width(&feats)?) {
                 predictions[i] = Some(p);
+            }
+            if let Some(enc) = &self.encoder {
+                let texts: Vec<&str> = with_text
+                    .iter()
+                    .map(|&i| prepared[i].text.as_str())
+                    .collect();
+                let w = enc.meta().blend_weight;
+                for (&i, p_enc) in with_text.iter().zip(enc.sentiment(&texts)?) {
+                    let p = predictions[i].as_mut().expect("predicted above");
+                    p.sentiment = encoder::blend(p.sentiment, p_enc, w);
+                }
             }
         }
         let meta = &self.meta;
@@ -396,7 +472,7 @@ impl Shard {
                 pii_masked: pii_kinds.iter().map(|k| k.as_str().to_string()).collect(),
                 text_truncated: prep.truncated,
                 source_encoding: fb.source_encoding.to_string(),
-                model_version: meta.model_version.clone(),
+                model_version: self.model_version.clone(),
                 taxonomy_version: self.taxonomy.version().to_string(),
                 lineage: fb.lineage,
             });

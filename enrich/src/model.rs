@@ -24,6 +24,10 @@ pub enum ModelError {
     Load { path: PathBuf, message: String },
     #[error("model metadata {path}: {message}")]
     Meta { path: PathBuf, message: String },
+    #[error("encoder model file {path} (enrich.encoder_path): {message}")]
+    EncoderLoad { path: PathBuf, message: String },
+    #[error("encoder metadata {path} (enrich.encoder_meta_path, default: the encoder path with .meta.json): {message}")]
+    EncoderMeta { path: PathBuf, message: String },
     #[error("inference failed: {0}")]
     Inference(String),
 }
@@ -53,7 +57,8 @@ pub struct Prediction {
 
 static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
-fn runtime(dylib: &Path) -> Result<&'static ort::environment::Environment, ModelError> {
+/// The process's one ONNX Runtime environment (the library is loaded once).
+pub(crate) fn runtime(dylib: &Path) -> Result<&'static ort::environment::Environment, ModelError> {
     RUNTIME
         .get_or_init(|| {
             ort::init_from(dylib)

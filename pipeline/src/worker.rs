@@ -113,6 +113,7 @@ impl Worker {
             .context("loading the enrichment models")?;
         tracing::info!(
             model = enricher.model_version(),
+            detractor_line = enricher.detractor_line(),
             taxonomy = taxonomy.version(),
             "models loaded"
         );

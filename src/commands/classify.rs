@@ -5,6 +5,7 @@ use super::{ConfigArgs, DemoArgs};
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use voc_core::{Channel, Feedback, Lineage};
 use voc_enrich::{Enricher, TextPipeline};
@@ -30,6 +31,11 @@ pub struct Args {
 pub struct FeaturizeArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The encoder's sidecar (models/voc-encoder.meta.json): also print
+    /// "encoder_ids", the encoder's input ids of the text (with <s> and </s>,
+    /// after truncation), for the tokenizer parity check of models/encoder/.
+    #[arg(long, value_name = "PATH")]
+    pub encoder_meta: Option<PathBuf>,
 }
 
 /// One input line: a decoded item, or the reason it could not be used.
@@ -105,6 +111,10 @@ pub fn classify(args: Args) -> anyhow::Result<()> {
 pub fn featurize(args: FeaturizeArgs) -> anyhow::Result<()> {
     let cfg = args.config.load()?;
     let pipeline = TextPipeline::new(&cfg.enrich)?;
+    let tokenizer = match &args.encoder_meta {
+        Some(path) => Some(voc_enrich::encoder::load_meta(path)?.1),
+        None => None,
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     for line in std::io::stdin().lock().lines() {
         let line = line?;
@@ -116,7 +126,15 @@ pub fn featurize(args: FeaturizeArgs) -> anyhow::Result<()> {
                 .to_string(),
             _ => line,
         };
-        serde_json::to_writer(&mut out, &pipeline.prepare(&text))?;
+        let prepared = pipeline.prepare(&text);
+        match &tokenizer {
+            Some(t) => {
+                let mut row = serde_json::to_value(&prepared)?;
+                row["encoder_ids"] = json!(t.encode(&prepared.text));
+                serde_json::to_writer(&mut out, &row)?
+            }
+            None => serde_json::to_writer(&mut out, &prepared)?,
+        }
         out.write_all(b"\n")?;
     }
     out.flush()?;

@@ -31,3 +31,5 @@ if [ "${VOC_TEST_CLUSTER:-1}" = 1 ]; then
 fi
 log "model parity: Rust features + ONNX Runtime in Python == voc classify"
 "$VOC_VENV/bin/python" models/parity.py --voc "$VOC_ROOT/target/debug/voc"
+log "encoder tokenizer parity: voc featurize --encoder-meta == models/encoder/tokenizer.py"
+"$VOC_VENV/bin/python" models/encoder/parity.py --voc "$VOC_ROOT/target/debug/voc" --skip-classify

@@ -6,7 +6,7 @@ int8 graph (temperature already folded into its head). w in {0, 0.1, ..., 1} max
 of (1 - w) p_linear + w p_encoder (ties: the smaller w); then the detractor lines on the blended validation
 probabilities with models/calibrate.py choose_lines (precision >= 0.97; high line >= 0.985).
 
-    python models/encoder/blend.py --oof /tmp/encoder_linear/oof.npz
+    python models/encoder/blend.py --oof models/encoder/work/linear/oof.npz
 Writes work/blend.json, work/val_probs.npz and the meta's blend_weight / detractor_lines / model_version.
 """
 import argparse, datetime, json, os, sys
@@ -24,7 +24,7 @@ W_GRID = [round(0.1 * i, 1) for i in range(11)]
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--oof', default='/tmp/encoder_linear/oof.npz')
+    ap.add_argument('--oof', default=os.path.join(HERE, 'work', 'linear', 'oof.npz'))
     ap.add_argument('--onnx', default=os.path.join(REPO, 'models', 'voc-encoder.onnx'))
     ap.add_argument('--meta', default=META)
     a = ap.parse_args()

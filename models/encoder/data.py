@@ -12,7 +12,7 @@ LABELS = ['negative', 'neutral', 'positive']
 
 
 def default_voc():
-    for p in (os.environ.get('VOC'), os.path.join(REPO, 'target', 'release', 'voc'), '/work/main/target/release/voc'):
+    for p in (os.environ.get('VOC'), os.path.join(REPO, 'target', 'release', 'voc')):
         if p and os.path.exists(p):
             return p
     raise SystemExit('no voc binary: pass --voc or set VOC')

@@ -1,4 +1,4 @@
-"""The encoder's tokenizer, exactly as /work/encoder-contract.md fixes it (the Rust side implements the same):
+"""The encoder's tokenizer, exactly as models/encoder/FORMAT.md fixes it (the Rust side implements the same):
 whitespace runs -> one U+0020, strip, metaspace ('▁' prefix, spaces -> '▁'), unigram Viterbi over the pruned
 vocabulary of models/voc-encoder.meta.json (f64 scores, strict '>' so the earliest start wins ties, an unknown
 single character scores unk_score), consecutive <unk> fused, head+tail truncation, <s> ... </s>.

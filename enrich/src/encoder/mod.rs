@@ -2,7 +2,7 @@
 //! (int8 ONNX, built by models/encoder/) whose probabilities are blended with
 //! the fast linear model's (`enrich.encoder_path`).
 //!
-//! Contract of the files (/work/encoder-contract.md):
+//! Contract of the files (models/encoder/FORMAT.md):
 //! inputs  `input_ids` int64 [batch, seq] ([`tokenizer`] ids, padded with
 //!         `pad_id`) and `attention_mask` int64 [batch, seq] (1 token, 0 pad);
 //! output  `sentiment` float32 [batch, 3]: calibrated probabilities

@@ -1,6 +1,6 @@
 //! The encoder's tokenizer: a unigram (SentencePiece-style) Viterbi over the
 //! pruned vocabulary of the encoder's sidecar, written to the letter of
-//! /work/encoder-contract.md ("Tokenizer") so that models/encoder/ in Python
+//! models/encoder/FORMAT.md ("Tokenizer") so that models/encoder/ in Python
 //! produces the same ids for every text (`voc featurize --encoder-meta`
 //! prints them for that parity check).
 //!

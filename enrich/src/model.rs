@@ -74,6 +74,24 @@ pub(crate) fn runtime(dylib: &Path) -> Result<&'static ort::environment::Environ
         })
 }
 
+/// An ONNX Runtime session of `onnx` with `intra_threads` intra-op threads
+/// (at least 1) and one inter-op thread; the error is ort's message.
+pub(crate) fn open_session(
+    env: &ort::environment::Environment,
+    onnx: &Path,
+    intra_threads: usize,
+) -> Result<Session, String> {
+    let s = |e: ort::Error<_>| e.to_string();
+    Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_intra_threads(intra_threads.max(1))
+        .map_err(s)?
+        .with_inter_threads(1)
+        .map_err(s)?
+        .commit_from_file(onnx)
+        .map_err(|e| e.to_string())
+}
+
 pub struct TextModel {
     session: Session,
     meta: ModelMeta,
@@ -110,14 +128,7 @@ impl TextModel {
             path: onnx.to_path_buf(),
             message,
         };
-        let session = Session::builder(env)
-            .map_err(|e| load_err(e.to_string()))?
-            .with_intra_threads(intra_threads.max(1))
-            .map_err(|e| load_err(e.to_string()))?
-            .with_inter_threads(1)
-            .map_err(|e| load_err(e.to_string()))?
-            .commit_from_file(onnx)
-            .map_err(|e| load_err(e.to_string()))?;
+        let session = open_session(env, onnx, intra_threads).map_err(load_err)?;
         Ok(TextModel {
             session,
             meta: meta_parsed,

@@ -14,7 +14,7 @@
 
 pub mod tokenizer;
 
-use crate::model::{runtime, ModelError};
+use crate::model::{open_session, runtime, ModelError};
 use ort::session::Session;
 use ort::value::TensorRef;
 use serde::Deserialize;
@@ -148,16 +148,7 @@ impl Encoder {
             return Err(load_err("no such file".into()));
         }
         let env = runtime(dylib)?;
-        let open = || -> Result<Session, ModelError> {
-            Session::builder(env)
-                .map_err(|e| load_err(e.to_string()))?
-                .with_intra_threads(intra_threads.max(1))
-                .map_err(|e| load_err(e.to_string()))?
-                .with_inter_threads(1)
-                .map_err(|e| load_err(e.to_string()))?
-                .commit_from_file(onnx)
-                .map_err(|e| load_err(e.to_string()))
-        };
+        let open = || open_session(env, onnx, intra_threads).map_err(load_err);
         let first = open()?;
         let inputs: Vec<&str> = first.inputs().iter().map(|o| o.name()).collect();
         let outputs: Vec<&str> = first.outputs().iter().map(|o| o.name()).collect();

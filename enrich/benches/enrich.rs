@@ -7,7 +7,8 @@
 //! items/s means "on one dedicated core" even when the machine is shared and
 //! other processes steal the CPU; ONNX Runtime runs on the calling thread
 //! (one intra-op thread). `VOC_BENCH_CLOCK=wall` measures wall time instead.
-//! The model runs in chunks of `EnrichConfig::model_batch` rows, as in the worker.
+//! The model runs in chunks of `EnrichConfig::model_batch` rows in order of
+//! width (`model::predict_by_width`), as in the worker.
 //! (needs ORT_DYLIB_PATH; the model is models/voc-text.onnx).
 //!
 //! The optional encoder (models/voc-encoder.onnx, `enrich.encoder_path`) has
@@ -23,7 +24,7 @@ use voc_core::pii;
 use voc_core::{Channel, Feedback, Taxonomy};
 use voc_enrich::encoder::Encoder;
 use voc_enrich::features::{featurize, FeatureVec};
-use voc_enrich::model::TextModel;
+use voc_enrich::model::{predict_by_width, TextModel};
 use voc_enrich::{normalize, EnrichConfig, Enricher, TextPipeline};
 
 const BATCH: usize = 256;
@@ -177,9 +178,9 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     let rows = cfg.model_batch;
     g.bench_function("model", |b| {
         b.iter(|| {
-            refs.chunks(rows)
-                .map(|c| model.predict(c).unwrap().len())
-                .sum::<usize>()
+            predict_by_width(&refs, rows, |c| model.predict(c))
+                .unwrap()
+                .len()
         })
     });
     g.bench_function("prepare(normalize+pii+segment+featurize)", |b| {
@@ -194,9 +195,9 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
         b.iter(|| {
             let prepared: Vec<_> = texts.iter().map(|t| pipe.prepare(t)).collect();
             let refs: Vec<&FeatureVec> = prepared.iter().map(|p| &p.features).collect();
-            refs.chunks(rows)
-                .map(|c| model.predict(c).unwrap().len())
-                .sum::<usize>()
+            predict_by_width(&refs, rows, |c| model.predict(c))
+                .unwrap()
+                .len()
         })
     });
     let mut enricher = Enricher::new(

@@ -480,25 +480,10 @@ impl Shard {
         Ok(out)
     }
 
-    /// Predictions for `feats`, in their order. A model call pads every row
-    /// to its widest (the feature counts of a short app review and a long
-    /// community post differ tenfold, and padded rows cost as much as real
-    /// ones), so rows go to the model in order of width, `model_batch` at a
-    /// time: on the generator's channel mix this halves the rows' cells.
+    /// Predictions for `feats`, in their order, `model_batch` rows a call
+    /// in order of width (see [`crate::model::predict_by_width`]).
     fn predict_by_width(&self, feats: &[&FeatureVec]) -> Result<Vec<Prediction>, ModelError> {
-        let mut order: Vec<usize> = (0..feats.len()).collect();
-        order.sort_by_key(|&i| feats[i].ids.len());
-        let mut out: Vec<Option<Prediction>> = vec![None; feats.len()];
-        for chunk in order.chunks(self.cfg.model_batch.max(1)) {
-            let rows: Vec<&FeatureVec> = chunk.iter().map(|&i| feats[i]).collect();
-            for (&i, p) in chunk.iter().zip(self.predict(&rows)?) {
-                out[i] = Some(p);
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|p| p.expect("every row was predicted"))
-            .collect())
+        crate::model::predict_by_width(feats, self.cfg.model_batch, |rows| self.predict(rows))
     }
 
     fn predict(&self, feats: &[&FeatureVec]) -> Result<Vec<Prediction>, ModelError> {

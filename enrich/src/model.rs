@@ -180,3 +180,41 @@ impl TextModel {
             .collect())
     }
 }
+
+/// Predictions for `feats`, in their order, by calls of at most `batch` rows.
+///
+/// A model call pads every row to its widest (the feature counts of a short
+/// app review and a long community post differ tenfold, and padded rows cost
+/// as much as real ones), so rows go to `predict` in order of width: on the
+/// generator's channel mix this halves the cells. The worker and the bench
+/// both call this, so the bench measures what the worker does.
+pub fn predict_by_width<F>(
+    feats: &[&FeatureVec],
+    batch: usize,
+    mut predict: F,
+) -> Result<Vec<Prediction>, ModelError>
+where
+    F: FnMut(&[&FeatureVec]) -> Result<Vec<Prediction>, ModelError>,
+{
+    let mut order: Vec<usize> = (0..feats.len()).collect();
+    order.sort_by_key(|&i| feats[i].ids.len());
+    let mut out: Vec<Option<Prediction>> = vec![None; feats.len()];
+    for chunk in order.chunks(batch.max(1)) {
+        let rows: Vec<&FeatureVec> = chunk.iter().map(|&i| feats[i]).collect();
+        let preds = predict(&rows)?;
+        if preds.len() != rows.len() {
+            return Err(ModelError::Inference(format!(
+                "the model returned {} predictions for {} rows",
+                preds.len(),
+                rows.len()
+            )));
+        }
+        for (&i, p) in chunk.iter().zip(preds) {
+            out[i] = Some(p);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|p| p.expect("every row was predicted"))
+        .collect())
+}

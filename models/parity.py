@@ -55,7 +55,8 @@ def main():
         s, t = s[0], t[0]
         label = LABELS[int(np.argmax(s))]
         score = float(s[2] - s[0])
-        tags = {meta["tag_ids"][j] for j in np.nonzero(t >= th)[0]}
+        rel = meta.get("tag_relative_threshold")
+        tags = {meta["tag_ids"][j] for j in np.nonzero((t >= th) & (t >= (rel or 0.0) * t.max()))[0]}
         fallback = meta.get("tag_fallback_threshold")
         if not tags and fallback is not None and t.max() >= fallback:
             tags = {meta["tag_ids"][int(np.argmax(t))]}

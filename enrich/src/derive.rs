@@ -102,7 +102,10 @@ pub fn tags_from_model(
     max: usize,
     item_sentiment: f32,
 ) -> Vec<TagScore> {
-    let passing = |(i, (&th, &prob)): (usize, (&f32, &f32))| (prob >= th).then_some(i);
+    let top = p.tags.iter().copied().fold(0.0f32, f32::max);
+    let floor = meta.tag_relative_threshold.map_or(0.0, |r| r * top);
+    let passing =
+        |(i, (&th, &prob)): (usize, (&f32, &f32))| (prob >= th && prob >= floor).then_some(i);
     let mut chosen: Vec<usize> = meta
         .thresholds
         .iter()
@@ -264,6 +267,7 @@ mod tests {
             tag_ids: ids.to_vec(),
             thresholds: vec![0.5; ids.len()],
             tag_fallback_threshold: fallback,
+            tag_relative_threshold: None,
         }
     }
 
@@ -297,6 +301,28 @@ mod tests {
             ids_of(tags_from_model(&one, &meta(&ids, Some(0.1)), &tax, 5, 0.0)),
             ["c02.t07"]
         );
+    }
+
+    #[test]
+    fn a_weak_second_tag_beside_a_confident_first_is_dropped_by_the_relative_threshold() {
+        let tax = Taxonomy::bundled();
+        let ids: Vec<String> = ["c02.t07", "c03.t03", "c10.t02"].map(String::from).to_vec();
+        let p = Prediction {
+            sentiment: [0.6, 0.2, 0.2],
+            tags: vec![0.95, 0.55, 0.1],
+        };
+        let ids_of = |m: &ModelMeta| {
+            tags_from_model(&p, m, &tax, 5, 0.0)
+                .into_iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        };
+        let mut m = meta(&ids, None);
+        assert_eq!(ids_of(&m), ["c02.t07", "c03.t03"]);
+        m.tag_relative_threshold = Some(0.7); // 0.55 < 0.7 * 0.95
+        assert_eq!(ids_of(&m), ["c02.t07"]);
+        m.tag_relative_threshold = Some(0.5); // 0.55 >= 0.5 * 0.95
+        assert_eq!(ids_of(&m), ["c02.t07", "c03.t03"]);
     }
 
     #[test]

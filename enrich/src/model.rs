@@ -44,6 +44,12 @@ pub struct ModelMeta {
     /// thresholds on out-of-fold predictions (models/train.py).
     #[serde(default)]
     pub tag_fallback_threshold: Option<f32>,
+    /// A tag passes only if its probability also reaches this share of the
+    /// item's most likely tag (absent: no such condition). It drops weak
+    /// second tags beside a confident first one. Chosen with the fallback on
+    /// out-of-fold predictions (models/train.py).
+    #[serde(default)]
+    pub tag_relative_threshold: Option<f32>,
 }
 
 /// Probabilities for one item.

@@ -15,7 +15,7 @@ use voc_core::{
 pub struct InferencePolicy {
     /// Negative sentiment with score at or below this is an inferred detractor.
     /// None: the line of the active sentiment model, chosen on validation data
-    /// for precision >= 0.97 ([`DETRACTOR_AT_OR_BELOW`] for the fast model,
+    /// for precision >= 0.97 with 90 % confidence ([`DETRACTOR_AT_OR_BELOW`] for the fast model,
     /// models/README.md; the encoder sidecar's `detractor_lines` when
     /// `enrich.encoder_path` is set, see [`crate::Enricher::new`]).
     pub detractor_at_or_below: Option<f32>,
@@ -26,7 +26,7 @@ pub struct InferencePolicy {
 }
 
 /// The fast model's detractor line (models/README.md).
-pub const DETRACTOR_AT_OR_BELOW: f32 = -0.85;
+pub const DETRACTOR_AT_OR_BELOW: f32 = -0.8;
 
 impl InferencePolicy {
     /// The detractor line in force: the configured one, else the fast model's.
@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(strong.label, SentimentLabel::Negative);
         assert_eq!(nps(None, &strong, &p).segment, NpsSegment::Detractor);
         assert!(nps(None, &strong, &p).inferred);
-        let mild = sentiment_from_model(&pred([0.85, 0.1, 0.05]));
+        let mild = sentiment_from_model(&pred([0.75, 0.2, 0.05])); // score -0.7
         assert_eq!(nps(None, &mild, &p).segment, NpsSegment::Passive);
         let happy = sentiment_from_model(&pred([0.02, 0.08, 0.9]));
         assert_eq!(nps(None, &happy, &p).segment, NpsSegment::Promoter);
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn the_detractor_line_defaults_to_the_fast_models() {
-        assert_eq!(InferencePolicy::default().detractor_line(), -0.85);
+        assert_eq!(InferencePolicy::default().detractor_line(), -0.8);
         let s = sentiment_from_model(&pred([0.9, 0.05, 0.05])); // score -0.85
         let stricter = InferencePolicy {
             detractor_at_or_below: Some(-0.9),

@@ -4,7 +4,8 @@ p_linear = models/train.py's OUT-OF-FOLD probabilities of the training items (--
 validation items' linear probabilities come from models that did not see them); p_encoder = the exported
 int8 graph (temperature already folded into its head). w in {0, 0.1, ..., 1} maximizing validation macro-F1
 of (1 - w) p_linear + w p_encoder (ties: the smaller w); then the detractor lines on the blended validation
-probabilities with models/calibrate.py choose_lines (precision >= 0.97; high line >= 0.985).
+probabilities with models/calibrate.py choose_lines (precision's 90 % lower confidence bound >= 0.97;
+high line >= 0.985).
 
     python models/encoder/blend.py --oof models/encoder/work/linear/oof.npz
 Writes work/blend.json, work/val_probs.npz and the meta's blend_weight / detractor_lines / model_version.

@@ -177,15 +177,17 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
             "{p:?}"
         );
     }
-    // Copies of a row in one call give exactly what the row gives alone.
+    // Copies of a row in one call, and other rows padded to the longest,
+    // change only float rounding (the kernels differ with the batch size).
     let alone = enc.sentiment(&texts[..1]).unwrap();
-    assert_eq!(enc.sentiment(&[texts[0]; 3]).unwrap(), [alone[0]; 3]);
-    // Other rows in the call, padded to the longest, change only float rounding.
-    for k in 0..3 {
-        assert!(
-            (alone[0][k] - probs[0][k]).abs() < BATCH_TOLERANCE,
-            "{alone:?} {probs:?}"
-        );
+    let copies = enc.sentiment(&[texts[0]; 3]).unwrap();
+    for row in copies.iter().chain([&probs[0]]) {
+        for k in 0..3 {
+            assert!(
+                (alone[0][k] - row[k]).abs() < BATCH_TOLERANCE,
+                "{alone:?} {row:?}"
+            );
+        }
     }
 
     let items = || -> Vec<Feedback> {

@@ -68,6 +68,11 @@ fn config() -> EnrichConfig {
         model_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/voc-text.onnx"),
         // One core: the bench measures this thread's CPU time.
         threads: 1,
+        // VOC_BENCH_MODEL_BATCH: rows per model call (default: the worker's default).
+        model_batch: std::env::var("VOC_BENCH_MODEL_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(EnrichConfig::default().model_batch),
         ..EnrichConfig::default()
     }
 }

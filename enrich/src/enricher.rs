@@ -50,8 +50,9 @@ pub struct EnrichConfig {
     pub max_text_chars: usize,
     /// Number of TF-IDF keywords kept per item.
     pub keywords: usize,
-    /// Items per model call (ONNX Runtime is fastest at 32-64 rows: the
-    /// gathered [rows, features, outputs] block then stays in cache).
+    /// Items per model call. 16 is fastest on one core: the gathered
+    /// [rows, features, outputs] float block (~330 KB at 16 rows of ~65
+    /// features) then stays in the core's L2 cache (docs/benchmarks.md).
     pub model_batch: usize,
     /// Secret key of the pseudonyms (HMAC-SHA256) that replace identity keys
     /// which look like PII, and of the customer keys in alerts. Empty by
@@ -81,7 +82,7 @@ impl Default for EnrichConfig {
             user_dict_path: None,
             max_text_chars: 2000,
             keywords: 5,
-            model_batch: 64,
+            model_batch: 16,
             pseudonym_key: Secret::default(),
             encoder_path: None,
             encoder_meta_path: None,

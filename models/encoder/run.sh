@@ -9,7 +9,7 @@
 #   PY_LINEAR   python with models/requirements.txt, for models/train.py's out-of-fold dump (default: .venv/bin/python)
 #   VOC         the voc binary (`voc featurize`; default target/release/voc)
 #   PARITY=1    also run parity.py against $VOC (needs a voc built with the encoder)
-# Time on the project's 2-core machine: ~50-60 min (training is capped at 35 min of wall clock).
+# Time on the project's 2-core machine: ~27 min idle, up to ~60 min when shared (training is capped at 35 min of wall clock).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ENC=models/encoder

@@ -27,7 +27,7 @@ P="ab$(date +%s)"
 DBS=()
 drop_dbs() {
     for db in "${DBS[@]}"; do
-        "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db" || true
+        bench_drop_database "$db" || true
     done
 }
 trap 'drop_dbs; bench_broker_stop' EXIT

@@ -37,6 +37,10 @@ bench_broker_pid() {
     else cat "$VOC_DATA_DIR/tansu/tansu.pid"; fi
 }
 
+# bench_drop_database NAME: drop a ClickHouse database of a benchmark, if it exists.
+bench_drop_database() {
+    "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$1"
+}
 # cpu_seconds PID: CPU seconds used so far by the process group of PID.
 cpu_seconds() { ps -o times= -g "$1" | awk '{s += $1} END {print s + 0}'; }
 

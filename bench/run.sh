@@ -57,7 +57,7 @@ config "$P" voc_bench_python "$P-python" >"$OUT/python.toml"
 config "$P" voc_bench_same "$P-same" >"$OUT/same.toml"
 "$VOC" topics create --local --config "$OUT/rust.toml" --partitions 6 2>/dev/null
 for db in voc_bench_rust voc_bench_same voc_bench_python; do   # fresh tables every run
-    "$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=("DROP DATABASE IF EXISTS " + sys.argv[2]).encode()).read()' "$VOC_CLICKHOUSE__URL" "$db"
+    bench_drop_database "$db"
 done
 "$VOC" schema apply --config "$OUT/rust.toml"
 "$VOC" schema apply --config "$OUT/python.toml"
@@ -68,7 +68,7 @@ log "peak: producing $N messages (no duplicates, no malformed: both pipelines se
 log "ceilings: raw consume of the same $N messages, raw insert of $N enriched rows"
 "$VOC" bench consume --config "$OUT/rust.toml" --count "$N" | tee "$OUT/consume.json"
 "$VOC" bench insert --demo --config "$OUT/rust.toml" --count "$N" | tee "$OUT/insert.json"
-"$VOC_VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], data=b"DROP DATABASE IF EXISTS voc_bench_rust_bench").read()' "$VOC_CLICKHOUSE__URL"
+bench_drop_database voc_bench_rust_bench
 log "Rust worker draining $N messages (everything it does in production, alerting included)"
 "$VOC" run --demo --config "$OUT/rust.toml" --exit-after "$N" 2>"$OUT/rust.log" | tee "$OUT/rust.json"
 # The same work as the baseline: alerting is the one stage the baseline lacks

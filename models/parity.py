@@ -17,6 +17,8 @@ import numpy as np
 import onnxruntime as ort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from train import decide_tags  # the tag decisions train.py evaluates with (models/train.py)
 LABELS = ["negative", "neutral", "positive"]
 
 
@@ -55,11 +57,8 @@ def main():
         s, t = s[0], t[0]
         label = LABELS[int(np.argmax(s))]
         score = float(s[2] - s[0])
-        rel = meta.get("tag_relative_threshold")
-        tags = {meta["tag_ids"][j] for j in np.nonzero((t >= th) & (t >= (rel or 0.0) * t.max()))[0]}
-        fallback = meta.get("tag_fallback_threshold")
-        if not tags and fallback is not None and t.max() >= fallback:
-            tags = {meta["tag_ids"][int(np.argmax(t))]}
+        decided = decide_tags(t[None, :], th, meta.get("tag_fallback_threshold"), meta.get("tag_relative_threshold"))[0]
+        tags = {meta["tag_ids"][j] for j in np.nonzero(decided)[0]}
         rust_tags = {x["id"] for x in r["tags"]}
         diff = abs(score - r["sentiment"]["score"])
         for x in r["tags"]:

@@ -438,12 +438,9 @@ def main():
         for t in x["tags"]:
             Yt[i, tag_index[t]] = 1
     Pt = decide_tags(pt, th, fallback, relative)
-    cats = sorted({t.split(".")[0] for t in tag_ids})
+    tag_category = category_matrix(tag_ids)
     def cat_matrix(M):
-        C = np.zeros((M.shape[0], len(cats)), dtype=np.int8)
-        for j, t in enumerate(tag_ids):
-            C[:, cats.index(t.split(".")[0])] |= M[:, j]
-        return C
+        return (M.astype(np.int32) @ tag_category > 0).astype(np.int8)
     present = Yt.sum(0) > 0
     ss, _ = run(f_snow_test)
     snow_true = np.array([x["sentiment"] == "positive" for x in snow_test])

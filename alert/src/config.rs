@@ -143,7 +143,7 @@ impl Default for DetractorConfig {
         DetractorConfig {
             enabled: true,
             high_at_or_below_score: 3,
-            high_at_or_below_sentiment: -0.95,
+            high_at_or_below_sentiment: -0.9,
         }
     }
 }

@@ -134,8 +134,22 @@ pub struct DetractorConfig {
     pub enabled: bool,
     /// An explicit score at or below this is high severity (else medium).
     pub high_at_or_below_score: u8,
-    /// Without a score, sentiment at or below this is high severity.
-    pub high_at_or_below_sentiment: f32,
+    /// Without a score, sentiment at or below this is high severity. Unset:
+    /// the active model's high line (the worker fills it in from the model's
+    /// sidecar), else [`HIGH_AT_OR_BELOW_SENTIMENT`].
+    pub high_at_or_below_sentiment: Option<f32>,
+}
+
+/// The fast model's high-severity line (models/voc-text.meta.json), for an
+/// alerter built without a model.
+pub const HIGH_AT_OR_BELOW_SENTIMENT: f32 = -0.9;
+
+impl DetractorConfig {
+    /// The sentiment line of high severity in effect.
+    pub fn high_sentiment_line(&self) -> f32 {
+        self.high_at_or_below_sentiment
+            .unwrap_or(HIGH_AT_OR_BELOW_SENTIMENT)
+    }
 }
 
 impl Default for DetractorConfig {
@@ -143,7 +157,7 @@ impl Default for DetractorConfig {
         DetractorConfig {
             enabled: true,
             high_at_or_below_score: 3,
-            high_at_or_below_sentiment: -0.9,
+            high_at_or_below_sentiment: None,
         }
     }
 }
@@ -212,5 +226,32 @@ impl Default for SpikeConfig {
             min_expected: 0.5,
             min_history_hours: 24,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_high_line_is_the_shipped_fast_models() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/voc-text.meta.json");
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let line = meta["detractor_lines"]["high_at_or_below_sentiment"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (line - f64::from(HIGH_AT_OR_BELOW_SENTIMENT)).abs() < 1e-6,
+            "retrained model: set HIGH_AT_OR_BELOW_SENTIMENT to {line}"
+        );
+        let d = DetractorConfig::default();
+        assert_eq!(d.high_at_or_below_sentiment, None);
+        assert_eq!(d.high_sentiment_line(), HIGH_AT_OR_BELOW_SENTIMENT);
+        let set = DetractorConfig {
+            high_at_or_below_sentiment: Some(-0.97),
+            ..d
+        };
+        assert_eq!(set.high_sentiment_line(), -0.97);
     }
 }

@@ -233,6 +233,17 @@ mod tests {
     #[test]
     fn the_detractor_line_defaults_to_the_fast_models() {
         assert_eq!(InferencePolicy::default().detractor_line(), -0.8);
+        // The constant is the shipped sidecar's line (retraining may move it).
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/voc-text.meta.json");
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let line = meta["detractor_lines"]["detractor_at_or_below"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (line - f64::from(DETRACTOR_AT_OR_BELOW)).abs() < 1e-6,
+            "retrained model: set DETRACTOR_AT_OR_BELOW to {line}"
+        );
         let s = sentiment_from_model(&pred([0.9, 0.05, 0.05])); // score -0.85
         let stricter = InferencePolicy {
             detractor_at_or_below: Some(-0.9),

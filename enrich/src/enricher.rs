@@ -309,6 +309,15 @@ impl Enricher {
         self.shards[0].cfg.inference.detractor_line()
     }
 
+    /// The high-severity line the active model's sidecar chose for alerts
+    /// (`alert.detractor.high_at_or_below_sentiment` when that is unset): the
+    /// encoder's with it on; None for the fast model alone, whose line is the
+    /// alert crate's default.
+    pub fn high_line(&self) -> Option<f32> {
+        let encoder = self.shards[0].encoder.as_ref()?;
+        Some(encoder.meta().detractor_lines.high_at_or_below_sentiment)
+    }
+
     /// Threads a large batch is split across.
     pub fn threads(&self) -> usize {
         self.shards.len()
@@ -401,10 +410,10 @@ impl Shard {
                     .iter()
                     .map(|&i| prepared[i].text.as_str())
                     .collect();
-                let w = enc.meta().blend_weight;
+                let (w, t) = (enc.meta().blend_weight, enc.meta().blend_temperature);
                 for (&i, p_enc) in with_text.iter().zip(enc.sentiment(&texts)?) {
                     let p = predictions[i].as_mut().expect("predicted above");
-                    p.sentiment = encoder::blend(p.sentiment, p_enc, w);
+                    p.sentiment = encoder::blend(p.sentiment, p_enc, w, t);
                 }
             }
         }

@@ -98,6 +98,13 @@ fn a_missing_or_bad_encoder_fails_at_start_naming_the_file() {
     std::fs::write(&sidecar, TINY_META.replace("0.5,", "1.5,")).unwrap();
     let e = error_of(config(Some(onnx.clone())));
     assert!(e.contains("blend_weight 1.5"), "{e}");
+    std::fs::write(
+        &sidecar,
+        TINY_META.replace("0.5,", "0.5, \"blend_temperature\": 0,"),
+    )
+    .unwrap();
+    let e = error_of(config(Some(onnx.clone())));
+    assert!(e.contains("blend_temperature 0 is not"), "{e}");
 
     // A good sidecar; the model file is missing, then not an ONNX graph.
     std::fs::write(&sidecar, TINY_META).unwrap();
@@ -208,6 +215,12 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
         both.detractor_line(),
         enc.meta().detractor_lines.detractor_at_or_below
     );
+    // The alert rule's high line follows the encoder; the fast model's is the alert default.
+    assert_eq!(
+        both.high_line(),
+        Some(enc.meta().detractor_lines.high_at_or_below_sentiment)
+    );
+    assert_eq!(fast.high_line(), None);
     let a = fast.enrich(items(), now).unwrap();
     let b = both.enrich(items(), now).unwrap();
     assert!(b.iter().all(|e| e.model_version == both.model_version()));
@@ -222,11 +235,29 @@ fn the_encoder_is_blended_into_the_fast_models_sentiment() {
         let ids = |e: &EnrichedEvent| e.tags.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(x), ids(y));
     }
-    // The blend is linear in the probabilities, hence in the score.
-    let w = enc.meta().blend_weight;
+    // The score is the calibrated blend of the two models' probabilities.
+    let (w, t) = (enc.meta().blend_weight, enc.meta().blend_temperature);
     let masked: Vec<&str> = b.iter().map(|e| e.text.as_str()).collect();
-    for ((x, y), p) in a.iter().zip(&b).zip(enc.sentiment(&masked).unwrap()) {
-        let want = (1.0 - w) * x.sentiment.score + w * (p[2] - p[0]);
+    let pipeline = voc_enrich::TextPipeline::new(&config(None)).unwrap();
+    let mut model = voc_enrich::model::TextModel::load(
+        &models().join("voc-text.onnx"),
+        &models().join("voc-text.meta.json"),
+        &voc_enrich::resolve_onnxruntime(None).unwrap(),
+        1,
+    )
+    .unwrap();
+    let prepared: Vec<_> = texts.iter().map(|t| pipeline.prepare(t)).collect();
+    let feats: Vec<_> = prepared.iter().map(|p| &p.features).collect();
+    let fast_p = model.predict(&feats).unwrap();
+    for (((x, y), p), lin) in a
+        .iter()
+        .zip(&b)
+        .zip(enc.sentiment(&masked).unwrap())
+        .zip(&fast_p)
+    {
+        assert!((x.sentiment.score - (lin.sentiment[2] - lin.sentiment[0])).abs() < 1e-4);
+        let q = encoder::blend(lin.sentiment, p, w, t);
+        let want = q[2] - q[0];
         assert!((y.sentiment.score - want).abs() < 1e-4, "{y:?} != {want}");
     }
     for i in [0, 3] {

@@ -3,12 +3,15 @@
 p_linear = models/train.py's OUT-OF-FOLD probabilities of the training items (--dump-oof; 5 folds, so the
 validation items' linear probabilities come from models that did not see them); p_encoder = the exported
 int8 graph (temperature already folded into its head). w in {0, 0.1, ..., 1} maximizing validation macro-F1
-of (1 - w) p_linear + w p_encoder (ties: the smaller w); then the detractor lines on the blended validation
+of (1 - w) p_linear + w p_encoder (ties: the smaller w). The average of two calibrated models is
+under-confident, so one blend temperature T is then fit on the same validation items (minimum NLL of
+p ** (1 / T), renormalized; argmax unchanged). Last, the detractor lines on those calibrated validation
 probabilities with models/calibrate.py choose_lines (precision's 90 % lower confidence bound >= 0.97;
 high line >= 0.985).
 
     python models/encoder/blend.py --oof models/encoder/work/linear/oof.npz
-Writes work/blend.json, work/val_probs.npz and the meta's blend_weight / detractor_lines / model_version.
+Writes work/blend.json, work/val_probs.npz and the meta's blend_weight / blend_temperature / detractor_lines /
+model_version.
 """
 import argparse, datetime, json, os, sys
 import numpy as np
@@ -49,7 +52,9 @@ def main():
     rows = [{'w': w, 'val_macro_f1': mf1((1 - w) * p_lin + w * p_enc), 'val_accuracy': acc((1 - w) * p_lin + w * p_enc)} for w in W_GRID]
     best = max(rows, key=lambda r: (r['val_macro_f1'], -r['w']))
     w = best['w']
-    p = (1 - w) * p_lin + w * p_enc
+    p_mix = ort_run.blend(p_lin, p_enc, w)
+    t_blend = round(cal.fit_temperature(np.log(np.maximum(p_mix, 1e-30)), y), 4)
+    p = ort_run.blend(p_lin, p_enc, w, t_blend)
     line, high = cal.choose_lines(p, y)
     val_items = [items[i] for i in val_i]
     rep = {
@@ -65,6 +70,8 @@ def main():
                          'ece_before_temperature': cal.reliability(cal.softmax(np.log(np.maximum(p_enc, 1e-30)) * T), y)[1]},
         'blend_grid': rows,
         'blend_weight': w,
+        'blend_temperature': t_blend,
+        'blend_before_temperature': {'ece': cal.reliability(p_mix, y)[1], 'negative_ece': cal.negative_ece(p_mix, y)},
         'blend': {'val_macro_f1': mf1(p), 'val_accuracy': acc(p), 'ece': cal.reliability(p, y)[1],
                   'negative_ece': cal.negative_ece(p, y), 'reliability': cal.reliability(p, y)[0],
                   'by_channel': cal.by_channel(val_items, y, p.argmax(1))},
@@ -78,6 +85,7 @@ def main():
     meta = json.load(open(a.meta, encoding='utf-8'))
     meta['model_version'] = 'voc-e5-' + datetime.date.today().strftime('%Y%m%d')
     meta['blend_weight'] = w
+    meta['blend_temperature'] = t_blend
     meta['detractor_lines'] = {'detractor_at_or_below': line, 'high_at_or_below_sentiment': high}
     vocab.write_meta(meta, a.meta)
     print(json.dumps({k: v for k, v in rep.items() if k not in ('blend_grid',)}, indent=1)[:4000])

@@ -58,7 +58,7 @@ def main():
     p_lin = ort_run.linear_proba(ort_run.session(os.path.join(M, 'voc-text.onnx')), feats).astype(np.float64)
     p_enc = ort_run.encoder_proba(ort_run.session(os.path.join(M, 'voc-encoder.onnx')), [tok.encode(f[0]) for f in feats], tok.pad).astype(np.float64)
     w = meta['blend_weight']
-    p = (1 - w) * p_lin + w * p_enc
+    p = ort_run.blend(p_lin, p_enc, w, meta.get('blend_temperature', 1.0))
     enc_lines, fast_lines = meta['detractor_lines'], fast_meta['detractor_lines']
     blend_json = json.load(open(os.path.join(data.WORK, 'blend.json')))
     train_log = json.load(open(os.path.join(data.WORK, 'ckpt', 'log.json')))
@@ -69,12 +69,13 @@ def main():
         'model_version': meta['model_version'],
         'heldout_items': len(test),
         'blend_weight': w,
+        'blend_temperature': meta.get('blend_temperature', 1.0),
         'detractor_lines': enc_lines,
         'fast_model': {'model_version': fast_meta['model_version'], **report(p_lin, y, test, fast_lines)},
         'fast_model_at_encoder_lines': {n: dict(line=t, **cal.line_stats(p_lin, y, t)) for n, t in enc_lines.items()},
         'encoder': report(p_enc, y, test, enc_lines),
         'blend': report(p, y, test, enc_lines),
-        'validation': {k: blend_json[k] for k in ('validation_items', 'temperature', 'int8_vs_fp32', 'linear_oof', 'encoder_int8', 'blend_grid', 'blend')},
+        'validation': {k: blend_json[k] for k in ('validation_items', 'temperature', 'int8_vs_fp32', 'linear_oof', 'encoder_int8', 'blend_grid', 'blend_temperature', 'blend_before_temperature', 'blend')},
         'validation_detractor': blend_json['detractor_validation'],
         'training': {k: train_log[k] for k in ('fit', 'val', 'best_val_macro_f1', 'stopped_by_cap', 'train_wall_s', 'log')},
         'speed_1_thread': speed(os.path.join(M, 'voc-encoder.onnx'), tok, speed_texts),

@@ -47,3 +47,15 @@ def linear_proba(sess, feats, bs=256):
             ids[r, :len(a_ids)] = a_ids; w[r, :len(a_w)] = a_w
         outs.append(sess.run(['sentiment'], {'ids': ids, 'weights': w})[0])
     return np.vstack(outs)
+
+
+def blend(p_linear, p_encoder, w, temperature=1.0):
+    """The enricher's blend (enrich/src/encoder/mod.rs `blend`): p = (1 - w) p_linear + w p_encoder, then
+    calibrated by the blend temperature: p ** (1 / T), renormalized (T = 1 leaves p)."""
+    p = (1 - w) * np.asarray(p_linear, np.float64) + w * np.asarray(p_encoder, np.float64)
+    if temperature == 1.0:
+        return p
+    with np.errstate(divide='ignore'):
+        z = np.log(p) / temperature
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)

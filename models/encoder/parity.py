@@ -4,7 +4,8 @@
    must equal tokenizer.py's ids of the line's `text` field, on every training and held-out text.
 2. Probabilities (when the voc binary can load the encoder): `voc classify` with enrich.encoder_path set
    (VOC_ENRICH__ENCODER_PATH) gives each item's sentiment label and score P(pos) - P(neg); compared with the
-   Python blend (1 - w) p_fast + w p_encoder computed with ONNX Runtime from the same two graphs. Texts that
+   Python blend (ort_run.blend: weight and temperature from the sidecar) computed with ONNX Runtime from the
+   same two graphs. Texts that
    a plain-text stdin line cannot carry (a line break, a leading '{') are skipped and counted.
 
     python models/encoder/parity.py --voc target/release/voc [--ort-dylib /abs/libonnxruntime.so.X] [--skip-classify]
@@ -90,8 +91,7 @@ def main():
     feats = ort_run.featurize(voc, usable)
     p_lin = ort_run.linear_proba(ort_run.session(os.path.join(M, 'voc-text.onnx')), feats).astype(np.float64)
     p_enc = ort_run.encoder_proba(ort_run.session(a.onnx), [tok.encode(f[0]) for f in feats], tok.pad).astype(np.float64)
-    w = meta['blend_weight']
-    p = (1 - w) * p_lin + w * p_enc
+    p = ort_run.blend(p_lin, p_enc, meta['blend_weight'], meta.get('blend_temperature', 1.0))
     labels = np.array(meta['sentiment_labels'])
     src = np.array([e['sentiment'].get('source') for e in ev])
     text_items = np.array([bool(f[1].size) for f in feats]) & (src == 'model')

@@ -111,9 +111,15 @@ impl Worker {
         let taxonomy = Arc::new(Taxonomy::bundled());
         let enricher = Enricher::new(cfg.enrich.clone(), taxonomy.clone(), key.clone())
             .context("loading the enrichment models")?;
+        // The alert rule's high-severity line follows the active model unless configured.
+        let mut alert_cfg = cfg.alert.clone();
+        if alert_cfg.detractor.high_at_or_below_sentiment.is_none() {
+            alert_cfg.detractor.high_at_or_below_sentiment = enricher.high_line();
+        }
         tracing::info!(
             model = enricher.model_version(),
             detractor_line = enricher.detractor_line(),
+            high_line = alert_cfg.detractor.high_sentiment_line(),
             taxonomy = taxonomy.version(),
             "models loaded"
         );
@@ -127,12 +133,7 @@ impl Worker {
         sink.check_access()
             .await
             .context("checking the ClickHouse credentials")?;
-        let alerting = AlertService::new(
-            cfg.alert.clone(),
-            cfg.clickhouse.clone(),
-            taxonomy.clone(),
-            key,
-        )?;
+        let alerting = AlertService::new(alert_cfg, cfg.clickhouse.clone(), taxonomy.clone(), key)?;
         let publisher =
             Publisher::new(&cfg.kafka.producer_config()).context("creating the Kafka producer")?;
         let topics = TopicMap::new(&cfg.kafka.topics);

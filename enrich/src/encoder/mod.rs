@@ -52,8 +52,15 @@ struct MetaFile {
     unk_id: u32,
     unk_score: f64,
     blend_weight: f32,
+    /// Absent in sidecars written before the blend was calibrated: 1 (no change).
+    #[serde(default = "no_temperature")]
+    blend_temperature: f32,
     detractor_lines: DetractorLines,
     pieces: Vec<(String, f64)>,
+}
+
+fn no_temperature() -> f32 {
+    1.0
 }
 
 /// What the enricher needs of the sidecar besides the vocabulary.
@@ -63,6 +70,8 @@ pub struct EncoderMeta {
     pub model_version: String,
     /// w in p = (1 - w) * p_linear + w * p_encoder.
     pub blend_weight: f32,
+    /// T of the blend's calibration: the blended p is sharpened to p^(1/T), renormalized.
+    pub blend_temperature: f32,
     pub detractor_lines: DetractorLines,
     pub pad_id: u32,
 }
@@ -87,6 +96,12 @@ pub fn load_meta(path: &Path) -> Result<(EncoderMeta, Tokenizer), ModelError> {
             m.blend_weight
         )));
     }
+    if !(m.blend_temperature.is_finite() && m.blend_temperature > 0.0) {
+        return Err(err(format!(
+            "blend_temperature {} is not a positive number",
+            m.blend_temperature
+        )));
+    }
     if m.pad_id > 3 {
         return Err(err(format!(
             "pad_id {} is not one of the special ids 0-3",
@@ -104,15 +119,26 @@ pub fn load_meta(path: &Path) -> Result<(EncoderMeta, Tokenizer), ModelError> {
     let meta = EncoderMeta {
         model_version: m.model_version,
         blend_weight: m.blend_weight,
+        blend_temperature: m.blend_temperature,
         detractor_lines: m.detractor_lines,
         pad_id: m.pad_id,
     };
     Ok((meta, tokenizer))
 }
 
-/// p = (1 - w) * p_linear + w * p_encoder, per class.
-pub fn blend(linear: [f32; 3], encoder: [f32; 3], w: f32) -> [f32; 3] {
-    std::array::from_fn(|k| (1.0 - w) * linear[k] + w * encoder[k])
+/// p = (1 - w) * p_linear + w * p_encoder per class, then calibrated with
+/// the temperature t fit on validation data: p_k^(1/t), renormalized (the
+/// average of two calibrated models is under-confident; t = 1 leaves it).
+pub fn blend(linear: [f32; 3], encoder: [f32; 3], w: f32, t: f32) -> [f32; 3] {
+    let p: [f64; 3] = std::array::from_fn(|k| f64::from((1.0 - w) * linear[k] + w * encoder[k]));
+    if t == 1.0 {
+        return p.map(|v| v as f32);
+    }
+    let logits = p.map(|v| v.ln() / f64::from(t));
+    let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e = logits.map(|l| (l - top).exp());
+    let sum: f64 = e.iter().sum();
+    e.map(|v| (v / sum) as f32)
 }
 
 /// The encoder: its tokenizer (used without a lock) and a pool of ONNX
@@ -254,15 +280,33 @@ mod tests {
 
     #[test]
     fn blend_weighs_the_two_models() {
-        let b = blend([0.2, 0.5, 0.3], [0.8, 0.1, 0.1], 0.25);
+        let b = blend([0.2, 0.5, 0.3], [0.8, 0.1, 0.1], 0.25, 1.0);
         let want = [0.35, 0.4, 0.25];
         for k in 0..3 {
             assert!((b[k] - want[k]).abs() < 1e-6, "{b:?}");
         }
         assert_eq!(
-            blend([0.2, 0.5, 0.3], [0.8, 0.1, 0.1], 0.0),
+            blend([0.2, 0.5, 0.3], [0.8, 0.1, 0.1], 0.0, 1.0),
             [0.2, 0.5, 0.3]
         );
+    }
+
+    #[test]
+    fn the_blend_temperature_sharpens_without_changing_the_label() {
+        // (0.35, 0.4, 0.25) at t = 0.5 is proportional to the squares.
+        let b = blend([0.2, 0.5, 0.3], [0.8, 0.1, 0.1], 0.25, 0.5);
+        let sq = [0.35f32 * 0.35, 0.4 * 0.4, 0.25 * 0.25];
+        let sum: f32 = sq.iter().sum();
+        for k in 0..3 {
+            assert!((b[k] - sq[k] / sum).abs() < 1e-6, "{b:?}");
+        }
+        assert!(b[1] > 0.4, "the top class gains: {b:?}");
+        assert!((b.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // A zero probability stays zero; t > 1 flattens.
+        let z = blend([0.0, 0.2, 0.8], [0.0, 0.4, 0.6], 0.5, 0.7);
+        assert_eq!(z[0], 0.0);
+        let flat = blend([0.2, 0.5, 0.3], [0.2, 0.5, 0.3], 0.5, 2.0);
+        assert!(flat[1] < 0.5 && flat[0] > 0.2, "{flat:?}");
     }
 
     #[test]

@@ -62,7 +62,8 @@ fn by_id(alerts: &[Value]) -> BTreeMap<(String, u64), usize> {
 }
 
 /// Whether a process's log (colour codes removed) contains `text`.
-fn log_has(env: &Env, tag: &str, text: &str) -> bool {
+/// A process's log without its colour codes.
+fn plain_log(env: &Env, tag: &str) -> String {
     let log =
         std::fs::read_to_string(env.dir.join(format!("worker-{tag}.log"))).unwrap_or_default();
     let mut plain = String::with_capacity(log.len());
@@ -73,7 +74,58 @@ fn log_has(env: &Env, tag: &str, text: &str) -> bool {
         rest = rest.find('m').map_or("", |m| &rest[m + 1..]);
     }
     plain.push_str(rest);
-    plain.contains(text)
+    plain
+}
+
+fn log_has(env: &Env, tag: &str, text: &str) -> bool {
+    plain_log(env, tag).contains(text)
+}
+
+/// (assignment changes logged so far, partitions owned after the last one).
+fn assignment(env: &Env, tag: &str) -> (usize, usize) {
+    let (mut changes, mut owned) = (0, 0);
+    for line in plain_log(env, tag).lines() {
+        if line.contains("partitions revoked") || line.contains("no partitions assigned") {
+            changes += 1;
+            owned = 0;
+        } else if line.contains("partitions assigned") {
+            changes += 1;
+            owned = line
+                .split("owned=")
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    (changes, owned)
+}
+
+/// Waits until every worker in `tags` owns partitions and no assignment has
+/// changed for `quiet_secs`: a group still rebalancing would move the
+/// partitions a test is about between its workers.
+async fn wait_for_stable_group(env: &Env, tags: &[&str], quiet_secs: u64, secs: u64) {
+    let start = Instant::now();
+    let mut last = Vec::new();
+    let mut since = Instant::now();
+    loop {
+        env.assert_workers_alive();
+        let now: Vec<_> = tags.iter().map(|t| assignment(env, t)).collect();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if last.iter().all(|&(_, owned)| owned > 0)
+            && since.elapsed() >= Duration::from_secs(quiet_secs)
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "the group of {tags:?} did not settle within {secs} s ({last:?}); logs in {}",
+            env.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn wait_for_log(env: &Env, tag: &str, text: &str, secs: u64) {
@@ -336,10 +388,8 @@ async fn a_running_worker_taking_over_from_a_killed_one_publishes_nothing_again(
         &[("VOC_TEST_PAUSE_AFTER_ALERT_PUBLISH_MS", "120000")],
     );
     let survivor = env.spawn_worker("2");
-    wait_for_log(&env, "1", "partitions assigned", 90).await;
-    wait_for_log(&env, "2", "partitions assigned", 90).await;
-    // Let the group settle on two members.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // The group must have settled on two members that each own partitions.
+    wait_for_stable_group(&env, &["1", "2"], 8, 120).await;
     env.produce_raw(env.topic(Channel::App), &detractors_n(&env.name, N))
         .await;
     wait_for_log(&env, "1", "test hook: pausing after publishing alerts", 90).await;

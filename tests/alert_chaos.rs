@@ -39,6 +39,20 @@ fn detractors_n(env_name: &str, n: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// `n` app messages from promoters: no alert under [`DETRACTORS_ONLY`].
+fn promoters_n(env_name: &str, n: usize) -> Vec<(String, Vec<u8>)> {
+    let now = chrono::Utc::now().timestamp();
+    (0..n)
+        .map(|i| {
+            let id = format!("{env_name}-p{i}");
+            let body = json!({"id": id, "time": now, "customer_id": format!("CP{i}"),
+                "app_version": "8.1.0", "os": "iOS", "page": "home", "nps": 10,
+                "text": "转账秒到，界面清爽，很好用"});
+            (id, body.to_string().into_bytes())
+        })
+        .collect()
+}
+
 /// These tests kill processes inside timing windows between two workers or
 /// a worker and `voc notify`: one at a time, so that a loaded machine does not
 /// move a window (a rebalance landing before the kill would skip what the test
@@ -387,11 +401,21 @@ async fn a_running_worker_taking_over_from_a_killed_one_publishes_nothing_again(
         &env.config,
         &[("VOC_TEST_PAUSE_AFTER_ALERT_PUBLISH_MS", "120000")],
     );
+    // One member at a time: two joining together can keep tansu's group
+    // rebalancing for minutes. Then the group must have settled on two
+    // members that each own partitions.
+    wait_for_stable_group(&env, &["1"], 3, 90).await;
     let survivor = env.spawn_worker("2");
-    // The group must have settled on two members that each own partitions.
     wait_for_stable_group(&env, &["1", "2"], 8, 120).await;
-    env.produce_raw(env.topic(Channel::App), &detractors_n(&env.name, N))
-        .await;
+    // Each worker reads its partitions once before the detractors come: a
+    // worker's first batch on a partition reads the alert topic back (a
+    // partition maybe taken over from a crashed worker), and the survivor's
+    // would then record the paused worker's alerts before the kill.
+    let app = env.topic(Channel::App).to_string();
+    let group = format!("{}-worker", env.name);
+    env.produce_raw(&app, &promoters_n(&env.name, N)).await;
+    env.wait_committed(&group, &app, N as i64, 90).await;
+    env.produce_raw(&app, &detractors_n(&env.name, N)).await;
     wait_for_log(&env, "1", "test hook: pausing after publishing alerts", 90).await;
     let published = env.read_topic(&env.alerts, N, 60).await;
     assert_eq!(
@@ -406,9 +430,7 @@ async fn a_running_worker_taking_over_from_a_killed_one_publishes_nothing_again(
     );
     hooked.kill_9();
 
-    let app = env.topic(Channel::App).to_string();
-    env.wait_committed(&format!("{}-worker", env.name), &app, N as i64, 90)
-        .await;
+    env.wait_committed(&group, &app, 2 * N as i64, 90).await;
     assert!(stop(survivor).success());
     let counts = by_id(&env.read_topic(&env.alerts, N, 30).await);
     assert_eq!(counts.len(), N, "one alert per detractor");

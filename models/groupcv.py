@@ -48,9 +48,8 @@ def main():
     inp = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts).encode()
     norm = [json.loads(l)["text"] for l in subprocess.run([a.voc, "featurize"], input=inp, capture_output=True, check=True).stdout.decode().splitlines()]
     X3 = sp.hstack([X, 0.5 * HashingVectorizer(analyzer="char", ngram_range=(3, 3), n_features=1 << 17, alternate_sign=False).transform(norm)]).tocsr()
-    variants = {"shipped: idf-scaled features + LR": None, "unscaled features + LR (C = 8)": None,
-                "shipped + char trigrams": None, "baseline TF-IDF char 1-3 + LR": None}
-    proba = {k: np.zeros((len(y), 3)) for k in variants}
+    proba = {k: np.zeros((len(y), 3)) for k in ("shipped: idf-scaled features + LR", "unscaled features + LR (C = 8)",
+                                                "shipped + char trigrams", "baseline TF-IDF char 1-3 + LR")}
     for trn, va in GroupKFold(5).split(X, y, groups):
         # The scale comes from the training folds only, as train.py takes it from its training data.
         XS = (X @ sp.diags(T.idf_scale(X[trn], T.IDF_POWER))).tocsr()

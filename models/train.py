@@ -17,8 +17,9 @@ few sentiment cues (negation scope, last clause, length bucket, ?/!), all from
 enrich/src/features.rs.
 Sentiment: features scaled by idf squared (folded into the exported weights, so
 the worker computes the same features as before), then a multinomial logistic
-regression (3 classes, banking items weighted up) blended with an NB-weighted logistic regression for positive vs negative
-(log-count ratios fold into the weights, W = w * r); the blend and a bias for
+regression (3 classes, banking items weighted up) blended with an NB-weighted
+logistic regression for positive vs negative (log-count ratios fold into the
+weights, W = w * r); the blend and a bias for
 the neutral class are chosen on 5-fold out-of-fold predictions of the training
 data. The sentiment logits are divided by a temperature fit on the same
 out-of-fold predictions (calibration), and the inferred-detractor lines are

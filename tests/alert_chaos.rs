@@ -27,27 +27,36 @@ fn detractors(env_name: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn detractors_n(env_name: &str, n: usize) -> Vec<(String, Vec<u8>)> {
-    let now = chrono::Utc::now().timestamp();
-    (0..n)
-        .map(|i| {
-            let id = format!("{env_name}-d{i}");
-            let body = json!({"id": id, "time": now, "customer_id": format!("CX{i}"),
-                "app_version": "8.1.0", "os": "iOS", "page": "transfer/confirm", "nps": 0,
-                "text": "升级以后转账失败，一直提示交易异常，太失望了"});
-            (id, body.to_string().into_bytes())
-        })
-        .collect()
+    app_messages(
+        env_name,
+        n,
+        "d",
+        0,
+        "升级以后转账失败，一直提示交易异常，太失望了",
+    )
 }
 
 /// `n` app messages from promoters: no alert under [`DETRACTORS_ONLY`].
 fn promoters_n(env_name: &str, n: usize) -> Vec<(String, Vec<u8>)> {
+    app_messages(env_name, n, "p", 10, "转账秒到，界面清爽，很好用")
+}
+
+/// `n` app messages of distinct customers, ids `<env>-<prefix><i>`, each with
+/// this NPS and text.
+fn app_messages(
+    env_name: &str,
+    n: usize,
+    prefix: &str,
+    nps: u8,
+    text: &str,
+) -> Vec<(String, Vec<u8>)> {
     let now = chrono::Utc::now().timestamp();
     (0..n)
         .map(|i| {
-            let id = format!("{env_name}-p{i}");
-            let body = json!({"id": id, "time": now, "customer_id": format!("CP{i}"),
-                "app_version": "8.1.0", "os": "iOS", "page": "home", "nps": 10,
-                "text": "转账秒到，界面清爽，很好用"});
+            let id = format!("{env_name}-{prefix}{i}");
+            let body = json!({"id": id, "time": now, "customer_id": format!("C{prefix}{i}"),
+                "app_version": "8.1.0", "os": "iOS", "page": "transfer/confirm", "nps": nps,
+                "text": text});
             (id, body.to_string().into_bytes())
         })
         .collect()

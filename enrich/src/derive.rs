@@ -90,12 +90,12 @@ pub fn sentiment_from_stars(stars: u8) -> Sentiment {
     }
 }
 
-/// Tags above their thresholds, best first; each starts with the item's
-/// sentiment (`item_sentiment`) until clause analysis refines it.
 /// Tags at or above their thresholds (and at or above the relative threshold's
 /// share of the top tag, when the sidecar sets one), most likely first, at most
 /// `max`. When none is, the single most likely tag if it reaches `fallback`: an
 /// item that is clearly about something gets its best guess rather than no tag.
+/// Each starts with the item's sentiment (`item_sentiment`) until clause
+/// analysis refines it.
 pub fn tags_from_model(
     p: &Prediction,
     meta: &ModelMeta,

@@ -49,7 +49,8 @@ def main():
     p_jax = cal.softmax(np.load(os.path.join(data.WORK, 'ckpt', 'best_val_logits.npy')).astype(np.float64) / T)
     mf1 = lambda p: round(float(f1_score(y, p.argmax(1), average='macro')), 4)
     acc = lambda p: round(float(np.mean(p.argmax(1) == y)), 4)
-    rows = [{'w': w, 'val_macro_f1': mf1((1 - w) * p_lin + w * p_enc), 'val_accuracy': acc((1 - w) * p_lin + w * p_enc)} for w in W_GRID]
+    rows = [{'w': w, 'val_macro_f1': mf1(p), 'val_accuracy': acc(p)}
+            for w, p in ((w, ort_run.blend(p_lin, p_enc, w)) for w in W_GRID)]
     best = max(rows, key=lambda r: (r['val_macro_f1'], -r['w']))
     w = best['w']
     p_mix = ort_run.blend(p_lin, p_enc, w)

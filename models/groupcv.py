@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import train as T  # models/train.py
 from augment import COPY_WEIGHT, punctuated, unspaced  # models/augment.py
-CHANNELS = ("app", "call_center", "community", "branch")
+CHANNELS = T.cal.CHANNELS
 
 
 def main():

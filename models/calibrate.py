@@ -92,6 +92,12 @@ def line_stats(p, y, line):
             "flagged": int(d.sum()), "non_negative_flagged": int(np.sum(d & ~neg))}
 
 
+def line_stats_by_channel(p, y, items, line):
+    """line_stats per channel: whether an alert can be trusted in each channel, not only overall."""
+    ch = np.array([x.get("channel") for x in items])
+    return {c: line_stats(p[ch == c], y[ch == c], line) for c in CHANNELS if (ch == c).any()}
+
+
 def wilson_lower(hits, n, z=LINE_CONFIDENCE_Z):
     """One-sided Wilson score lower bound of a proportion hits / n (0 when n is 0)."""
     if n == 0:
@@ -209,6 +215,15 @@ def markdown(rep):
         v, h = d[name]["validation"], d[name]["heldout"]
         lines.append(f"| `{name}` | {d[name]['line']} | {v['precision']:.3f} | {v['recall_of_negatives']:.3f} | {h['precision']:.3f} "
                      f"| {h['recall_of_negatives']:.3f} | {h['non_negative_flagged']} of {h['flagged']} |")
+    if "by_channel" in d:
+        v, h = d["by_channel"]["validation"], d["by_channel"]["heldout"]
+        lines += ["", f"The same at `detractor_at_or_below` ({d['detractor_at_or_below']['line']}) per channel:", "",
+                  "| channel | validation precision | validation recall | held-out precision | held-out recall | held-out non-negative flagged |",
+                  "|---|---|---|---|---|---|"]
+        for c in CHANNELS:
+            if c in h:
+                lines.append(f"| {c} | {v[c]['precision']:.3f} | {v[c]['recall_of_negatives']:.3f} | {h[c]['precision']:.3f} "
+                             f"| {h[c]['recall_of_negatives']:.3f} | {h[c]['non_negative_flagged']} of {h[c]['flagged']} |")
     q = d["heldout_inquiries"]
     lines += ["", f"Held-out neutral items phrased as questions: {q['items']}, inferred detractors among them: **{q['inferred_detractors']}**"
               f" (out-of-fold on training data: {d['validation_inquiries']['inferred_detractors']} of {d['validation_inquiries']['items']})."]

@@ -501,6 +501,8 @@ def main():
         "detractor": {
             **{name: {"line": t, "validation": cal.line_stats(p_oof, yb[real], t), "heldout": cal.line_stats(ps, y_arr, t)}
                for name, t in (("detractor_at_or_below", line), ("high_at_or_below_sentiment", high_line))},
+            "by_channel": {"validation": cal.line_stats_by_channel(p_oof, yb[real], [bank[i] for i in real], line),
+                           "heldout": cal.line_stats_by_channel(ps, y_arr, test, line)},
             "heldout_inquiries": cal.inquiry_detractors(ps, test, line),
             "validation_inquiries": cal.inquiry_detractors(p_oof, [bank[i] for i in real], line)},
         "as_first_written": cal.first_written_report(test, ps, line, base_pred),

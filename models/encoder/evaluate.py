@@ -27,6 +27,7 @@ def report(p, y, items, lines, fast_line=None):
          'by_channel': cal.by_channel(items, y, pred),
          'ece': ece, 'negative_ece': cal.negative_ece(p, y), 'reliability': rel,
          'detractor': {name: dict(line=t, **cal.line_stats(p, y, t)) for name, t in lines.items()},
+         'detractor_by_channel': cal.line_stats_by_channel(p, y, items, lines['detractor_at_or_below']),
          'heldout_inquiries': {k: v for k, v in cal.inquiry_detractors(p, items, lines['detractor_at_or_below']).items() if k != 'examples'},
          'as_first_written': cal.first_written_report(items, p, lines['detractor_at_or_below'])}
     return r

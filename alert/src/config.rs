@@ -142,7 +142,7 @@ pub struct DetractorConfig {
 
 /// The fast model's high-severity line (models/voc-text.meta.json), for an
 /// alerter built without a model.
-pub const HIGH_AT_OR_BELOW_SENTIMENT: f32 = -0.9;
+pub const HIGH_AT_OR_BELOW_SENTIMENT: f32 = -0.95;
 
 impl DetractorConfig {
     /// The sentiment line of high severity in effect.

@@ -4,7 +4,7 @@
 //! Severity: critical with a fund-safety tag; else high for a score at or
 //! below `detractor.high_at_or_below_score` (3) or, without a score, sentiment
 //! at or below `detractor.high_at_or_below_sentiment` (unset: the active model's
-//! high line, -0.9 for the fast model); else medium.
+//! high line, -0.95 for the fast model); else medium.
 //! A high-value customer (`alert.customer_value_query`) raises it one level.
 //! Dedup key: `detractor:<customer or event>:<main pain/itch tag>`, so one
 //! customer complaining about the same thing again within the window adds to

@@ -200,7 +200,7 @@ pub fn featurize<S: AsRef<str>>(text: &str, tokens: &[S]) -> FeatureVec {
     let mut word_chars = 0u32;
     for ch in text.chars() {
         match ch {
-            '?' | '？' => raw.push(fnv1a(b'p', "?")),
+            c if is_question_mark(c) => raw.push(fnv1a(b'p', "?")),
             '!' | '！' => raw.push(fnv1a(b'p', "!")),
             _ => {}
         }
